@@ -1,0 +1,335 @@
+//! The wire format of container-info: what the agent answers, what the client
+//! posts, and what the store returns. Field names are a contract shared by every
+//! part (see DESIGN.md); new fields are added, existing ones are never renamed.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+
+/// A full Docker container ID: 64 lowercase hex digits.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(value_type = String, pattern = "^[0-9a-f]{64}$", example = "4f1c2d3e5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d")
+)]
+#[serde(transparent)]
+pub struct ContainerId(String);
+
+impl ContainerId {
+    pub const LEN: usize = 64;
+    /// How many characters the docker CLI shows of an ID.
+    pub const SHORT_LEN: usize = 12;
+
+    pub fn parse(raw: &str) -> Result<Self, InvalidContainerId> {
+        if raw.len() != Self::LEN {
+            return Err(InvalidContainerId::Length(raw.len()));
+        }
+        if let Some(bad) = raw.chars().find(|c| !c.is_ascii_hexdigit()) {
+            return Err(InvalidContainerId::NotHex(bad));
+        }
+        Ok(Self(raw.to_ascii_lowercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The first 12 characters, as `docker ps` shows them.
+    pub fn short(&self) -> &str {
+        &self.0[..Self::SHORT_LEN]
+    }
+}
+
+impl fmt::Display for ContainerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for ContainerId {
+    type Err = InvalidContainerId;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for ContainerId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Self::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Why a string is not a container ID.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InvalidContainerId {
+    Length(usize),
+    NotHex(char),
+}
+
+impl fmt::Display for InvalidContainerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Length(len) => write!(
+                f,
+                "a container id is {} hex digits, this one has {len} characters",
+                ContainerId::LEN
+            ),
+            Self::NotHex(c) => write!(f, "a container id is hex digits only, found {c:?}"),
+        }
+    }
+}
+
+impl std::error::Error for InvalidContainerId {}
+
+/// The engine's states, plus `removed` for a container the agent saw go away.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerState {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+    Removed,
+}
+
+impl ContainerState {
+    pub const ALL: [Self; 8] = [
+        Self::Created,
+        Self::Running,
+        Self::Paused,
+        Self::Restarting,
+        Self::Removing,
+        Self::Exited,
+        Self::Dead,
+        Self::Removed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Running => "running",
+            Self::Paused => "paused",
+            Self::Restarting => "restarting",
+            Self::Removing => "removing",
+            Self::Exited => "exited",
+            Self::Dead => "dead",
+            Self::Removed => "removed",
+        }
+    }
+}
+
+impl fmt::Display for ContainerState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ContainerState {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|state| state.as_str() == s)
+            .ok_or_else(|| {
+                let known: Vec<_> = Self::ALL.iter().map(|s| s.as_str()).collect();
+                format!("unknown state {s:?}, expected one of {}", known.join(", "))
+            })
+    }
+}
+
+/// A container's address on one network.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NetworkAddress {
+    /// Empty when the container has no IPv4 address on this network.
+    #[serde(default)]
+    pub ip_address: String,
+    #[serde(default)]
+    pub ipv6_address: String,
+    #[serde(default)]
+    pub gateway: String,
+}
+
+/// How the container is doing: resource use at `observed_at`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Stats {
+    /// Share of one CPU over the last sampling interval (100.0 = one full core).
+    pub cpu_percent: f64,
+    pub memory_usage_bytes: u64,
+    /// 0 when the engine reports no limit.
+    pub memory_limit_bytes: u64,
+    pub network_rx_bytes: u64,
+    pub network_tx_bytes: u64,
+    pub pids: u64,
+}
+
+/// What a container is, and how it is doing, at one instant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Snapshot {
+    pub id: ContainerId,
+    /// Without the leading `/` the engine puts in front of it.
+    pub name: String,
+    /// The image reference the container was created from (`repo:tag` or an ID).
+    pub image: String,
+    /// `sha256:…`
+    #[serde(default)]
+    pub image_id: String,
+    /// Host name of the Docker host (Swarm node) the container runs on.
+    pub node: String,
+    pub state: ContainerState,
+    #[serde(default)]
+    pub created: Option<DateTime<Utc>>,
+    /// Null for a container that never started.
+    #[serde(default)]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Keyed by network name.
+    #[serde(default)]
+    pub networks: BTreeMap<String, NetworkAddress>,
+    /// Null when the container is not running.
+    #[serde(default)]
+    pub stats: Option<Stats>,
+    /// When the agent read it.
+    pub observed_at: DateTime<Utc>,
+    /// Fields this version does not know. They are kept, so that a newer agent's
+    /// data survives a trip through an older client or store.
+    #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
+    pub extra: Map<String, Value>,
+}
+
+/// A snapshot as the store holds it: what was posted, and how it arrived.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StoredSnapshot {
+    #[serde(flatten)]
+    pub snapshot: Snapshot,
+    pub received_at: DateTime<Utc>,
+    /// The replica that accepted it.
+    pub received_by: String,
+    /// The TCP peer the store saw; not necessarily the container's own address.
+    pub reporter_addr: String,
+    /// The `X-Forwarded-For` header, when a proxy set one.
+    #[serde(default)]
+    pub forwarded_for: Option<String>,
+}
+
+impl StoredSnapshot {
+    /// Fields only the store sets; a posted snapshot that carries them (say, one
+    /// copied from another store) has them replaced, never trusted.
+    pub const STORE_FIELDS: [&'static str; 4] =
+        ["received_at", "received_by", "reporter_addr", "forwarded_for"];
+}
+
+/// One page of a list. `next_cursor` is null on the last page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// The body of every error answer of the store and the agent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorBody {
+    /// One sentence: what is wrong.
+    pub error: String,
+    /// Where and what exactly, when there is more to say (a field path, candidates).
+    #[serde(default)]
+    pub detail: Option<Value>,
+}
+
+/// The header every store response carries, naming the replica that answered.
+pub const REPLICA_HEADER: &str = "X-Replica";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ID: &str = "4f1c2d3e5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d";
+
+    #[test]
+    fn container_id_accepts_64_hex_and_lowercases() {
+        let id = ContainerId::parse(&ID.to_uppercase()).unwrap();
+        assert_eq!(id.as_str(), ID);
+        assert_eq!(id.short(), "4f1c2d3e5a6b");
+    }
+
+    #[test]
+    fn container_id_rejects_wrong_length_and_non_hex() {
+        assert_eq!(
+            ContainerId::parse("abc"),
+            Err(InvalidContainerId::Length(3))
+        );
+        let bad = format!("{}g", &ID[..63]);
+        assert_eq!(
+            ContainerId::parse(&bad),
+            Err(InvalidContainerId::NotHex('g'))
+        );
+    }
+
+    #[test]
+    fn snapshot_keeps_unknown_fields_through_a_round_trip() {
+        let posted = json!({
+            "id": ID, "name": "web", "image": "nginx:1", "node": "n1", "state": "running",
+            "observed_at": "2026-11-24T10:00:00.5Z",
+            "gpu": {"count": 2}, "zone": "eu"
+        });
+        let snapshot: Snapshot = serde_json::from_value(posted).unwrap();
+        assert_eq!(snapshot.extra["gpu"], json!({"count": 2}));
+        let back = serde_json::to_value(&snapshot).unwrap();
+        assert_eq!(back["zone"], "eu");
+        assert_eq!(back["gpu"]["count"], 2);
+        assert_eq!(back["labels"], json!({}));
+        assert_eq!(back["stats"], Value::Null);
+    }
+
+    #[test]
+    fn stored_snapshot_reads_back_what_the_store_writes() {
+        let stored = json!({
+            "id": ID, "name": "web", "image": "nginx:1", "node": "n1", "state": "exited",
+            "observed_at": "2026-11-24T10:00:00Z", "extra_field": true,
+            "received_at": "2026-11-24T10:00:01Z", "received_by": "replica-2",
+            "reporter_addr": "10.0.0.7:50312", "forwarded_for": null
+        });
+        let parsed: StoredSnapshot = serde_json::from_value(stored.clone()).unwrap();
+        assert_eq!(parsed.received_by, "replica-2");
+        assert_eq!(parsed.snapshot.state, ContainerState::Exited);
+        assert_eq!(parsed.snapshot.extra.len(), 1, "{:?}", parsed.snapshot.extra);
+        assert_eq!(serde_json::to_value(&parsed).unwrap(), {
+            let mut expected = stored;
+            expected["image_id"] = json!("");
+            for empty in ["created", "started_at", "stats"] {
+                expected[empty] = Value::Null;
+            }
+            expected["labels"] = json!({});
+            expected["networks"] = json!({});
+            expected
+        });
+    }
+
+    #[test]
+    fn state_parses_every_name_it_prints() {
+        for state in ContainerState::ALL {
+            assert_eq!(state.as_str().parse::<ContainerState>(), Ok(state));
+        }
+        assert!("sleeping".parse::<ContainerState>().is_err());
+    }
+}

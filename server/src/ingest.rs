@@ -1,0 +1,187 @@
+//! Turns a posted body into snapshots ready to store, or says exactly what is
+//! wrong with it and where. A request is taken whole or not at all.
+
+use chrono::{DateTime, Utc};
+use container_info_wire::{Snapshot, StoredSnapshot};
+use serde_json::Value;
+
+use crate::error::StoreError;
+use crate::storage::{NewSnapshot, timestamp_key};
+
+/// Bodies over this are refused before they are parsed.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Whether the client sent one snapshot or an array: it gets back the same shape.
+pub enum Posted {
+    One(Snapshot),
+    Many(Vec<Snapshot>),
+}
+
+impl Posted {
+    pub fn parse(body: &[u8]) -> Result<Self, StoreError> {
+        let value: Value = serde_json::from_slice(body).map_err(|error| {
+            StoreError::MalformedJson {
+                message: error.to_string(),
+                line: error.line(),
+                column: error.column(),
+            }
+        })?;
+        match value {
+            Value::Object(_) => Ok(Self::One(snapshot_at(value, None)?)),
+            Value::Array(items) if items.is_empty() => Err(StoreError::EmptyBatch),
+            Value::Array(items) => items
+                .into_iter()
+                .enumerate()
+                .map(|(index, item)| snapshot_at(item, Some(index)))
+                .collect::<Result<_, _>>()
+                .map(Self::Many),
+            other => Err(StoreError::NotASnapshot {
+                found: json_kind(&other),
+            }),
+        }
+    }
+
+    pub fn into_vec(self) -> Vec<Snapshot> {
+        match self {
+            Self::One(snapshot) => vec![snapshot],
+            Self::Many(snapshots) => snapshots,
+        }
+    }
+}
+
+fn snapshot_at(value: Value, index: Option<usize>) -> Result<Snapshot, StoreError> {
+    if !value.is_object() {
+        return Err(StoreError::InvalidSnapshot {
+            path: index.map_or_else(String::new, |i| format!("[{i}]")),
+            message: format!("expected a snapshot object, got {}", json_kind(&value)),
+        });
+    }
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let field = error.path().to_string();
+        let path = match (index, field.as_str()) {
+            (None, ".") => "the snapshot".to_owned(),
+            (None, _) => field,
+            (Some(i), ".") => format!("[{i}]"),
+            (Some(i), _) => format!("[{i}].{field}"),
+        };
+        StoreError::InvalidSnapshot {
+            path,
+            message: error.into_inner().to_string(),
+        }
+    })
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// How a request reached this replica; stored beside what it reported.
+pub struct Receipt {
+    pub received_at: DateTime<Utc>,
+    pub received_by: String,
+    pub reporter_addr: String,
+    pub forwarded_for: Option<String>,
+}
+
+impl Receipt {
+    pub fn record(&self, mut snapshot: Snapshot) -> NewSnapshot {
+        for field in StoredSnapshot::STORE_FIELDS {
+            snapshot.extra.remove(field);
+        }
+        let stored = StoredSnapshot {
+            snapshot,
+            received_at: self.received_at,
+            received_by: self.received_by.clone(),
+            reporter_addr: self.reporter_addr.clone(),
+            forwarded_for: self.forwarded_for.clone(),
+        };
+        let snapshot = &stored.snapshot;
+        NewSnapshot {
+            id: snapshot.id.to_string(),
+            observed_at: timestamp_key(snapshot.observed_at),
+            name: snapshot.name.clone(),
+            image: snapshot.image.clone(),
+            node: snapshot.node.clone(),
+            state: snapshot.state.as_str(),
+            labels: serde_json::to_string(&snapshot.labels)
+                .expect("a map of strings always serializes"),
+            body: serde_json::to_string(&stored).expect("a parsed snapshot always serializes"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "4f1c2d3e5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d";
+
+    fn snapshot(id: &str) -> Value {
+        serde_json::json!({
+            "id": id, "name": "web", "image": "nginx", "node": "n1",
+            "state": "running", "observed_at": "2026-11-24T10:00:00Z",
+            "stats": {"cpu_percent": 1.5, "memory_usage_bytes": 1, "memory_limit_bytes": 2,
+                      "network_rx_bytes": 3, "network_tx_bytes": 4, "pids": 5}
+        })
+    }
+
+    fn error_of(body: Value) -> StoreError {
+        match Posted::parse(body.to_string().as_bytes()) {
+            Ok(_) => panic!("{body} was accepted"),
+            Err(error) => error,
+        }
+    }
+
+    #[test]
+    fn a_bad_field_deep_in_an_array_is_named_by_its_path() {
+        let mut bad = snapshot(ID);
+        bad["stats"]["pids"] = "many".into();
+        let error = error_of(serde_json::json!([snapshot(ID), bad]));
+        assert!(
+            matches!(&error, StoreError::InvalidSnapshot { path, .. } if path == "[1].stats.pids"),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn a_malformed_id_is_refused_with_its_reason() {
+        let error = error_of(snapshot("xyz"));
+        let StoreError::InvalidSnapshot { path, message } = error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(path, "id");
+        assert!(message.contains("64 hex digits"), "{message}");
+    }
+
+    #[test]
+    fn a_missing_id_is_refused() {
+        let mut body = snapshot(ID);
+        body.as_object_mut().unwrap().remove("id");
+        let error = error_of(body);
+        assert!(error.to_string().contains("missing field `id`"), "{error}");
+    }
+
+    #[test]
+    fn store_fields_in_a_post_are_replaced_not_kept() {
+        let mut body = snapshot(ID);
+        body["received_by"] = "forged".into();
+        let Posted::One(parsed) = Posted::parse(body.to_string().as_bytes()).unwrap() else {
+            panic!("one snapshot was posted")
+        };
+        let receipt = Receipt {
+            received_at: Utc::now(),
+            received_by: "replica-1".into(),
+            reporter_addr: "127.0.0.1".into(),
+            forwarded_for: None,
+        };
+        let stored: Value = serde_json::from_str(&receipt.record(parsed).body).unwrap();
+        assert_eq!(stored["received_by"], "replica-1");
+    }
+}

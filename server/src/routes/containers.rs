@@ -1,0 +1,243 @@
+//! `/containers`: post snapshots, list the latest of each container, read one,
+//! read its history, delete it.
+
+use actix_web::http::header;
+use actix_web::web::{self, BytesMut};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post};
+use chrono::Utc;
+use container_info_wire::{ErrorBody, Page, Snapshot, StoredSnapshot};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use utoipa::ToSchema;
+
+use crate::error::StoreError;
+use crate::ingest::{MAX_BODY_BYTES, Posted, Receipt};
+use crate::query::{HistoryQuery, ListQuery, page_of, parse_id_prefix};
+use crate::storage::{Listed, Lookup, Store};
+
+/// The name of this replica, as it answers in `X-Replica` and `received_by`.
+pub struct Replica(pub String);
+
+/// The body of `POST /containers`: one snapshot, or an array stored all or nothing.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum PostedSnapshots {
+    One(Snapshot),
+    Many(Vec<Snapshot>),
+}
+
+#[utoipa::path(
+    tag = "containers",
+    request_body(content = PostedSnapshots, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Stored and on disk: the stored record, or an array of them when an array was posted. A snapshot already stored (same id and observed_at) is not stored twice: the first record is returned, so retries are safe.", body = StoredSnapshot,
+         headers(("Location" = String, description = "Where a single posted snapshot's container can be read"))),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 413, description = "The body is over 1 MiB", body = ErrorBody),
+        (status = 415, description = "The body is not application/json", body = ErrorBody),
+        (status = 422, description = "A snapshot is invalid; `detail.path` says where. Nothing was stored.", body = ErrorBody),
+    )
+)]
+#[post("/containers")]
+pub async fn post_containers(
+    request: HttpRequest,
+    payload: web::Payload,
+    store: web::Data<Store>,
+    replica: web::Data<Replica>,
+) -> Result<HttpResponse, StoreError> {
+    require_json(&request)?;
+    let body = read_body(&request, payload).await?;
+    let posted = Posted::parse(&body)?;
+    let receipt = Receipt {
+        received_at: Utc::now(),
+        received_by: replica.0.clone(),
+        reporter_addr: request
+            .peer_addr()
+            .map(|addr| addr.ip().to_canonical().to_string())
+            .unwrap_or_default(),
+        forwarded_for: request
+            .headers()
+            .get("X-Forwarded-For")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned),
+    };
+    let one = matches!(posted, Posted::One(_));
+    let records = posted
+        .into_vec()
+        .into_iter()
+        .map(|snapshot| receipt.record(snapshot))
+        .collect::<Vec<_>>();
+    let location = one.then(|| format!("/containers/{}", records[0].id));
+    let mut stored = store.write(records).await?;
+    let mut response = HttpResponse::Created();
+    Ok(match location {
+        Some(location) => response
+            .insert_header((header::LOCATION, location))
+            .content_type(header::ContentType::json())
+            .body(stored.remove(0)),
+        None => response.json(stored.into_iter().map(raw).collect::<Vec<_>>()),
+    })
+}
+
+#[utoipa::path(
+    tag = "containers",
+    params(
+        ("node" = Option<String>, Query, description = "Only containers on this node"),
+        ("image" = Option<String>, Query, description = "Only containers created from this image reference"),
+        ("state" = Option<String>, Query, description = "Only containers in this state (running, exited, …)"),
+        ("name" = Option<String>, Query, description = "Only containers whose name contains this text"),
+        ("label" = Option<Vec<String>>, Query, description = "`key=value`; repeat for several, all must match"),
+        ("limit" = Option<usize>, Query, description = "Items per page, 1 to 1000 (default 100)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "The latest record of each container, most recently updated first", body = Page<StoredSnapshot>),
+        (status = 400, description = "A query parameter is invalid; `detail.parameter` names it", body = ErrorBody),
+    )
+)]
+#[get("/containers")]
+pub async fn list_containers(
+    query: web::Query<Vec<(String, String)>>,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, StoreError> {
+    let query = ListQuery::parse(query.into_inner())?;
+    let rows = store
+        .list(query.filter, query.before_seq, query.limit + 1)
+        .await?;
+    Ok(page_response(rows, query.limit, false))
+}
+
+#[utoipa::path(
+    tag = "containers",
+    params(("id" = String, Path, description = "The full container ID, or a unique prefix of at least 4 hex digits")),
+    responses(
+        (status = 200, description = "The container's latest record", body = StoredSnapshot),
+        (status = 400, description = "Not an ID or prefix", body = ErrorBody),
+        (status = 404, description = "No such container", body = ErrorBody),
+        (status = 409, description = "The prefix matches several containers; `detail.candidates` lists them", body = ErrorBody),
+    )
+)]
+#[get("/containers/{id}")]
+pub async fn get_container(
+    id: web::Path<String>,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, StoreError> {
+    let (_, body) = find(&store, &id).await?;
+    Ok(HttpResponse::Ok()
+        .content_type(header::ContentType::json())
+        .body(body))
+}
+
+#[utoipa::path(
+    tag = "containers",
+    params(
+        ("id" = String, Path, description = "The full container ID, or a unique prefix of at least 4 hex digits"),
+        ("since" = Option<String>, Query, description = "Only snapshots observed at or after this RFC 3339 time"),
+        ("until" = Option<String>, Query, description = "Only snapshots observed before this RFC 3339 time"),
+        ("limit" = Option<usize>, Query, description = "Items per page, 1 to 1000 (default 100)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "The container's snapshots, newest observed first", body = Page<StoredSnapshot>),
+        (status = 400, description = "A parameter is invalid", body = ErrorBody),
+        (status = 404, description = "No such container", body = ErrorBody),
+        (status = 409, description = "The prefix matches several containers", body = ErrorBody),
+    )
+)]
+#[get("/containers/{id}/history")]
+pub async fn container_history(
+    id: web::Path<String>,
+    query: web::Query<Vec<(String, String)>>,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, StoreError> {
+    let query = HistoryQuery::parse(query.into_inner())?;
+    let (id, _) = find(&store, &id).await?;
+    let rows = store.history(id, query.range, query.limit + 1).await?;
+    Ok(page_response(rows, query.limit, true))
+}
+
+#[utoipa::path(
+    tag = "containers",
+    params(("id" = String, Path, description = "The full container ID, or a unique prefix of at least 4 hex digits")),
+    responses(
+        (status = 204, description = "The container and its history are gone"),
+        (status = 400, description = "Not an ID or prefix", body = ErrorBody),
+        (status = 404, description = "No such container", body = ErrorBody),
+        (status = 409, description = "The prefix matches several containers", body = ErrorBody),
+    )
+)]
+#[delete("/containers/{id}")]
+pub async fn delete_container(
+    id: web::Path<String>,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, StoreError> {
+    let (id, _) = find(&store, &id).await?;
+    if store.delete(id.clone()).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        // Deleted by another request between the lookup and now.
+        Err(StoreError::NoSuchContainer(id))
+    }
+}
+
+/// The full ID and latest record of the one container the ID or prefix names.
+async fn find(store: &Store, given: &str) -> Result<(String, String), StoreError> {
+    let prefix = parse_id_prefix(given)?;
+    match store.find(prefix.clone()).await? {
+        Lookup::Found { id, body } => Ok((id, body)),
+        Lookup::Missing => Err(StoreError::NoSuchContainer(prefix)),
+        Lookup::Ambiguous(candidates) => Err(StoreError::AmbiguousPrefix { prefix, candidates }),
+    }
+}
+
+fn require_json(request: &HttpRequest) -> Result<(), StoreError> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+    let essence = content_type
+        .as_deref()
+        .and_then(|value| value.split(';').next())
+        .map(str::trim);
+    match essence {
+        Some(essence) if essence.eq_ignore_ascii_case("application/json") => Ok(()),
+        _ => Err(StoreError::UnsupportedMediaType {
+            found: content_type,
+        }),
+    }
+}
+
+/// Reads the body, refusing it as soon as it is known to be over the limit.
+async fn read_body(request: &HttpRequest, mut payload: web::Payload) -> Result<BytesMut, StoreError> {
+    let too_large = StoreError::BodyTooLarge {
+        limit: MAX_BODY_BYTES,
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
+        return Err(too_large);
+    }
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|error| StoreError::BodyUnreadable(error.to_string()))?;
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(too_large);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn page_response(rows: Vec<Listed>, limit: usize, history: bool) -> HttpResponse {
+    let (rows, next_cursor) = page_of(rows, limit, history);
+    let items = rows.into_iter().map(|row| raw(row.body)).collect();
+    HttpResponse::Ok().json(Page { items, next_cursor })
+}
+
+/// Stored records are JSON already; they are sent as they are.
+fn raw(body: String) -> Box<RawValue> {
+    RawValue::from_string(body).expect("the store only keeps JSON it wrote")
+}

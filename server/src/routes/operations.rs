@@ -1,0 +1,81 @@
+//! What operators and orchestrators ask: is it up, is it ready, how is it doing,
+//! what is the API.
+
+use actix_web::http::header::ContentType;
+use actix_web::{HttpResponse, get, web};
+use container_info_wire::ErrorBody;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::containers::Replica;
+use crate::error::StoreError;
+use crate::metrics::Metrics;
+use crate::storage::Store;
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` from /healthz, `ready` from /readyz.
+    pub status: &'static str,
+    pub replica: String,
+}
+
+/// The OpenAPI document, rendered once at start.
+pub struct ApiDocument(pub String);
+
+#[utoipa::path(
+    tag = "operations",
+    responses((status = 200, description = "The process is up", body = Health))
+)]
+#[get("/healthz")]
+pub async fn healthz(replica: web::Data<Replica>) -> web::Json<Health> {
+    web::Json(Health {
+        status: "ok",
+        replica: replica.0.clone(),
+    })
+}
+
+#[utoipa::path(
+    tag = "operations",
+    responses(
+        (status = 200, description = "The database can be read and written now", body = Health),
+        (status = 503, description = "The database cannot be used now", body = ErrorBody),
+    )
+)]
+#[get("/readyz")]
+pub async fn readyz(
+    store: web::Data<Store>,
+    replica: web::Data<Replica>,
+) -> Result<web::Json<Health>, StoreError> {
+    store.check_readable().await?;
+    store.check_writable().await?;
+    Ok(web::Json(Health {
+        status: "ready",
+        replica: replica.0.clone(),
+    }))
+}
+
+#[utoipa::path(
+    tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String))
+)]
+#[get("/metrics")]
+pub async fn metrics(
+    store: web::Data<Store>,
+    metrics: web::Data<Metrics>,
+) -> Result<HttpResponse, StoreError> {
+    let rows = store.row_counts().await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(metrics.render(rows)))
+}
+
+#[utoipa::path(
+    tag = "operations",
+    responses((status = 200, description = "This document: OpenAPI 3 for every route", content_type = "application/json", body = Object))
+)]
+#[get("/openapi.json")]
+pub async fn openapi(document: web::Data<ApiDocument>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(document.0.clone())
+}

@@ -1,0 +1,154 @@
+//! Builds the store from a configuration: the listener, the database, the app.
+//! `main` and the tests start it the same way.
+
+use std::net::{Ipv6Addr, SocketAddr, TcpListener};
+use std::thread::JoinHandle;
+
+use actix_web::dev::Server;
+use actix_web::http::header::HeaderValue;
+use actix_web::middleware::{DefaultHeaders, from_fn};
+use actix_web::{App, HttpServer, web};
+use anyhow::{Context, anyhow};
+use container_info_wire::REPLICA_HEADER;
+use socket2::{Domain, Protocol, Socket, Type};
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+
+use crate::config::Config;
+use crate::error::StoreError;
+use crate::metrics::Metrics;
+use crate::routes::containers::{self, Replica};
+use crate::routes::operations::{self, ApiDocument};
+use crate::routes::{RouteTable, fallback};
+use crate::storage::{Store, WriterMetrics};
+use crate::telemetry::observe_requests;
+
+/// Swarm waits this long after SIGTERM by default; in-flight requests finish within it.
+const SHUTDOWN_GRACE_SECONDS: u64 = 10;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "container-info store",
+        description = "Container snapshots posted by container-info clients, kept in one SQLite file shared by every replica. Every answer names its replica in the X-Replica header; errors are JSON `{\"error\": ..., \"detail\": ...}`."
+    ),
+    tags(
+        (name = "containers", description = "Snapshots of containers: the latest of each, and their history"),
+        (name = "operations", description = "Health, readiness, metrics and this document"),
+    )
+)]
+struct ApiDoc;
+
+pub struct Application {
+    address: SocketAddr,
+    server: Server,
+    writer: JoinHandle<()>,
+}
+
+impl Application {
+    pub fn build(config: Config) -> anyhow::Result<Self> {
+        let listener = bind(config.listen, config.reuse_port)
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let address = listener.local_addr()?;
+        let replica = config.replica_id();
+        let replica_header = HeaderValue::from_str(&replica).map_err(|_| {
+            anyhow!("the replica id {replica:?} must be printable ASCII (it is sent as a header)")
+        })?;
+        let metrics = web::Data::new(Metrics::new()?);
+        let (store, writer) = Store::open(
+            &config.database,
+            config.history_limit,
+            WriterMetrics {
+                requests_per_commit: metrics.requests_per_commit.clone(),
+                snapshots_written: metrics.snapshots_written.clone(),
+            },
+        )
+        .with_context(|| format!("cannot open the database {}", config.database.display()))?;
+        tracing::info!(
+            %replica,
+            %address,
+            database = %config.database.display(),
+            history_limit = config.history_limit,
+            "container-info store started"
+        );
+        let store = web::Data::new(store);
+        let replica = web::Data::new(Replica(replica));
+        let server = HttpServer::new(move || {
+            let (app, api) = App::new()
+                .into_utoipa_app()
+                .openapi(ApiDoc::openapi())
+                .app_data(store.clone())
+                .app_data(replica.clone())
+                .app_data(metrics.clone())
+                .app_data(web::QueryConfig::default().error_handler(|error, _| {
+                    StoreError::BadParameter {
+                        parameter: "query string".to_owned(),
+                        message: error.to_string(),
+                    }
+                    .into()
+                }))
+                .service(containers::post_containers)
+                .service(containers::list_containers)
+                .service(containers::get_container)
+                .service(containers::container_history)
+                .service(containers::delete_container)
+                .service(operations::healthz)
+                .service(operations::readyz)
+                .service(operations::metrics)
+                .service(operations::openapi)
+                .split_for_parts();
+            let document = api.to_json().expect("the OpenAPI document serializes");
+            app.app_data(web::Data::new(RouteTable::from_openapi(&api)))
+                .app_data(web::Data::new(ApiDocument(document)))
+                .default_service(web::to(fallback))
+                .wrap(from_fn(observe_requests))
+                .wrap(DefaultHeaders::new().add((REPLICA_HEADER, replica_header.clone())))
+        })
+        .listen(listener)?
+        .shutdown_timeout(SHUTDOWN_GRACE_SECONDS)
+        .run();
+        Ok(Self {
+            address,
+            server,
+            writer,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Serves until SIGTERM or SIGINT, then finishes in-flight requests, lets the
+    /// writer commit what it holds, and returns.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.server.await?;
+        let writer = self.writer;
+        tokio::task::spawn_blocking(move || writer.join())
+            .await?
+            .map_err(|_| anyhow!("the database writer thread panicked"))?;
+        tracing::info!("container-info store stopped");
+        Ok(())
+    }
+}
+
+/// Binds the listening socket: dual stack for `[::]`, falling back to IPv4 on
+/// hosts without IPv6, and SO_REUSEPORT when replicas share the port.
+fn bind(address: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> {
+    let socket = match Socket::new(Domain::for_address(address), Type::STREAM, Some(Protocol::TCP)) {
+        Err(error) if address.ip() == Ipv6Addr::UNSPECIFIED => {
+            tracing::warn!(%error, "no IPv6 on this host; listening on IPv4 only");
+            return bind(SocketAddr::from(([0, 0, 0, 0], address.port())), reuse_port);
+        }
+        result => result?,
+    };
+    if address.is_ipv6() {
+        socket.set_only_v6(false)?;
+    }
+    socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    socket.bind(&address.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}

@@ -1,0 +1,68 @@
+//! How every connection to the shared file is set up.
+
+use std::path::Path;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use prometheus::IntCounter;
+use rusqlite::{Connection, OpenFlags};
+
+use crate::error::StoreError;
+
+/// Times a connection found the file locked by another connection (often another
+/// replica) and waited. Process-wide, because SQLite's busy handler is a plain
+/// function with no context.
+pub static BUSY_RETRIES: LazyLock<IntCounter> = LazyLock::new(|| {
+    IntCounter::new(
+        "container_info_sqlite_busy_retries_total",
+        "Times a connection waited because the database file was locked",
+    )
+    .expect("metric name is valid")
+});
+
+/// How often a statement waits for a lock before it gives up with SQLITE_BUSY:
+/// at most 10 ms each, so about ten seconds in all.
+const MAX_WAITS: i32 = 1_000;
+
+fn wait_while_busy(waits_so_far: i32) -> bool {
+    if waits_so_far >= MAX_WAITS {
+        return false;
+    }
+    BUSY_RETRIES.inc();
+    // Short waits first: a group commit holds the lock for about one fsync.
+    let doublings = waits_so_far.clamp(0, 8).unsigned_abs();
+    let wait = Duration::from_micros(50u64 << doublings).min(Duration::from_millis(10));
+    std::thread::sleep(wait);
+    true
+}
+
+/// Settings every connection needs, reader or writer.
+pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_handler(Some(wait_while_busy))?;
+    // FULL: in WAL mode, NORMAL does not fsync on commit, and a 2xx must mean on disk.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(())
+}
+
+pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    configure(&conn)?;
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::NoWal {
+            path: path.to_owned(),
+            mode,
+        });
+    }
+    Ok(conn)
+}
+
+pub fn configure_reader(conn: &mut Connection) -> rusqlite::Result<()> {
+    configure(conn)?;
+    conn.pragma_update(None, "query_only", true)
+}

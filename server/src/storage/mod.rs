@@ -1,0 +1,166 @@
+//! The SQLite file that every replica shares: one writer thread per replica for
+//! group commits, and a small pool of connections for reads.
+
+mod connection;
+mod reader;
+mod schema;
+mod writer;
+
+use std::path::Path;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{mpsc, oneshot};
+
+pub use connection::BUSY_RETRIES;
+pub use reader::{ContainerFilter, HistoryRange, Listed, Lookup, RowCounts};
+
+use crate::error::StoreError;
+pub use writer::WriterMetrics;
+use writer::{Job, Writer};
+
+/// Requests waiting for the writer before new ones wait to be queued.
+const WRITE_QUEUE: usize = 4096;
+const READ_CONNECTIONS: u32 = 8;
+
+/// The stored form of a time: UTC with nine fraction digits, so that comparing
+/// the text compares the times.
+pub fn timestamp_key(time: DateTime<Utc>) -> String {
+    time.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string()
+}
+
+/// One snapshot, checked and serialized, as the writer stores it.
+pub struct NewSnapshot {
+    pub id: String,
+    /// UTC with nine fraction digits, so that text order is time order.
+    pub observed_at: String,
+    pub name: String,
+    pub image: String,
+    pub node: String,
+    pub state: &'static str,
+    /// The labels as a JSON object, for the label filter.
+    pub labels: String,
+    /// The whole stored record as the API returns it.
+    pub body: String,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    readers: r2d2::Pool<SqliteConnectionManager>,
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Store {
+    /// Opens (creating it and its folder if need be) and migrates the database,
+    /// and starts the writer thread, which ends once every `Store` is dropped.
+    pub fn open(
+        path: &Path,
+        history_limit: u32,
+        metrics: WriterMetrics,
+    ) -> Result<(Self, JoinHandle<()>), StoreError> {
+        if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(folder).map_err(|source| StoreError::Folder {
+                path: folder.to_owned(),
+                source,
+            })?;
+        }
+        let mut conn = connection::open_writer(path)?;
+        schema::migrate(&mut conn)?;
+        let readers = r2d2::Pool::builder()
+            .max_size(READ_CONNECTIONS)
+            .connection_timeout(Duration::from_secs(5))
+            .build(
+                SqliteConnectionManager::file(path)
+                    .with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                    .with_init(connection::configure_reader),
+            )?;
+        let (jobs, queue) = mpsc::channel(WRITE_QUEUE);
+        let writer = Writer {
+            conn,
+            history_limit,
+            metrics,
+        };
+        let thread = std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer.run(queue))
+            .map_err(StoreError::WriterThread)?;
+        Ok((Self { readers, jobs }, thread))
+    }
+
+    /// Stores the snapshots all together or not at all; answers once they are on disk.
+    pub async fn write(&self, snapshots: Vec<NewSnapshot>) -> Result<Vec<String>, StoreError> {
+        self.submit(|reply| Job::Write { snapshots, reply }).await
+    }
+
+    /// Removes a container and its history; false when there was none.
+    pub async fn delete(&self, id: String) -> Result<bool, StoreError> {
+        self.submit(|reply| Job::Delete { id, reply }).await
+    }
+
+    /// Succeeds when this replica can take the database's write lock now.
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        self.submit(|reply| Job::Probe { reply }).await
+    }
+
+    async fn submit<T>(
+        &self,
+        job: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Job,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(job(reply))
+            .await
+            .map_err(|_| StoreError::WriterStopped)?;
+        answer.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
+    pub async fn list(
+        &self,
+        filter: ContainerFilter,
+        before_seq: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<Listed>, StoreError> {
+        self.read(move |conn| reader::list_latest(conn, &filter, before_seq, limit))
+            .await
+    }
+
+    pub async fn find(&self, prefix: String) -> Result<Lookup, StoreError> {
+        self.read(move |conn| reader::find(conn, &prefix)).await
+    }
+
+    pub async fn history(
+        &self,
+        id: String,
+        range: HistoryRange,
+        limit: usize,
+    ) -> Result<Vec<Listed>, StoreError> {
+        self.read(move |conn| reader::history(conn, &id, &range, limit))
+            .await
+    }
+
+    /// Succeeds when a read transaction can be opened now.
+    pub async fn check_readable(&self) -> Result<(), StoreError> {
+        self.read(|conn| conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(())))
+            .await
+    }
+
+    pub async fn row_counts(&self) -> Result<RowCounts, StoreError> {
+        self.read(reader::row_counts).await
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = readers.get()?;
+            Ok(query(&conn)?)
+        })
+        .await
+        .map_err(|_| StoreError::WriterStopped)?
+    }
+}

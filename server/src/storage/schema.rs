@@ -1,0 +1,61 @@
+//! The database schema, as an ordered list of migrations.
+//!
+//! Several replicas may start at the same moment on the same file, so migrating
+//! happens inside one `BEGIN IMMEDIATE` transaction: the first replica takes the
+//! write lock and migrates, the others wait on the busy handler and then find
+//! `user_version` already current.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::StoreError;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: history of every snapshot, and one row per container pointing at its latest.
+    "
+    CREATE TABLE snapshots (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        container_id TEXT NOT NULL,
+        -- UTC, nine fraction digits: text order is time order.
+        observed_at  TEXT NOT NULL,
+        -- The stored record exactly as the API returns it.
+        body         TEXT NOT NULL,
+        UNIQUE (container_id, observed_at)
+    );
+    CREATE TABLE containers (
+        id          TEXT PRIMARY KEY,
+        -- The snapshot with the greatest observed_at; its seq orders the list.
+        seq         INTEGER NOT NULL,
+        name        TEXT NOT NULL,
+        image       TEXT NOT NULL,
+        node        TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        observed_at TEXT NOT NULL,
+        labels      TEXT NOT NULL,
+        -- Rows in snapshots for this container, so that bounding history costs
+        -- nothing until the bound is reached.
+        history_len INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX containers_by_seq ON containers (seq);
+    CREATE INDEX containers_by_node ON containers (node, seq);
+    CREATE INDEX containers_by_image ON containers (image, seq);
+    CREATE INDEX containers_by_state ON containers (state, seq);
+    ",
+];
+
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let current: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let current = usize::try_from(current).unwrap_or(usize::MAX);
+    if current > MIGRATIONS.len() {
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            known: MIGRATIONS.len(),
+        });
+    }
+    for migration in &MIGRATIONS[current..] {
+        tx.execute_batch(migration)?;
+    }
+    tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
+    tx.commit()?;
+    Ok(())
+}

@@ -1,0 +1,238 @@
+//! The one thread per replica that writes, committing many requests at once.
+//!
+//! Each request hands its snapshots to this thread and waits. The thread takes
+//! every request that is waiting, applies each in a savepoint of one `BEGIN
+//! IMMEDIATE` transaction, and commits once: one fsync answers them all. A
+//! request is answered only after that commit has returned, so a 2xx means the
+//! data is on disk; a request that fails inside the transaction rolls back to
+//! its savepoint alone and leaves the others' writes standing.
+
+use std::sync::Arc;
+
+use prometheus::{Histogram, IntCounter};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use tokio::sync::{mpsc, oneshot};
+
+use super::NewSnapshot;
+use crate::error::StoreError;
+
+/// More than this many requests in one commit only delays the first of them.
+const MAX_REQUESTS_PER_COMMIT: usize = 512;
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+pub(super) enum Job {
+    Write {
+        snapshots: Vec<NewSnapshot>,
+        reply: Reply<Vec<String>>,
+    },
+    Delete {
+        id: String,
+        reply: Reply<bool>,
+    },
+    /// Takes the write lock and lets go: proves the file is writable now.
+    Probe { reply: Reply<()> },
+}
+
+/// A job done inside the open transaction, waiting for the commit to be answered.
+enum Applied {
+    /// With how many of the snapshots were new (not retries).
+    Write(Reply<Vec<String>>, Result<(Vec<String>, u64), StoreError>),
+    Delete(Reply<bool>, Result<bool, StoreError>),
+    Probe(Reply<()>),
+}
+
+impl Applied {
+    /// Answers with what the job did, or with the commit's error when it failed.
+    fn answer(self, commit_error: Option<&Arc<rusqlite::Error>>, written: &IntCounter) {
+        fn settle<T>(
+            done: Result<T, StoreError>,
+            commit_error: Option<&Arc<rusqlite::Error>>,
+        ) -> Result<T, StoreError> {
+            match commit_error {
+                Some(error) => Err(StoreError::Database(Arc::clone(error))),
+                None => done,
+            }
+        }
+        // A requester that went away (the client hung up) needs no answer.
+        match self {
+            Self::Write(reply, done) => {
+                let done = settle(done, commit_error).map(|(bodies, new)| {
+                    written.inc_by(new);
+                    bodies
+                });
+                drop(reply.send(done))
+            }
+            Self::Delete(reply, done) => drop(reply.send(settle(done, commit_error))),
+            Self::Probe(reply) => drop(reply.send(settle(Ok(()), commit_error))),
+        }
+    }
+}
+
+impl Job {
+    /// For a group whose transaction could not even begin.
+    fn not_applied(self) -> Applied {
+        match self {
+            Self::Write { reply, .. } => Applied::Write(reply, Ok((Vec::new(), 0))),
+            Self::Delete { reply, .. } => Applied::Delete(reply, Ok(false)),
+            Self::Probe { reply } => Applied::Probe(reply),
+        }
+    }
+}
+
+pub(super) struct Writer {
+    pub conn: Connection,
+    pub history_limit: u32,
+    pub metrics: WriterMetrics,
+}
+
+pub struct WriterMetrics {
+    pub requests_per_commit: Histogram,
+    pub snapshots_written: IntCounter,
+}
+
+impl Writer {
+    /// Runs until every sender is dropped, which is how the server shuts it down
+    /// after the last in-flight request has been answered.
+    pub fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
+        while let Some(first) = jobs.blocking_recv() {
+            let mut group = vec![first];
+            while group.len() < MAX_REQUESTS_PER_COMMIT {
+                match jobs.try_recv() {
+                    Ok(job) => group.push(job),
+                    Err(_) => break,
+                }
+            }
+            self.metrics.requests_per_commit.observe(group.len() as f64);
+            self.commit_group(group);
+        }
+    }
+
+    fn commit_group(&mut self, group: Vec<Job>) {
+        let history_limit = self.history_limit;
+        let (applied, committed) = match self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+        {
+            Ok(tx) => {
+                let applied: Vec<Applied> = group
+                    .into_iter()
+                    .map(|job| apply(&tx, job, history_limit))
+                    .collect();
+                (applied, tx.commit())
+            }
+            Err(error) => (group.into_iter().map(Job::not_applied).collect(), Err(error)),
+        };
+        let commit_error = committed.err().map(Arc::new);
+        for job in applied {
+            job.answer(commit_error.as_ref(), &self.metrics.snapshots_written);
+        }
+    }
+}
+
+fn apply(tx: &Transaction, job: Job, history_limit: u32) -> Applied {
+    match job {
+        Job::Write { snapshots, reply } => {
+            let result = in_savepoint(tx, || {
+                let mut bodies = Vec::with_capacity(snapshots.len());
+                let mut new = 0;
+                for snapshot in &snapshots {
+                    let (body, was_new) = insert_snapshot(tx, snapshot, history_limit)?;
+                    bodies.push(body);
+                    new += u64::from(was_new);
+                }
+                Ok((bodies, new))
+            });
+            Applied::Write(reply, result)
+        }
+        Job::Delete { id, reply } => {
+            let result = in_savepoint(tx, || {
+                tx.execute("DELETE FROM snapshots WHERE container_id = ?1", [&id])?;
+                Ok(tx.execute("DELETE FROM containers WHERE id = ?1", [&id])? > 0)
+            });
+            Applied::Delete(reply, result)
+        }
+        Job::Probe { reply } => Applied::Probe(reply),
+    }
+}
+
+/// Runs `work` so that, if it fails, nothing it wrote stays in the transaction.
+fn in_savepoint<T>(
+    tx: &Transaction,
+    work: impl FnOnce() -> rusqlite::Result<T>,
+) -> Result<T, StoreError> {
+    tx.execute_batch("SAVEPOINT job")?;
+    match work() {
+        Ok(value) => {
+            tx.execute_batch("RELEASE job")?;
+            Ok(value)
+        }
+        Err(error) => {
+            tx.execute_batch("ROLLBACK TO job; RELEASE job")?;
+            Err(error.into())
+        }
+    }
+}
+
+/// Stores one snapshot and returns the stored record, and whether it was new. A snapshot already stored
+/// (same container, same `observed_at`) is not stored again: the first record
+/// is returned, so a retried request gets the answer it missed.
+fn insert_snapshot(
+    tx: &Transaction,
+    snapshot: &NewSnapshot,
+    history_limit: u32,
+) -> rusqlite::Result<(String, bool)> {
+    let seq: Option<i64> = tx
+        .prepare_cached(
+            "INSERT INTO snapshots (container_id, observed_at, body) VALUES (?1, ?2, ?3)
+             ON CONFLICT (container_id, observed_at) DO NOTHING RETURNING seq",
+        )?
+        .query_row(params![snapshot.id, snapshot.observed_at, snapshot.body], |row| row.get(0))
+        .optional()?;
+    let Some(seq) = seq else {
+        return tx
+            .prepare_cached(
+                "SELECT body FROM snapshots WHERE container_id = ?1 AND observed_at = ?2",
+            )?
+            .query_row(params![snapshot.id, snapshot.observed_at], |row| {
+                Ok((row.get(0)?, false))
+            });
+    };
+    // A snapshot that arrives late (older than the one held) joins the history
+    // but does not replace the latest.
+    tx.prepare_cached(
+        "INSERT INTO containers (id, seq, name, image, node, state, observed_at, labels, history_len)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0)
+         ON CONFLICT (id) DO UPDATE SET
+             seq = excluded.seq, name = excluded.name, image = excluded.image,
+             node = excluded.node, state = excluded.state,
+             observed_at = excluded.observed_at, labels = excluded.labels
+         WHERE excluded.observed_at > containers.observed_at",
+    )?
+    .execute(params![
+        snapshot.id,
+        seq,
+        snapshot.name,
+        snapshot.image,
+        snapshot.node,
+        snapshot.state,
+        snapshot.observed_at,
+        snapshot.labels,
+    ])?;
+    let history_len: u32 = tx
+        .prepare_cached(
+            "UPDATE containers SET history_len = history_len + 1 WHERE id = ?1 RETURNING history_len",
+        )?
+        .query_row([&snapshot.id], |row| row.get(0))?;
+    if history_len > history_limit {
+        tx.prepare_cached(
+            "DELETE FROM snapshots WHERE seq IN (
+                 SELECT seq FROM snapshots WHERE container_id = ?1
+                 ORDER BY observed_at, seq LIMIT ?2)",
+        )?
+        .execute(params![snapshot.id, history_len - history_limit])?;
+        tx.prepare_cached("UPDATE containers SET history_len = ?2 WHERE id = ?1")?
+            .execute(params![snapshot.id, history_limit])?;
+    }
+    Ok((snapshot.body.clone(), true))
+}

@@ -1,0 +1,23 @@
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{at, container_id, expect_error, snapshot, spawn_store};
+
+#[tokio::test]
+async fn delete_removes_the_container_and_its_history_only() {
+    let store = spawn_store().await;
+    let gone = container_id(1);
+    let kept = container_id(2);
+    store
+        .store(&json!([snapshot(&gone, &at(0)), snapshot(&gone, &at(1)), snapshot(&kept, &at(0))]))
+        .await;
+    let url = format!("{}/containers/{}", store.url, &gone[..10]);
+
+    let response = store.http.delete(&url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+
+    assert_eq!(store.rows(), (1, 1));
+    expect_error(store.get(&format!("/containers/{gone}")).await, StatusCode::NOT_FOUND).await;
+    expect_error(store.http.delete(&url).send().await.unwrap(), StatusCode::NOT_FOUND).await;
+    store.get_json(&format!("/containers/{kept}")).await;
+}

@@ -1,0 +1,107 @@
+use std::collections::HashSet;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestStore, at, container_id, snapshot, spawn_store};
+
+fn ids(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn post_variety(store: &TestStore) {
+    let mut batch = Vec::new();
+    for n in 0..6u64 {
+        let mut s = snapshot(&container_id(n), &at(n as u32));
+        s["node"] = json!(if n % 2 == 0 { "node-a" } else { "node-b" });
+        s["image"] = json!(if n < 3 { "web:1" } else { "db:2" });
+        s["state"] = json!(if n == 5 { "exited" } else { "running" });
+        s["name"] = json!(format!("shop_{}_{n}", if n < 3 { "web" } else { "db" }));
+        s["labels"] = json!({"tier": if n < 3 { "front" } else { "back" }, "team.name": format!("t{}", n % 3)});
+        batch.push(s);
+    }
+    store.store(&json!(batch)).await;
+}
+
+#[tokio::test]
+async fn the_list_holds_the_latest_of_each_container_newest_first() {
+    let store = spawn_store().await;
+    for n in 0..3 {
+        store.store(&snapshot(&container_id(n), &at(n as u32))).await;
+    }
+    // Container 0 reports again: it becomes the most recently updated.
+    store.store(&snapshot(&container_id(0), &at(50))).await;
+
+    let page = store.get_json("/containers").await;
+
+    assert_eq!(ids(&page), [container_id(0), container_id(2), container_id(1)]);
+    assert_eq!(page["items"][0]["observed_at"], at(50));
+    assert_eq!(page["next_cursor"], Value::Null);
+}
+
+#[tokio::test]
+async fn every_filter_narrows_the_list() {
+    let store = spawn_store().await;
+    post_variety(&store).await;
+    let cases: [(&str, &[u64]); 8] = [
+        ("node=node-a", &[4, 2, 0]),
+        ("image=db:2", &[5, 4, 3]),
+        ("state=exited", &[5]),
+        ("name=web", &[2, 1, 0]),
+        ("label=tier=back", &[5, 4, 3]),
+        ("label=team.name=t1", &[4, 1]),
+        ("label=tier=front&label=team.name=t0", &[0]),
+        ("node=node-b&image=web:1&state=running", &[1]),
+    ];
+    for (query, expected) in cases {
+        let page = store.get_json(&format!("/containers?{query}")).await;
+        let expected: Vec<_> = expected.iter().map(|n| container_id(*n)).collect();
+        assert_eq!(ids(&page), expected, "{query}");
+    }
+    let none = store.get_json("/containers?label=tier=nowhere").await;
+    assert!(ids(&none).is_empty());
+}
+
+#[tokio::test]
+async fn pages_follow_each_other_without_gaps_or_repeats() {
+    let store = spawn_store().await;
+    let batch: Vec<_> = (0..25).map(|n| snapshot(&container_id(n), &at(n as u32))).collect();
+    store.store(&json!(batch)).await;
+
+    let mut seen = Vec::new();
+    let mut path = "/containers?limit=10&node=node-1".to_owned();
+    let mut sizes = Vec::new();
+    loop {
+        let page = store.get_json(&path).await;
+        sizes.push(ids(&page).len());
+        seen.extend(ids(&page));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/containers?limit=10&node=node-1&cursor={cursor}"),
+            None => break,
+        }
+    }
+
+    assert_eq!(sizes, [10, 10, 5]);
+    let expected: Vec<_> = (0..25).rev().map(container_id).collect();
+    assert_eq!(seen, expected);
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 25);
+}
+
+#[tokio::test]
+async fn the_default_page_is_a_hundred() {
+    let store = spawn_store().await;
+    let batch: Vec<_> = (0..101).map(|n| snapshot(&container_id(n), &at(0))).collect();
+    store.store(&json!(batch)).await;
+
+    let page = store.get_json("/containers").await;
+
+    assert_eq!(ids(&page).len(), 100);
+    let rest = store
+        .get_json(&format!("/containers?cursor={}", page["next_cursor"].as_str().unwrap()))
+        .await;
+    assert_eq!(ids(&rest), [container_id(0)]);
+}

@@ -1,0 +1,45 @@
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{at, expect_error, snapshot, spawn_store};
+
+const A: &str = "abcd1111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const B: &str = "abcd2222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+#[tokio::test]
+async fn a_container_is_found_by_its_id_or_a_unique_prefix() {
+    let store = spawn_store().await;
+    store.store(&json!([snapshot(A, &at(0)), snapshot(B, &at(1))])).await;
+
+    for given in [A, "abcd1", "ABCD1111"] {
+        let found = store.get_json(&format!("/containers/{given}")).await;
+        assert_eq!(found["id"], A, "{given}");
+    }
+}
+
+#[tokio::test]
+async fn an_ambiguous_prefix_lists_the_candidates() {
+    let store = spawn_store().await;
+    store.store(&json!([snapshot(A, &at(0)), snapshot(B, &at(1))])).await;
+
+    let error = expect_error(store.get("/containers/abcd").await, StatusCode::CONFLICT).await;
+
+    assert_eq!(error.detail.unwrap()["candidates"], json!([A, B]));
+}
+
+#[tokio::test]
+async fn unknown_and_malformed_ids_are_told_apart() {
+    let store = spawn_store().await;
+    store.store(&snapshot(A, &at(0))).await;
+
+    let missing = expect_error(store.get("/containers/ffff").await, StatusCode::NOT_FOUND).await;
+    assert!(missing.error.contains("ffff"), "{}", missing.error);
+    for malformed in ["abc", "abcx", &format!("{A}0")] {
+        let error = expect_error(
+            store.get(&format!("/containers/{malformed}")).await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+        assert!(error.error.contains("not a container id"), "{}", error.error);
+    }
+}

@@ -1,0 +1,10 @@
+//! The store's HTTP API, against a real server and a real SQLite file.
+
+mod bad_input;
+mod deleting;
+mod helpers;
+mod history;
+mod listing;
+mod lookup;
+mod operations;
+mod posting;

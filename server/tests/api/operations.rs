@@ -1,0 +1,111 @@
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{REPLICA, at, container_id, snapshot, spawn_store};
+
+#[tokio::test]
+async fn health_and_readiness_name_the_replica() {
+    let store = spawn_store().await;
+    assert_eq!(
+        store.get_json("/healthz").await,
+        json!({"status": "ok", "replica": REPLICA})
+    );
+    assert_eq!(
+        store.get_json("/readyz").await,
+        json!({"status": "ready", "replica": REPLICA})
+    );
+}
+
+#[tokio::test]
+async fn readiness_fails_when_the_database_cannot_be_written() {
+    let store = spawn_store().await;
+    // Another connection holds the write lock, as a stuck replica would.
+    let blocker = rusqlite::Connection::open(&store.database).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+
+    let response = store.get("/readyz").await;
+
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let body: Value = response.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("locked"), "{body}");
+    blocker.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(store.get("/readyz").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn metrics_count_requests_rows_and_commits() {
+    let store = spawn_store().await;
+    store.store(&json!([snapshot(&container_id(1), &at(0)), snapshot(&container_id(1), &at(1))])).await;
+    store.store(&snapshot(&container_id(1), &at(1))).await; // a retry: not written again
+    store.get("/containers/ffff").await;
+
+    let response = store.get("/metrics").await;
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = response.text().await.unwrap();
+
+    for line in [
+        r#"container_info_http_requests_total{method="POST",route="/containers",status="201"} 2"#,
+        r#"container_info_http_requests_total{method="GET",route="/containers/{id}",status="404"} 1"#,
+        "container_info_snapshots_written_total 2",
+        "container_info_containers 1",
+        "container_info_snapshots 2",
+        "container_info_requests_per_commit_count 2",
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+    }
+    assert!(text.contains("container_info_sqlite_busy_retries_total"));
+    assert!(text.contains(r#"container_info_http_request_duration_seconds_bucket{route="/containers""#));
+}
+
+/// The document is generated from the registered handlers: every route it
+/// names is served, and every route the store serves is in it.
+#[tokio::test]
+async fn the_openapi_document_describes_exactly_the_served_routes() {
+    let store = spawn_store().await;
+    store.store(&snapshot(&container_id(1), &at(0))).await;
+    let document = store.get_json("/openapi.json").await;
+    assert!(document["openapi"].as_str().unwrap().starts_with("3."));
+
+    let mut documented = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            documented.push(format!("{} {path}", method.to_uppercase()));
+        }
+    }
+    documented.sort();
+    let served = [
+        "DELETE /containers/{id}",
+        "GET /containers",
+        "GET /containers/{id}",
+        "GET /containers/{id}/history",
+        "GET /healthz",
+        "GET /metrics",
+        "GET /openapi.json",
+        "GET /readyz",
+        "POST /containers",
+    ];
+    assert_eq!(documented, served);
+
+    // Delete last, so that every other route still finds the container.
+    for route in served.iter().skip(1).chain(&served[..1]) {
+        let (method, path) = route.split_once(' ').unwrap();
+        let url = format!("{}{}", store.url, path.replace("{id}", &container_id(1)));
+        let response = store
+            .http
+            .request(method.parse().unwrap(), url)
+            .json(&snapshot(&container_id(1), &at(1)))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{route} is documented but answered {}",
+            response.status()
+        );
+    }
+    let schemas = document["components"]["schemas"].as_object().unwrap();
+    for name in ["Snapshot", "StoredSnapshot", "Stats", "NetworkAddress", "ErrorBody"] {
+        assert!(schemas.contains_key(name), "schema {name}");
+    }
+}

@@ -1,0 +1,138 @@
+//! Command line and environment: everything the agent can be told at start.
+
+use std::net::{IpAddr, SocketAddr};
+
+use clap::Parser;
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use ipnet::IpNet;
+
+/// Tells each container on this Docker host who it is: `GET /self` answers the
+/// calling container's own snapshot, found from the address it calls from.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "container-info-agent", version, about)]
+pub struct Config {
+    /// Address and port to serve HTTP on. Containers reach the agent at their
+    /// network's gateway address, so it must listen on the bridges, not only on loopback.
+    #[arg(
+        long,
+        env = "CONTAINER_INFO_AGENT_LISTEN",
+        default_value = "0.0.0.0:5002"
+    )]
+    pub listen: SocketAddr,
+
+    /// The Docker Engine to read: unix:///path/to/docker.sock, a bare socket path,
+    /// or tcp://host:port.
+    #[arg(
+        long,
+        env = "DOCKER_HOST",
+        default_value = "unix:///var/run/docker.sock"
+    )]
+    pub docker_host: String,
+
+    /// The name reported as every snapshot's `node`. Default: the host name the
+    /// engine reports (on a Swarm node, the node's host name).
+    #[arg(long, env = "CONTAINER_INFO_AGENT_NODE_NAME")]
+    pub node_name: Option<String>,
+
+    /// Callers in this network (CIDR, or a single address) may read any container
+    /// through /containers; loopback always may, everyone else gets 403. Repeatable;
+    /// the environment variable takes a comma-separated list.
+    #[arg(
+        long = "allow-from",
+        value_name = "CIDR",
+        env = "CONTAINER_INFO_AGENT_ALLOW_FROM",
+        value_delimiter = ',',
+        value_parser = parse_network
+    )]
+    pub allow_from: Vec<IpNet>,
+
+    /// Leave out labels whose key matches this glob (`*`, `?`, `[abc]`, `{a,b}`),
+    /// e.g. `com.example.secret.*`. Repeatable; the environment variable takes a
+    /// comma-separated list.
+    #[arg(
+        long = "redact-label",
+        value_name = "GLOB",
+        env = "CONTAINER_INFO_AGENT_REDACT_LABEL",
+        value_delimiter = ',',
+        value_parser = Glob::new
+    )]
+    pub redact_label: Vec<Glob>,
+}
+
+impl Config {
+    /// What the binary would run with if given no flags (the environment still
+    /// counts); tests start from here and change what they need.
+    pub fn with_defaults() -> Self {
+        Self::parse_from(["container-info-agent"])
+    }
+}
+
+/// A single address is taken as the network holding only that address.
+fn parse_network(raw: &str) -> Result<IpNet, String> {
+    raw.parse::<IpNet>()
+        .or_else(|_| raw.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{raw:?} is neither a CIDR network (10.0.0.0/8) nor an address"))
+}
+
+/// Which labels never leave the agent.
+#[derive(Clone, Debug)]
+pub struct LabelRedactor(GlobSet);
+
+impl LabelRedactor {
+    pub fn new(patterns: &[Glob]) -> Result<Self, globset::Error> {
+        let mut set = GlobSetBuilder::new();
+        for pattern in patterns {
+            set.add(pattern.clone());
+        }
+        Ok(Self(set.build()?))
+    }
+
+    pub fn is_redacted(&self, key: &str) -> bool {
+        self.0.is_match(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allow_from_takes_networks_and_single_addresses() {
+        let config = Config::parse_from([
+            "agent",
+            "--allow-from",
+            "10.0.0.0/8",
+            "--allow-from",
+            "192.0.2.7",
+            "--allow-from",
+            "fd00::/8",
+        ]);
+        let allowed: Vec<String> = config.allow_from.iter().map(|n| n.to_string()).collect();
+        assert_eq!(allowed, ["10.0.0.0/8", "192.0.2.7/32", "fd00::/8"]);
+        assert!(Config::try_parse_from(["agent", "--allow-from", "ten"]).is_err());
+    }
+
+    #[test]
+    fn redaction_matches_globs_on_the_whole_key() {
+        let config = Config::parse_from([
+            "agent",
+            "--redact-label",
+            "com.example.secret.*",
+            "--redact-label",
+            "token?",
+        ]);
+        let redactor = LabelRedactor::new(&config.redact_label).unwrap();
+        assert!(redactor.is_redacted("com.example.secret.db"));
+        assert!(redactor.is_redacted("token1"));
+        assert!(!redactor.is_redacted("token12"));
+        assert!(!redactor.is_redacted("com.example.team"));
+        assert!(!LabelRedactor::new(&[]).unwrap().is_redacted("anything"));
+    }
+
+    #[test]
+    fn defaults_listen_on_5002_and_read_the_local_engine() {
+        let config = Config::with_defaults();
+        assert_eq!(config.listen, "0.0.0.0:5002".parse().unwrap());
+        assert!(config.allow_from.is_empty() && config.redact_label.is_empty());
+    }
+}

@@ -1,0 +1,332 @@
+//! Keeps the inventory current: the engine's event stream, a light periodic
+//! refresh, a stats sampler, and reconnecting with backoff when the engine goes away.
+//! Requests are answered from the inventory; they reach the engine only on a miss.
+
+use std::net::IpAddr;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bollard::models::{EventMessage, EventMessageTypeEnum};
+use chrono::Utc;
+use container_info_wire::{ContainerId, Snapshot};
+use futures_util::{StreamExt, TryStreamExt, stream};
+use tokio::sync::{Mutex, mpsc};
+use tokio::time::{Instant, MissedTickBehavior};
+use tracing::{debug, info, warn};
+
+use super::Engine;
+use crate::config::LabelRedactor;
+use crate::error::AgentError;
+use crate::inventory::{EngineHealth, Fingerprint, GWBRIDGE, Inventory, Listing};
+use crate::metrics::Metrics;
+
+/// Events can be lost (a dropped stream is replayed only from its last second), so
+/// the listing is compared with what the agent holds this often anyway.
+const PERIODIC_REFRESH: Duration = Duration::from_secs(30);
+/// Stats come from one task that asks the engine for a one-shot reading of each
+/// running container in turn, rather than one streaming subscription per container:
+/// no per-container task or connection to start, end and re-subscribe when the engine
+/// comes back, and the cost is bounded by this interval whatever the container count.
+/// CPU percent is measured over the interval between two readings.
+const SAMPLE_EVERY: Duration = Duration::from_secs(2);
+const SAMPLE_CONCURRENCY: usize = 8;
+const INSPECT_CONCURRENCY: usize = 4;
+const BACKOFF_FIRST: Duration = Duration::from_millis(250);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// The container events that change what a snapshot says; `destroy` is handled apart.
+const CONTAINER_ACTIONS: [&str; 8] = [
+    "create", "start", "restart", "die", "pause", "unpause", "rename", "update",
+];
+/// New containers waiting for their first stats reading; beyond this the periodic
+/// round reaches them.
+const FIRST_SAMPLE_QUEUE: usize = 256;
+
+pub struct Watcher {
+    engine: Engine,
+    inventory: Arc<Inventory>,
+    redactor: LabelRedactor,
+    metrics: Arc<Metrics>,
+    /// When the last refresh for a lookup miss started: a miss from before that
+    /// moment is answered by it, so a burst of misses costs one refresh.
+    last_miss_refresh: Mutex<Option<Instant>>,
+    first_samples: mpsc::Sender<ContainerId>,
+}
+
+/// Hands the stats sampler the containers that have no reading yet.
+pub struct FirstSamples(mpsc::Receiver<ContainerId>);
+
+impl Watcher {
+    pub fn new(
+        engine: Engine,
+        inventory: Arc<Inventory>,
+        redactor: LabelRedactor,
+        metrics: Arc<Metrics>,
+    ) -> (Arc<Self>, FirstSamples) {
+        let (first_samples, receiver) = mpsc::channel(FIRST_SAMPLE_QUEUE);
+        let watcher = Self {
+            engine,
+            inventory,
+            redactor,
+            metrics,
+            last_miss_refresh: Mutex::new(None),
+            first_samples,
+        };
+        (Arc::new(watcher), FirstSamples(receiver))
+    }
+
+    pub fn inventory(&self) -> &Inventory {
+        &self.inventory
+    }
+
+    /// Reads every container afresh: at start, and when the engine is back.
+    pub async fn full_refresh(&self) -> Result<(), AgentError> {
+        self.refresh(|_, _| true).await
+    }
+
+    /// Reads only the containers whose listing differs from what the agent holds.
+    async fn light_refresh(&self) -> Result<(), AgentError> {
+        let known = self.inventory.fingerprints();
+        self.refresh(|id, fingerprint| known.get(id) != Some(fingerprint))
+            .await
+    }
+
+    async fn refresh(
+        &self,
+        stale: impl Fn(&ContainerId, &Fingerprint) -> bool,
+    ) -> Result<(), AgentError> {
+        let listed_at = Utc::now();
+        let listing = self.engine.list().await?;
+        let to_read: Vec<ContainerId> = listing
+            .iter()
+            .filter(|(id, fingerprint)| stale(id, fingerprint))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let records: Vec<_> = stream::iter(to_read)
+            .map(|id| async move { self.engine.inspect(id.as_str(), &self.redactor).await })
+            .buffer_unordered(INSPECT_CONCURRENCY)
+            .try_filter_map(|record| async move { Ok(record) })
+            .try_collect()
+            .await?;
+        let gateway_legs = self.engine.gateway_legs().await?;
+        let started: Vec<ContainerId> = records
+            .iter()
+            .filter(|record| record.is_sampled())
+            .map(|record| record.id.clone())
+            .collect();
+        self.inventory.apply(Listing {
+            listed_at,
+            present: listing.into_keys().collect(),
+            records,
+            gateway_legs,
+        });
+        started.into_iter().for_each(|id| self.ask_first_sample(id));
+        Ok(())
+    }
+
+    fn ask_first_sample(&self, id: ContainerId) {
+        // A full queue only delays the first reading to the next periodic round.
+        let _ = self.first_samples.try_send(id);
+    }
+
+    async fn reread(&self, id: &ContainerId) -> Result<(), AgentError> {
+        match self.engine.inspect(id.as_str(), &self.redactor).await? {
+            Some(record) => {
+                let sampled = record.is_sampled();
+                self.inventory.upsert(record);
+                if sampled {
+                    self.ask_first_sample(id.clone());
+                }
+            }
+            None => self.inventory.remove(id),
+        }
+        Ok(())
+    }
+
+    async fn handle(&self, event: EventMessage) -> Result<(), AgentError> {
+        let action = event.action.unwrap_or_default();
+        let actor = event.actor.unwrap_or_default();
+        match event.typ {
+            Some(EventMessageTypeEnum::CONTAINER) => {
+                let Some(id) = actor.id.and_then(|id| ContainerId::parse(&id).ok()) else {
+                    return Ok(());
+                };
+                if action == "destroy" {
+                    self.inventory.remove(&id);
+                } else if CONTAINER_ACTIONS.contains(&action.as_str()) {
+                    self.reread(&id).await?;
+                }
+            }
+            Some(EventMessageTypeEnum::NETWORK)
+                if action == "connect" || action == "disconnect" =>
+            {
+                let attributes = actor.attributes.unwrap_or_default();
+                if attributes.get("name").map(String::as_str) == Some(GWBRIDGE) {
+                    self.inventory
+                        .set_gateway_legs(self.engine.gateway_legs().await?);
+                }
+                if let Some(id) = attributes
+                    .get("container")
+                    .and_then(|id| ContainerId::parse(id).ok())
+                {
+                    self.reread(&id).await?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Follows the engine until it fails, then reconnects with backoff, forever.
+    /// `since` is when the picture the agent holds was read (Unix seconds).
+    pub async fn supervise(self: Arc<Self>, mut since: i64) {
+        loop {
+            let lost = self.follow(since).await;
+            warn!(error = %lost, "lost the Docker Engine; reconnecting");
+            self.metrics.engine_losses.inc();
+            self.inventory
+                .set_engine_health(EngineHealth::Down(lost.to_string()));
+            let mut backoff = BACKOFF_FIRST;
+            loop {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+                // A second back, because `since` counts whole seconds.
+                since = Utc::now().timestamp() - 1;
+                match self.full_refresh().await {
+                    Ok(()) => {
+                        info!(
+                            docker_host = self.engine.host(),
+                            "the Docker Engine is back"
+                        );
+                        self.inventory.set_engine_health(EngineHealth::Up);
+                        break;
+                    }
+                    Err(error) => {
+                        debug!(%error, ?backoff, "the Docker Engine is still away");
+                        self.inventory
+                            .set_engine_health(EngineHealth::Down(error.to_string()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies events and periodic refreshes until one of them fails; returns why.
+    async fn follow(&self, since: i64) -> AgentError {
+        let mut events = pin!(self.engine.events(since));
+        let mut refresh =
+            tokio::time::interval_at(Instant::now() + PERIODIC_REFRESH, PERIODIC_REFRESH);
+        refresh.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            let step = tokio::select! {
+                event = events.next() => match event {
+                    Some(Ok(event)) => self.handle(event).await,
+                    Some(Err(error)) => Err(error),
+                    None => Err(AgentError::EngineDown {
+                        host: self.engine.host().to_owned(),
+                        reason: format!(
+                            "the Docker Engine at {} closed its event stream",
+                            self.engine.host()
+                        ),
+                    }),
+                },
+                _ = refresh.tick() => self.light_refresh().await,
+            };
+            if let Err(error) = step {
+                return error;
+            }
+        }
+    }
+
+    /// Keeps the latest two stats readings of every running container.
+    pub async fn sample_forever(self: Arc<Self>, FirstSamples(mut first): FirstSamples) {
+        let this = &*self;
+        let mut round = tokio::time::interval(SAMPLE_EVERY);
+        round.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            let due = tokio::select! {
+                _ = round.tick() => self.inventory.sampled(),
+                Some(id) = first.recv() => vec![id],
+            };
+            if self.inventory.engine_health() != EngineHealth::Up {
+                continue;
+            }
+            stream::iter(due)
+                .for_each_concurrent(SAMPLE_CONCURRENCY, |id| async move {
+                    match this.engine.sample(&id).await {
+                        Ok(Some(sample)) => this.inventory.add_sample(&id, sample),
+                        Ok(None) => {}
+                        Err(error) => debug!(%error, container = id.short(), "no stats reading"),
+                    }
+                })
+                .await;
+        }
+    }
+
+    /// Whether the engine answers and the inventory is current.
+    pub fn ready(&self) -> Result<(), AgentError> {
+        match self.inventory.engine_health() {
+            EngineHealth::Up => Ok(()),
+            EngineHealth::Down(reason) => Err(AgentError::EngineDown {
+                host: self.engine.host().to_owned(),
+                reason,
+            }),
+        }
+    }
+
+    /// Brings in containers the agent has not heard of yet: one refresh per miss,
+    /// shared with every miss that happened before it started.
+    async fn refresh_after_miss(&self, missed_at: Instant) -> Result<(), AgentError> {
+        let mut last = self.last_miss_refresh.lock().await;
+        if last.is_some_and(|started| started >= missed_at) {
+            return Ok(());
+        }
+        *last = Some(Instant::now());
+        self.metrics.miss_refreshes.inc();
+        self.light_refresh().await
+    }
+
+    /// The snapshot of the container that owns `ip`.
+    pub async fn caller(&self, ip: IpAddr) -> Result<Snapshot, AgentError> {
+        self.ready()?;
+        let missed_at = Instant::now();
+        if let [id] = self.inventory.owners(ip).as_slice()
+            && let Some(snapshot) = self.inventory.snapshot(id)
+        {
+            return Ok(snapshot);
+        }
+        self.refresh_after_miss(missed_at).await?;
+        match self.inventory.owners(ip).as_slice() {
+            [id] => self
+                .inventory
+                .snapshot(id)
+                .ok_or(AgentError::UnknownCaller(ip)),
+            [] => Err(AgentError::UnknownCaller(ip)),
+            owners => Err(AgentError::SharedAddress {
+                address: ip,
+                containers: owners.to_vec(),
+            }),
+        }
+    }
+
+    /// A container by ID, ID prefix or name.
+    pub async fn container(&self, query: &str) -> Result<Snapshot, AgentError> {
+        self.ready()?;
+        let missed_at = Instant::now();
+        let found = match self.inventory.resolve(query)? {
+            Some(id) => Some(id),
+            None => {
+                self.refresh_after_miss(missed_at).await?;
+                self.inventory.resolve(query)?
+            }
+        };
+        found
+            .and_then(|id| self.inventory.snapshot(&id))
+            .ok_or_else(|| AgentError::NoSuchContainer(query.to_owned()))
+    }
+
+    pub fn containers(&self) -> Result<Vec<Snapshot>, AgentError> {
+        self.ready()?;
+        Ok(self.inventory.snapshots())
+    }
+}

@@ -1,0 +1,387 @@
+//! The agent's picture of the engine: every container on this host, its addresses and
+//! its last two stats samples. Requests read it; the engine watcher keeps it current.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use chrono::{DateTime, Utc};
+use container_info_wire::{ContainerId, ContainerState, NetworkAddress, Snapshot};
+
+use crate::caller::AddressIndex;
+use crate::error::AgentError;
+use crate::stats::{self, Sample};
+
+/// The network the engine puts an overlay container's way out to the host on. It
+/// is not among the container's own networks, so it is read from the network itself.
+pub const GWBRIDGE: &str = "docker_gwbridge";
+
+/// What the engine says a container is, with only what may leave the agent: no
+/// environment, command line, mounts or redacted labels.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    pub id: ContainerId,
+    pub name: String,
+    pub image: String,
+    pub image_id: String,
+    pub state: ContainerState,
+    pub created: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub labels: BTreeMap<String, String>,
+    pub networks: BTreeMap<String, NetworkAddress>,
+    /// 0 when the container has no memory limit.
+    pub memory_limit_bytes: u64,
+    /// When the agent asked the engine.
+    pub read_at: DateTime<Utc>,
+}
+
+impl Record {
+    /// What a container listing shows as well: if these agree with the listing, the
+    /// record needs no fresh inspect.
+    pub fn fingerprint(&self) -> Fingerprint {
+        Fingerprint::new(
+            self.state,
+            &self.name,
+            self.networks
+                .values()
+                .map(|network| network.ip_address.as_str()),
+        )
+    }
+
+    /// Whether the container has resource use to sample.
+    pub fn is_sampled(&self) -> bool {
+        matches!(self.state, ContainerState::Running | ContainerState::Paused)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fingerprint {
+    state: ContainerState,
+    name: String,
+    addresses: Vec<String>,
+}
+
+impl Fingerprint {
+    pub fn new<'a>(
+        state: ContainerState,
+        name: &str,
+        addresses: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        let mut addresses: Vec<String> = addresses
+            .into_iter()
+            .filter(|address| !address.is_empty())
+            .map(str::to_owned)
+            .collect();
+        addresses.sort();
+        Self {
+            state,
+            name: name.to_owned(),
+            addresses,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EngineHealth {
+    Up,
+    Down(String),
+}
+
+/// The `docker_gwbridge` legs, keyed by container, as of one read of that network.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GatewayLegs {
+    pub legs: HashMap<ContainerId, NetworkAddress>,
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+/// A container listing and the records read because of it: everything the engine
+/// had at `listed_at`.
+pub struct Listing {
+    pub listed_at: DateTime<Utc>,
+    pub present: HashSet<ContainerId>,
+    pub records: Vec<Record>,
+    pub gateway_legs: GatewayLegs,
+}
+
+pub struct Inventory {
+    node: String,
+    state: RwLock<State>,
+}
+
+struct State {
+    engine: EngineHealth,
+    containers: HashMap<ContainerId, Entry>,
+    gateway_legs: GatewayLegs,
+    addresses: AddressIndex,
+}
+
+struct Entry {
+    record: Record,
+    /// Samples of the current run only: a restart starts the counters again.
+    previous: Option<Sample>,
+    latest: Option<Sample>,
+}
+
+impl Inventory {
+    pub fn new(node: String) -> Self {
+        Self {
+            node,
+            state: RwLock::new(State {
+                engine: EngineHealth::Up,
+                containers: HashMap::new(),
+                gateway_legs: GatewayLegs::default(),
+                addresses: AddressIndex::default(),
+            }),
+        }
+    }
+
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    // A panic while holding the lock cannot leave the maps half-updated in a way
+    // later reads would misreport, so a poisoned lock is still used.
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        self.state
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, State> {
+        self.state
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn engine_health(&self) -> EngineHealth {
+        self.read().engine.clone()
+    }
+
+    pub fn set_engine_health(&self, health: EngineHealth) {
+        self.write().engine = health;
+    }
+
+    pub fn container_count(&self) -> usize {
+        self.read().containers.len()
+    }
+
+    /// Takes in what one inspect said, unless a later read already did.
+    pub fn upsert(&self, record: Record) {
+        let mut state = self.write();
+        state.upsert(record);
+        state.reindex();
+    }
+
+    pub fn remove(&self, id: &ContainerId) {
+        let mut state = self.write();
+        state.containers.remove(id);
+        state.reindex();
+    }
+
+    pub fn set_gateway_legs(&self, legs: GatewayLegs) {
+        let mut state = self.write();
+        state.set_gateway_legs(legs);
+        state.reindex();
+    }
+
+    /// Brings the picture in line with a listing. A container the listing lacks is
+    /// dropped only if the agent's record of it is older than the listing: one an
+    /// event brought in meanwhile was created after the listing was taken.
+    pub fn apply(&self, listing: Listing) {
+        let mut state = self.write();
+        for record in listing.records {
+            state.upsert(record);
+        }
+        state.containers.retain(|id, entry| {
+            listing.present.contains(id) || entry.record.read_at > listing.listed_at
+        });
+        state.set_gateway_legs(listing.gateway_legs);
+        state.reindex();
+    }
+
+    /// What the agent knows of each container, to compare with a fresh listing.
+    pub fn fingerprints(&self) -> HashMap<ContainerId, Fingerprint> {
+        self.read()
+            .containers
+            .iter()
+            .map(|(id, entry)| (id.clone(), entry.record.fingerprint()))
+            .collect()
+    }
+
+    /// The containers whose resource use is worth sampling.
+    pub fn sampled(&self) -> Vec<ContainerId> {
+        self.read()
+            .containers
+            .iter()
+            .filter(|(_, entry)| entry.record.is_sampled())
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    pub fn add_sample(&self, id: &ContainerId, sample: Sample) {
+        let mut state = self.write();
+        let Some(entry) = state.containers.get_mut(id) else {
+            return;
+        };
+        let from_this_run = entry
+            .record
+            .started_at
+            .is_none_or(|started| sample.read_at >= started);
+        let newer = entry
+            .latest
+            .as_ref()
+            .is_none_or(|latest| sample.read_at > latest.read_at);
+        if entry.record.is_sampled() && from_this_run && newer {
+            entry.previous = entry.latest.replace(sample);
+        }
+    }
+
+    pub fn owners(&self, ip: IpAddr) -> Vec<ContainerId> {
+        self.read().addresses.owners(ip).to_vec()
+    }
+
+    /// A container by full ID, name, or unique ID prefix, in that order, as the
+    /// docker CLI looks them up. `None` when nothing matches.
+    pub fn resolve(&self, query: &str) -> Result<Option<ContainerId>, AgentError> {
+        let state = self.read();
+        let wanted = query.strip_prefix('/').unwrap_or(query);
+        if let Ok(id) = ContainerId::parse(wanted)
+            && state.containers.contains_key(&id)
+        {
+            return Ok(Some(id));
+        }
+        if let Some(id) = state
+            .containers
+            .values()
+            .find(|entry| entry.record.name == wanted)
+            .map(|entry| entry.record.id.clone())
+        {
+            return Ok(Some(id));
+        }
+        let prefix = wanted.to_ascii_lowercase();
+        let mut candidates: Vec<ContainerId> = state
+            .containers
+            .keys()
+            .filter(|id| id.as_str().starts_with(&prefix))
+            .cloned()
+            .collect();
+        match candidates.len() {
+            0 => Ok(None),
+            1 => Ok(candidates.pop()),
+            _ => {
+                candidates.sort();
+                Err(AgentError::AmbiguousContainer {
+                    query: query.to_owned(),
+                    candidates,
+                })
+            }
+        }
+    }
+
+    pub fn snapshot(&self, id: &ContainerId) -> Option<Snapshot> {
+        let state = self.read();
+        state
+            .containers
+            .get(id)
+            .map(|entry| state.snapshot(&self.node, entry))
+    }
+
+    /// Every container, by name.
+    pub fn snapshots(&self) -> Vec<Snapshot> {
+        let state = self.read();
+        let mut all: Vec<Snapshot> = state
+            .containers
+            .values()
+            .map(|entry| state.snapshot(&self.node, entry))
+            .collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+}
+
+impl State {
+    fn upsert(&mut self, record: Record) {
+        match self.containers.get_mut(&record.id) {
+            Some(entry) if entry.record.read_at > record.read_at => {}
+            Some(entry) => {
+                let same_run = entry.record.started_at == record.started_at;
+                if !(same_run && record.is_sampled()) {
+                    entry.previous = None;
+                    entry.latest = None;
+                }
+                entry.record = record;
+            }
+            None => {
+                self.containers.insert(
+                    record.id.clone(),
+                    Entry {
+                        record,
+                        previous: None,
+                        latest: None,
+                    },
+                );
+            }
+        }
+    }
+
+    fn set_gateway_legs(&mut self, legs: GatewayLegs) {
+        if legs.read_at >= self.gateway_legs.read_at {
+            self.gateway_legs = legs;
+        }
+    }
+
+    /// A container's networks, with its `docker_gwbridge` leg among them.
+    fn networks(&self, entry: &Entry) -> BTreeMap<String, NetworkAddress> {
+        let mut networks = entry.record.networks.clone();
+        if let Some(leg) = self.gateway_legs.legs.get(&entry.record.id) {
+            networks
+                .entry(GWBRIDGE.to_owned())
+                .or_insert_with(|| leg.clone());
+        }
+        networks
+    }
+
+    fn reindex(&mut self) {
+        let networks: Vec<_> = self
+            .containers
+            .values()
+            .map(|entry| (&entry.record.id, self.networks(entry)))
+            .collect();
+        let index = AddressIndex::build(
+            networks
+                .iter()
+                .map(|(id, networks)| (*id, networks.values())),
+        );
+        self.addresses = index;
+    }
+
+    fn snapshot(&self, node: &str, entry: &Entry) -> Snapshot {
+        let record = &entry.record;
+        let stats = entry
+            .latest
+            .as_ref()
+            .filter(|_| record.is_sampled())
+            .map(|latest| {
+                stats::to_wire(entry.previous.as_ref(), latest, record.memory_limit_bytes)
+            });
+        let observed_at = entry
+            .latest
+            .as_ref()
+            .map_or(record.read_at, |latest| latest.read_at.max(record.read_at));
+        Snapshot {
+            id: record.id.clone(),
+            name: record.name.clone(),
+            image: record.image.clone(),
+            image_id: record.image_id.clone(),
+            node: node.to_owned(),
+            state: record.state,
+            created: record.created,
+            started_at: record.started_at,
+            labels: record.labels.clone(),
+            networks: self.networks(entry),
+            stats,
+            observed_at,
+            extra: Default::default(),
+        }
+    }
+}

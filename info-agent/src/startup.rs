@@ -1,0 +1,113 @@
+//! Builds the agent from a configuration and a bound listener, the same way for
+//! `main` and for the tests.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use chrono::Utc;
+use tokio::task::JoinHandle;
+
+use crate::access::AccessPolicy;
+use crate::config::{Config, LabelRedactor};
+use crate::engine::Engine;
+use crate::engine::watch::Watcher;
+use crate::inventory::Inventory;
+use crate::metrics::Metrics;
+use crate::{routes, telemetry};
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    background: Background,
+}
+
+/// The tasks that keep the inventory current; they end with the application.
+struct Background(Vec<JoinHandle<()>>);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.0.iter().for_each(JoinHandle::abort);
+    }
+}
+
+impl Application {
+    /// Connects to the engine, reads every container once, starts following the
+    /// engine, and serves on `listener`. Fails when the engine cannot be reached.
+    pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
+        let redactor =
+            LabelRedactor::new(&config.redact_label).context("invalid --redact-label pattern")?;
+        let engine = Engine::connect(&config.docker_host)
+            .await
+            .with_context(|| unreachable_engine(&config.docker_host))?;
+        let node = match config.node_name {
+            Some(node) => node,
+            None => engine
+                .host_name()
+                .await
+                .context("could not learn the node name from the engine; set --node-name")?,
+        };
+        let metrics = Arc::new(Metrics::new().context("could not register the metrics")?);
+        let inventory = Arc::new(Inventory::new(node));
+        let (watcher, first_samples) = Watcher::new(engine, inventory, redactor, metrics.clone());
+        // A second back, because the event stream's `since` counts whole seconds.
+        let since = Utc::now().timestamp() - 1;
+        watcher
+            .full_refresh()
+            .await
+            .with_context(|| unreachable_engine(&config.docker_host))?;
+        let background = Background(vec![
+            tokio::spawn(watcher.clone().supervise(since)),
+            tokio::spawn(watcher.clone().sample_forever(first_samples)),
+        ]);
+
+        let port = listener
+            .local_addr()
+            .context("the listener has no local address")?
+            .port();
+        let watcher = web::Data::from(watcher);
+        let metrics = web::Data::from(metrics);
+        let policy = web::Data::new(AccessPolicy::new(config.allow_from));
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(telemetry::observe))
+                .app_data(watcher.clone())
+                .app_data(metrics.clone())
+                .app_data(policy.clone())
+                .configure(routes::configure)
+        })
+        .listen(listener)
+        .context("could not serve on the listener")?
+        .run();
+        Ok(Self {
+            port,
+            server,
+            background,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM or SIGINT, finishing the requests under way.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let Self {
+            server, background, ..
+        } = self;
+        let served = server.await;
+        drop(background);
+        served
+    }
+}
+
+fn unreachable_engine(docker_host: &str) -> String {
+    format!(
+        "cannot reach the Docker Engine at {docker_host}. Is dockerd running, and may this \
+         user use its socket? Point --docker-host (or DOCKER_HOST) at the engine, \
+         e.g. unix:///var/run/docker.sock"
+    )
+}

@@ -100,9 +100,7 @@ impl StoreError {
             Self::BodyTooLarge { limit } => Some(json!({ "limit_bytes": limit })),
             Self::InvalidSnapshot { path, .. } => Some(json!({ "path": path })),
             Self::BadParameter { parameter, .. } => Some(json!({ "parameter": parameter })),
-            Self::AmbiguousPrefix { candidates, .. } => {
-                Some(json!({ "candidates": candidates }))
-            }
+            Self::AmbiguousPrefix { candidates, .. } => Some(json!({ "candidates": candidates })),
             Self::MethodNotAllowed { allowed, .. } => Some(json!({ "allowed": allowed })),
             _ => None,
         }

@@ -11,40 +11,38 @@ use crate::storage::{NewSnapshot, timestamp_key};
 /// Bodies over this are refused before they are parsed.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// Whether the client sent one snapshot or an array: it gets back the same shape.
-pub enum Posted {
-    One(Snapshot),
-    Many(Vec<Snapshot>),
+/// What a request posted; the client gets back the shape it sent.
+pub struct Posted {
+    pub snapshots: Vec<Snapshot>,
+    pub as_array: bool,
 }
 
 impl Posted {
     pub fn parse(body: &[u8]) -> Result<Self, StoreError> {
-        let value: Value = serde_json::from_slice(body).map_err(|error| {
-            StoreError::MalformedJson {
+        let value: Value =
+            serde_json::from_slice(body).map_err(|error| StoreError::MalformedJson {
                 message: error.to_string(),
                 line: error.line(),
                 column: error.column(),
-            }
-        })?;
+            })?;
         match value {
-            Value::Object(_) => Ok(Self::One(snapshot_at(value, None)?)),
+            Value::Object(_) => Ok(Self {
+                snapshots: vec![snapshot_at(value, None)?],
+                as_array: false,
+            }),
             Value::Array(items) if items.is_empty() => Err(StoreError::EmptyBatch),
             Value::Array(items) => items
                 .into_iter()
                 .enumerate()
                 .map(|(index, item)| snapshot_at(item, Some(index)))
                 .collect::<Result<_, _>>()
-                .map(Self::Many),
+                .map(|snapshots| Self {
+                    snapshots,
+                    as_array: true,
+                }),
             other => Err(StoreError::NotASnapshot {
                 found: json_kind(&other),
             }),
-        }
-    }
-
-    pub fn into_vec(self) -> Vec<Snapshot> {
-        match self {
-            Self::One(snapshot) => vec![snapshot],
-            Self::Many(snapshots) => snapshots,
         }
     }
 }
@@ -172,9 +170,10 @@ mod tests {
     fn store_fields_in_a_post_are_replaced_not_kept() {
         let mut body = snapshot(ID);
         body["received_by"] = "forged".into();
-        let Posted::One(parsed) = Posted::parse(body.to_string().as_bytes()).unwrap() else {
-            panic!("one snapshot was posted")
-        };
+        let parsed = Posted::parse(body.to_string().as_bytes())
+            .unwrap()
+            .snapshots
+            .remove(0);
         let receipt = Receipt {
             received_at: Utc::now(),
             received_by: "replica-1".into(),

@@ -46,7 +46,9 @@ impl Metrics {
                 "container_info_requests_per_commit",
                 "Write requests that shared one transaction and one fsync",
             )
-            .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0]),
+            .buckets(vec![
+                1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0,
+            ]),
         )?;
         let containers = IntGauge::new(
             "container_info_containers",

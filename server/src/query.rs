@@ -58,7 +58,12 @@ impl ListQuery {
                     let cursor = seen.once(name, value)?;
                     query.before_seq = Some(Cursor::decode(&cursor)?.list_seq()?);
                 }
-                _ => return Err(unknown(&name, "node, image, state, name, label, limit, cursor")),
+                _ => {
+                    return Err(unknown(
+                        &name,
+                        "node, image, state, name, label, limit, cursor",
+                    ));
+                }
             }
         }
         Ok(query)
@@ -135,7 +140,9 @@ fn parse_time(parameter: &str, value: &str) -> Result<String, StoreError> {
         .map_err(|error| {
             bad(
                 parameter,
-                format!("expected an RFC 3339 time such as 2026-11-24T10:00:00Z, got {value:?}: {error}"),
+                format!(
+                    "expected an RFC 3339 time such as 2026-11-24T10:00:00Z, got {value:?}: {error}"
+                ),
             )
         })
 }
@@ -183,14 +190,21 @@ impl Cursor {
     fn history_key(self) -> Result<(String, i64), StoreError> {
         match self {
             Self::History { observed_at, seq } => Ok((observed_at, seq)),
-            Self::List { .. } => Err(bad("cursor", "this cursor belongs to a container list".into())),
+            Self::List { .. } => Err(bad(
+                "cursor",
+                "this cursor belongs to a container list".into(),
+            )),
         }
     }
 }
 
 /// Splits the rows fetched for a page (one more than the limit) into the page
 /// and the cursor that continues after it.
-pub fn page_of(mut rows: Vec<Listed>, limit: usize, history: bool) -> (Vec<Listed>, Option<String>) {
+pub fn page_of(
+    mut rows: Vec<Listed>,
+    limit: usize,
+    history: bool,
+) -> (Vec<Listed>, Option<String>) {
     if rows.len() <= limit {
         return (rows, None);
     }
@@ -230,7 +244,9 @@ mod tests {
     use super::*;
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -255,9 +271,15 @@ mod tests {
     #[test]
     fn limits_outside_one_to_the_maximum_are_refused() {
         for limit in ["0", "1001", "-1", "ten", ""] {
-            assert!(ListQuery::parse(pairs(&[("limit", limit)])).is_err(), "{limit}");
+            assert!(
+                ListQuery::parse(pairs(&[("limit", limit)])).is_err(),
+                "{limit}"
+            );
         }
-        assert_eq!(ListQuery::parse(pairs(&[("limit", "1000")])).unwrap().limit, 1000);
+        assert_eq!(
+            ListQuery::parse(pairs(&[("limit", "1000")])).unwrap().limit,
+            1000
+        );
     }
 
     #[test]

@@ -134,7 +134,11 @@ impl Application {
 /// Binds the listening socket: dual stack for `[::]`, falling back to IPv4 on
 /// hosts without IPv6, and SO_REUSEPORT when replicas share the port.
 fn bind(address: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> {
-    let socket = match Socket::new(Domain::for_address(address), Type::STREAM, Some(Protocol::TCP)) {
+    let socket = match Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    ) {
         Err(error) if address.ip() == Ipv6Addr::UNSPECIFIED => {
             tracing::warn!(%error, "no IPv6 on this host; listening on IPv4 only");
             return bind(SocketAddr::from(([0, 0, 0, 0], address.port())), reuse_port);

@@ -232,8 +232,12 @@ pub struct StoredSnapshot {
 impl StoredSnapshot {
     /// Fields only the store sets; a posted snapshot that carries them (say, one
     /// copied from another store) has them replaced, never trusted.
-    pub const STORE_FIELDS: [&'static str; 4] =
-        ["received_at", "received_by", "reporter_addr", "forwarded_for"];
+    pub const STORE_FIELDS: [&'static str; 4] = [
+        "received_at",
+        "received_by",
+        "reporter_addr",
+        "forwarded_for",
+    ];
 }
 
 /// One page of a list. `next_cursor` is null on the last page.
@@ -312,7 +316,12 @@ mod tests {
         let parsed: StoredSnapshot = serde_json::from_value(stored.clone()).unwrap();
         assert_eq!(parsed.received_by, "replica-2");
         assert_eq!(parsed.snapshot.state, ContainerState::Exited);
-        assert_eq!(parsed.snapshot.extra.len(), 1, "{:?}", parsed.snapshot.extra);
+        assert_eq!(
+            parsed.snapshot.extra.len(),
+            1,
+            "{:?}",
+            parsed.snapshot.extra
+        );
         assert_eq!(serde_json::to_value(&parsed).unwrap(), {
             let mut expected = stored;
             expected["image_id"] = json!("");

@@ -23,7 +23,7 @@ pub struct Replica(pub String);
 #[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum PostedSnapshots {
-    One(Snapshot),
+    One(Box<Snapshot>),
     Many(Vec<Snapshot>),
 }
 
@@ -62,13 +62,12 @@ pub async fn post_containers(
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned),
     };
-    let one = matches!(posted, Posted::One(_));
     let records = posted
-        .into_vec()
+        .snapshots
         .into_iter()
         .map(|snapshot| receipt.record(snapshot))
         .collect::<Vec<_>>();
-    let location = one.then(|| format!("/containers/{}", records[0].id));
+    let location = (!posted.as_array).then(|| format!("/containers/{}", records[0].id));
     let mut stored = store.write(records).await?;
     let mut response = HttpResponse::Created();
     Ok(match location {
@@ -209,7 +208,10 @@ fn require_json(request: &HttpRequest) -> Result<(), StoreError> {
 }
 
 /// Reads the body, refusing it as soon as it is known to be over the limit.
-async fn read_body(request: &HttpRequest, mut payload: web::Payload) -> Result<BytesMut, StoreError> {
+async fn read_body(
+    request: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<BytesMut, StoreError> {
     let too_large = StoreError::BodyTooLarge {
         limit: MAX_BODY_BYTES,
     };

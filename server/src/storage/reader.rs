@@ -33,7 +33,10 @@ pub struct Listed {
 }
 
 pub enum Lookup {
-    Found { id: String, body: String },
+    Found {
+        id: String,
+        body: String,
+    },
     Missing,
     /// More than one container starts with the prefix: these, at most `MAX_CANDIDATES`.
     Ambiguous(Vec<String>),

@@ -31,7 +31,9 @@ pub(super) enum Job {
         reply: Reply<bool>,
     },
     /// Takes the write lock and lets go: proves the file is writable now.
-    Probe { reply: Reply<()> },
+    Probe {
+        reply: Reply<()>,
+    },
 }
 
 /// A job done inside the open transaction, waiting for the commit to be answered.
@@ -121,7 +123,10 @@ impl Writer {
                     .collect();
                 (applied, tx.commit())
             }
-            Err(error) => (group.into_iter().map(Job::not_applied).collect(), Err(error)),
+            Err(error) => (
+                group.into_iter().map(Job::not_applied).collect(),
+                Err(error),
+            ),
         };
         let commit_error = committed.err().map(Arc::new);
         for job in applied {
@@ -187,7 +192,10 @@ fn insert_snapshot(
             "INSERT INTO snapshots (container_id, observed_at, body) VALUES (?1, ?2, ?3)
              ON CONFLICT (container_id, observed_at) DO NOTHING RETURNING seq",
         )?
-        .query_row(params![snapshot.id, snapshot.observed_at, snapshot.body], |row| row.get(0))
+        .query_row(
+            params![snapshot.id, snapshot.observed_at, snapshot.body],
+            |row| row.get(0),
+        )
         .optional()?;
     let Some(seq) = seq else {
         return tx

@@ -13,17 +13,32 @@ async fn store_with_one() -> TestStore {
     store
 }
 
-async fn post_bytes(store: &TestStore, body: impl Into<Body>, content_type: Option<&str>) -> reqwest::Response {
-    let mut request = store.http.post(format!("{}/containers", store.url)).body(body);
+async fn post_bytes(
+    store: &TestStore,
+    body: impl Into<Body>,
+    content_type: Option<&str>,
+) -> reqwest::Response {
+    let mut request = store
+        .http
+        .post(format!("{}/containers", store.url))
+        .body(body);
     if let Some(content_type) = content_type {
         request = request.header("Content-Type", content_type);
     }
     request.send().await.unwrap()
 }
 
-async fn refused(store: &TestStore, body: Value, status: StatusCode) -> container_info_wire::ErrorBody {
+async fn refused(
+    store: &TestStore,
+    body: Value,
+    status: StatusCode,
+) -> container_info_wire::ErrorBody {
     let error = expect_error(store.post(&body).await, status).await;
-    assert_eq!(store.rows(), (1, 1), "a refused request stored something: {body}");
+    assert_eq!(
+        store.rows(),
+        (1, 1),
+        "a refused request stored something: {body}"
+    );
     error
 }
 
@@ -46,7 +61,11 @@ async fn a_body_that_is_not_json_typed_is_415() {
         assert_eq!(error.detail.unwrap()["found"], json!(content_type));
     }
     let charset = post_bytes(&store, body, Some("Application/JSON; charset=utf-8")).await;
-    assert_eq!(charset.status(), StatusCode::CREATED, "parameters are allowed");
+    assert_eq!(
+        charset.status(),
+        StatusCode::CREATED,
+        "parameters are allowed"
+    );
 }
 
 #[tokio::test]
@@ -55,7 +74,11 @@ async fn a_missing_or_malformed_id_is_422() {
     let mut missing = snapshot(&container_id(2), &at(0));
     missing.as_object_mut().unwrap().remove("id");
     let error = refused(&store, missing, StatusCode::UNPROCESSABLE_ENTITY).await;
-    assert!(error.error.contains("missing field `id`"), "{}", error.error);
+    assert!(
+        error.error.contains("missing field `id`"),
+        "{}",
+        error.error
+    );
 
     for bad_id in [json!("abc"), json!("z".repeat(64)), json!(12), Value::Null] {
         let mut body = snapshot(&container_id(2), &at(0));
@@ -72,7 +95,11 @@ async fn a_wrong_field_type_is_422_naming_the_field() {
         ("/stats/pids", json!(-1), "stats.pids"),
         ("/stats/cpu_percent", json!("high"), "stats.cpu_percent"),
         ("/labels", json!(["not", "a", "map"]), "labels"),
-        ("/labels/com.docker.stack.namespace", json!(3), "labels.com.docker.stack.namespace"),
+        (
+            "/labels/com.docker.stack.namespace",
+            json!(3),
+            "labels.com.docker.stack.namespace",
+        ),
         ("/state", json!("sleeping"), "state"),
         ("/observed_at", json!("yesterday"), "observed_at"),
         ("/name", json!(null), "name"),
@@ -90,7 +117,11 @@ async fn one_bad_element_refuses_the_whole_array() {
     let store = store_with_one().await;
     let mut bad = snapshot(&container_id(3), &at(0));
     bad["state"] = json!(7);
-    let body = json!([snapshot(&container_id(2), &at(0)), snapshot(&container_id(1), &at(9)), bad]);
+    let body = json!([
+        snapshot(&container_id(2), &at(0)),
+        snapshot(&container_id(1), &at(9)),
+        bad
+    ]);
 
     let error = refused(&store, body, StatusCode::UNPROCESSABLE_ENTITY).await;
 
@@ -116,7 +147,12 @@ async fn a_body_over_one_mebibyte_is_413_whether_declared_or_streamed() {
 
     // Chunked, with no length announced: refused once the limit is passed.
     let chunks = (0..20).map(|_| Ok::<_, std::io::Error>(vec![b' '; 64 * 1024]));
-    let streamed = post_bytes(&store, Body::wrap_stream(stream::iter(chunks)), Some("application/json")).await;
+    let streamed = post_bytes(
+        &store,
+        Body::wrap_stream(stream::iter(chunks)),
+        Some("application/json"),
+    )
+    .await;
     expect_error(streamed, StatusCode::PAYLOAD_TOO_LARGE).await;
     assert_eq!(store.rows(), (1, 1));
 }
@@ -127,7 +163,12 @@ async fn unknown_routes_are_404_and_wrong_methods_405() {
     expect_error(store.get("/nothing/here").await, StatusCode::NOT_FOUND).await;
     expect_error(store.get("/containers/").await, StatusCode::NOT_FOUND).await;
 
-    let put = store.http.put(format!("{}/containers", store.url)).send().await.unwrap();
+    let put = store
+        .http
+        .put(format!("{}/containers", store.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(put.headers()["allow"], "GET, POST");
     let error = expect_error(put, StatusCode::METHOD_NOT_ALLOWED).await;
     assert_eq!(error.detail.unwrap()["allowed"], json!(["GET", "POST"]));
@@ -156,7 +197,10 @@ async fn bad_query_parameters_are_400_naming_the_parameter() {
         ("/containers?node=a&node=b".to_owned(), "node"),
         ("/containers?colour=blue".to_owned(), "colour"),
         (format!("/containers/{id}/history?since=yesterday"), "since"),
-        (format!("/containers/{id}/history?since={}&until={}", at(5), at(1)), "until"),
+        (
+            format!("/containers/{id}/history?since={}&until={}", at(5), at(1)),
+            "until",
+        ),
         (format!("/containers/{id}/history?limit=5000"), "limit"),
     ];
     for (path, parameter) in cases {
@@ -180,11 +224,24 @@ async fn no_input_makes_the_store_fail() {
     ];
     for body in bodies {
         let response = post_bytes(&store, body.to_vec(), Some("application/json")).await;
-        assert!(response.status().is_client_error(), "{:?} -> {}", String::from_utf8_lossy(body), response.status());
+        assert!(
+            response.status().is_client_error(),
+            "{:?} -> {}",
+            String::from_utf8_lossy(body),
+            response.status()
+        );
     }
-    for path in ["/containers/%00%00%00%00", "/containers/%ff%fe%fd%fc/history", "/containers?limit=%ff"] {
+    for path in [
+        "/containers/%00%00%00%00",
+        "/containers/%ff%fe%fd%fc/history",
+        "/containers?limit=%ff",
+    ] {
         let response = store.get(path).await;
-        assert!(response.status().is_client_error(), "{path} -> {}", response.status());
+        assert!(
+            response.status().is_client_error(),
+            "{path} -> {}",
+            response.status()
+        );
     }
     assert_eq!(store.rows(), (1, 1));
 }

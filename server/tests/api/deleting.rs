@@ -9,7 +9,11 @@ async fn delete_removes_the_container_and_its_history_only() {
     let gone = container_id(1);
     let kept = container_id(2);
     store
-        .store(&json!([snapshot(&gone, &at(0)), snapshot(&gone, &at(1)), snapshot(&kept, &at(0))]))
+        .store(&json!([
+            snapshot(&gone, &at(0)),
+            snapshot(&gone, &at(1)),
+            snapshot(&kept, &at(0))
+        ]))
         .await;
     let url = format!("{}/containers/{}", store.url, &gone[..10]);
 
@@ -17,7 +21,15 @@ async fn delete_removes_the_container_and_its_history_only() {
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 
     assert_eq!(store.rows(), (1, 1));
-    expect_error(store.get(&format!("/containers/{gone}")).await, StatusCode::NOT_FOUND).await;
-    expect_error(store.http.delete(&url).send().await.unwrap(), StatusCode::NOT_FOUND).await;
+    expect_error(
+        store.get(&format!("/containers/{gone}")).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    expect_error(
+        store.http.delete(&url).send().await.unwrap(),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
     store.get_json(&format!("/containers/{kept}")).await;
 }

@@ -22,7 +22,9 @@ async fn history_is_newest_observed_first_and_pages_through() {
     }
     store.store(&snapshot(&container_id(2), &at(9))).await;
 
-    let first = store.get_json(&format!("/containers/{id}/history?limit=2")).await;
+    let first = store
+        .get_json(&format!("/containers/{id}/history?limit=2"))
+        .await;
     assert_eq!(observed(&first), [at(4), at(3)]);
     let cursor = first["next_cursor"].as_str().unwrap();
     let second = store
@@ -68,7 +70,11 @@ async fn history_keeps_only_the_newest_up_to_its_limit() {
     let page = store.get_json(&format!("/containers/{id}/history")).await;
 
     assert_eq!(observed(&page), [at(7), at(6), at(5)]);
-    assert_eq!(store.rows(), (2, 4), "the other container's history is untouched");
+    assert_eq!(
+        store.rows(),
+        (2, 4),
+        "the other container's history is untouched"
+    );
     let latest = store.get_json(&format!("/containers/{id}")).await;
     assert_eq!(latest["observed_at"], at(7));
 }
@@ -77,7 +83,9 @@ async fn history_keeps_only_the_newest_up_to_its_limit() {
 async fn history_of_an_unknown_container_is_404() {
     let store = spawn_store().await;
     expect_error(
-        store.get(&format!("/containers/{}/history", container_id(1))).await,
+        store
+            .get(&format!("/containers/{}/history", container_id(1)))
+            .await,
         StatusCode::NOT_FOUND,
     )
     .await;

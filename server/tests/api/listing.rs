@@ -31,14 +31,19 @@ async fn post_variety(store: &TestStore) {
 async fn the_list_holds_the_latest_of_each_container_newest_first() {
     let store = spawn_store().await;
     for n in 0..3 {
-        store.store(&snapshot(&container_id(n), &at(n as u32))).await;
+        store
+            .store(&snapshot(&container_id(n), &at(n as u32)))
+            .await;
     }
     // Container 0 reports again: it becomes the most recently updated.
     store.store(&snapshot(&container_id(0), &at(50))).await;
 
     let page = store.get_json("/containers").await;
 
-    assert_eq!(ids(&page), [container_id(0), container_id(2), container_id(1)]);
+    assert_eq!(
+        ids(&page),
+        [container_id(0), container_id(2), container_id(1)]
+    );
     assert_eq!(page["items"][0]["observed_at"], at(50));
     assert_eq!(page["next_cursor"], Value::Null);
 }
@@ -69,7 +74,9 @@ async fn every_filter_narrows_the_list() {
 #[tokio::test]
 async fn pages_follow_each_other_without_gaps_or_repeats() {
     let store = spawn_store().await;
-    let batch: Vec<_> = (0..25).map(|n| snapshot(&container_id(n), &at(n as u32))).collect();
+    let batch: Vec<_> = (0..25)
+        .map(|n| snapshot(&container_id(n), &at(n as u32)))
+        .collect();
     store.store(&json!(batch)).await;
 
     let mut seen = Vec::new();
@@ -94,14 +101,19 @@ async fn pages_follow_each_other_without_gaps_or_repeats() {
 #[tokio::test]
 async fn the_default_page_is_a_hundred() {
     let store = spawn_store().await;
-    let batch: Vec<_> = (0..101).map(|n| snapshot(&container_id(n), &at(0))).collect();
+    let batch: Vec<_> = (0..101)
+        .map(|n| snapshot(&container_id(n), &at(0)))
+        .collect();
     store.store(&json!(batch)).await;
 
     let page = store.get_json("/containers").await;
 
     assert_eq!(ids(&page).len(), 100);
     let rest = store
-        .get_json(&format!("/containers?cursor={}", page["next_cursor"].as_str().unwrap()))
+        .get_json(&format!(
+            "/containers?cursor={}",
+            page["next_cursor"].as_str().unwrap()
+        ))
         .await;
     assert_eq!(ids(&rest), [container_id(0)]);
 }

@@ -9,7 +9,9 @@ const B: &str = "abcd2222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb
 #[tokio::test]
 async fn a_container_is_found_by_its_id_or_a_unique_prefix() {
     let store = spawn_store().await;
-    store.store(&json!([snapshot(A, &at(0)), snapshot(B, &at(1))])).await;
+    store
+        .store(&json!([snapshot(A, &at(0)), snapshot(B, &at(1))]))
+        .await;
 
     for given in [A, "abcd1", "ABCD1111"] {
         let found = store.get_json(&format!("/containers/{given}")).await;
@@ -20,7 +22,9 @@ async fn a_container_is_found_by_its_id_or_a_unique_prefix() {
 #[tokio::test]
 async fn an_ambiguous_prefix_lists_the_candidates() {
     let store = spawn_store().await;
-    store.store(&json!([snapshot(A, &at(0)), snapshot(B, &at(1))])).await;
+    store
+        .store(&json!([snapshot(A, &at(0)), snapshot(B, &at(1))]))
+        .await;
 
     let error = expect_error(store.get("/containers/abcd").await, StatusCode::CONFLICT).await;
 
@@ -40,6 +44,10 @@ async fn unknown_and_malformed_ids_are_told_apart() {
             StatusCode::BAD_REQUEST,
         )
         .await;
-        assert!(error.error.contains("not a container id"), "{}", error.error);
+        assert!(
+            error.error.contains("not a container id"),
+            "{}",
+            error.error
+        );
     }
 }

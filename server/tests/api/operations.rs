@@ -36,12 +36,22 @@ async fn readiness_fails_when_the_database_cannot_be_written() {
 #[tokio::test]
 async fn metrics_count_requests_rows_and_commits() {
     let store = spawn_store().await;
-    store.store(&json!([snapshot(&container_id(1), &at(0)), snapshot(&container_id(1), &at(1))])).await;
+    store
+        .store(&json!([
+            snapshot(&container_id(1), &at(0)),
+            snapshot(&container_id(1), &at(1))
+        ]))
+        .await;
     store.store(&snapshot(&container_id(1), &at(1))).await; // a retry: not written again
     store.get("/containers/ffff").await;
 
     let response = store.get("/metrics").await;
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
     let text = response.text().await.unwrap();
 
     for line in [
@@ -52,10 +62,15 @@ async fn metrics_count_requests_rows_and_commits() {
         "container_info_snapshots 2",
         "container_info_requests_per_commit_count 2",
     ] {
-        assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
     }
     assert!(text.contains("container_info_sqlite_busy_retries_total"));
-    assert!(text.contains(r#"container_info_http_request_duration_seconds_bucket{route="/containers""#));
+    assert!(
+        text.contains(r#"container_info_http_request_duration_seconds_bucket{route="/containers""#)
+    );
 }
 
 /// The document is generated from the registered handlers: every route it
@@ -105,7 +120,13 @@ async fn the_openapi_document_describes_exactly_the_served_routes() {
         );
     }
     let schemas = document["components"]["schemas"].as_object().unwrap();
-    for name in ["Snapshot", "StoredSnapshot", "Stats", "NetworkAddress", "ErrorBody"] {
+    for name in [
+        "Snapshot",
+        "StoredSnapshot",
+        "Stats",
+        "NetworkAddress",
+        "ErrorBody",
+    ] {
         assert!(schemas.contains_key(name), "schema {name}");
     }
 }

@@ -25,7 +25,10 @@ async fn a_posted_snapshot_is_stored_with_how_it_arrived() {
             assert_eq!(&stored[field], value, "field {field}");
         }
     }
-    assert_eq!(stored["gpu"]["model"], "newer-agent-field", "unknown fields are kept");
+    assert_eq!(
+        stored["gpu"]["model"], "newer-agent-field",
+        "unknown fields are kept"
+    );
     assert_eq!(stored["received_by"], REPLICA);
     assert_eq!(stored["reporter_addr"], "127.0.0.1");
     assert_eq!(stored["forwarded_for"], serde_json::Value::Null);
@@ -37,11 +40,18 @@ async fn a_posted_snapshot_is_stored_with_how_it_arrived() {
 #[tokio::test]
 async fn an_array_is_stored_whole_and_answered_in_order() {
     let store = spawn_store().await;
-    let batch: Vec<_> = (0..5).map(|n| snapshot(&container_id(n), &at(n as u32))).collect();
+    let batch: Vec<_> = (0..5)
+        .map(|n| snapshot(&container_id(n), &at(n as u32)))
+        .collect();
 
     let stored = store.store(&json!(batch)).await;
 
-    let ids: Vec<_> = stored.as_array().unwrap().iter().map(|s| s["id"].clone()).collect();
+    let ids: Vec<_> = stored
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].clone())
+        .collect();
     let expected: Vec<_> = batch.iter().map(|s| s["id"].clone()).collect();
     assert_eq!(ids, expected);
     assert_eq!(store.rows(), (5, 5));

@@ -1,0 +1,323 @@
+//! Several store processes on one SQLite file, as Swarm runs the replicas: no
+//! acknowledged write is lost or duplicated, whichever replica took it, even
+//! when a replica is killed mid-stream.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// One `container-info-server` process; killed when dropped, so a failing test
+/// leaves no process behind.
+struct Replica {
+    child: Child,
+    url: String,
+}
+
+impl Replica {
+    fn start(database: &Path, name: &str) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_container-info-server"))
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--replica-id",
+                name,
+                "--database",
+            ])
+            .arg(database)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the server binary starts");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let address = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find(|line| line.contains("container-info store started"))
+            .and_then(|line| {
+                line.split_whitespace()
+                    .find_map(|field| field.strip_prefix("address=").map(str::to_owned))
+            })
+            .unwrap_or_else(|| panic!("replica {name} exited before it listened"));
+        // Keep reading its log so that the pipe never fills and blocks it.
+        std::thread::spawn(move || lines.for_each(drop));
+        Self {
+            child,
+            url: format!("http://{address}"),
+        }
+    }
+
+    fn terminate(&mut self) -> ExitStatus {
+        let pid = Pid::from_raw(self.child.id() as i32);
+        kill(pid, Signal::SIGTERM).unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn container_id(n: u64) -> String {
+    format!("{:016x}", (n + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)).repeat(4)
+}
+
+fn snapshot(container: u64, sequence: u64) -> Value {
+    json!({
+        "id": container_id(container),
+        "name": format!("task-{container}"),
+        "image": "web:1",
+        "node": "node-1",
+        "state": "running",
+        "observed_at": format!("2026-11-24T10:00:00.{sequence:09}Z"),
+        "stats": {"cpu_percent": 1.0, "memory_usage_bytes": 1, "memory_limit_bytes": 0,
+                  "network_rx_bytes": 0, "network_tx_bytes": 0, "pids": 1},
+    })
+}
+
+/// (container id, observed_at) -> the replica that acknowledged it.
+type Acknowledged = Arc<Mutex<BTreeMap<(String, String), String>>>;
+
+fn acknowledge(acknowledged: &Acknowledged, stored: &Value) {
+    let records = match stored {
+        Value::Array(items) => items.clone(),
+        one => vec![one.clone()],
+    };
+    let mut acknowledged = acknowledged.lock().unwrap();
+    for record in records {
+        let key = (
+            record["id"].as_str().unwrap().to_owned(),
+            record["observed_at"].as_str().unwrap().to_owned(),
+        );
+        let replica = record["received_by"].as_str().unwrap().to_owned();
+        assert!(
+            acknowledged.insert(key, replica).is_none(),
+            "acknowledged twice"
+        );
+    }
+}
+
+/// Every snapshot of every container as the store at `url` holds it.
+async fn everything_stored(
+    http: &reqwest::Client,
+    url: &str,
+) -> BTreeMap<(String, String), String> {
+    let list: Value = http
+        .get(format!("{url}/containers?limit=1000"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["next_cursor"], Value::Null);
+    let mut stored = BTreeMap::new();
+    for container in list["items"].as_array().unwrap() {
+        let id = container["id"].as_str().unwrap();
+        let history: Value = http
+            .get(format!("{url}/containers/{id}/history?limit=1000"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(history["next_cursor"], Value::Null);
+        for record in history["items"].as_array().unwrap() {
+            let key = (
+                id.to_owned(),
+                record["observed_at"].as_str().unwrap().to_owned(),
+            );
+            let replica = record["received_by"].as_str().unwrap().to_owned();
+            assert!(stored.insert(key, replica).is_none(), "stored twice: {id}");
+        }
+    }
+    stored
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_replicas_on_one_file_keep_every_acknowledged_write_once() {
+    let folder = tempfile::tempdir().unwrap();
+    let database = folder.path().join("shared.db");
+    // Started together, as Swarm starts them: the migration must happen once.
+    let starting: Vec<_> = (1..=3)
+        .map(|n| {
+            let database = database.clone();
+            std::thread::spawn(move || Replica::start(&database, &format!("replica-{n}")))
+        })
+        .collect();
+    let replicas: Vec<Replica> = starting.into_iter().map(|t| t.join().unwrap()).collect();
+    let urls: Vec<String> = replicas.iter().map(|r| r.url.clone()).collect();
+    let http = reqwest::Client::new();
+    let acknowledged = Acknowledged::default();
+
+    const WRITERS: u64 = 12;
+    const REQUESTS_EACH: u64 = 30;
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|writer| {
+            let (http, urls, acknowledged) = (http.clone(), urls.clone(), acknowledged.clone());
+            tokio::spawn(async move {
+                for request in 0..REQUESTS_EACH {
+                    let url = &urls[((writer + request) % 3) as usize];
+                    let sequence = writer * 1000 + request;
+                    // Every fifth request is an array spanning two containers.
+                    let body = if request % 5 == 0 {
+                        json!([snapshot(writer, sequence), snapshot(writer + 100, sequence)])
+                    } else {
+                        snapshot(writer, sequence)
+                    };
+                    let response = http
+                        .post(format!("{url}/containers"))
+                        .json(&body)
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(response.status(), StatusCode::CREATED);
+                    acknowledge(&acknowledged, &response.json().await.unwrap());
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert_eq!(
+        acknowledged.len() as u64,
+        WRITERS * (REQUESTS_EACH + REQUESTS_EACH / 5)
+    );
+    let takers: BTreeSet<_> = acknowledged.values().collect();
+    assert_eq!(takers.len(), 3, "every replica took writes");
+    for url in &urls {
+        assert_eq!(
+            everything_stored(&http, url).await,
+            acknowledged,
+            "as seen from {url}"
+        );
+    }
+}
+
+/// Posts from several tasks to `url` until told to stop; records what got a 201.
+fn keep_posting(
+    http: &reqwest::Client,
+    url: &str,
+    acknowledged: &Acknowledged,
+    failures: &Arc<Mutex<Vec<String>>>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..8u64)
+        .map(|writer| {
+            let (http, url) = (http.clone(), url.to_owned());
+            let (acknowledged, failures) = (acknowledged.clone(), failures.clone());
+            tokio::spawn(async move {
+                for sequence in 0..100_000 {
+                    let body = snapshot(writer, sequence);
+                    match http
+                        .post(format!("{url}/containers"))
+                        .json(&body)
+                        .send()
+                        .await
+                    {
+                        Ok(response) if response.status() == StatusCode::CREATED => {
+                            match response.json::<Value>().await {
+                                Ok(stored) => acknowledge(&acknowledged, &stored),
+                                Err(_) => break,
+                            }
+                        }
+                        Ok(response) => {
+                            failures.lock().unwrap().push(response.status().to_string())
+                        }
+                        Err(_) => break, // the server is gone
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_killed_mid_stream_loses_no_acknowledged_write() {
+    let folder = tempfile::tempdir().unwrap();
+    let database = folder.path().join("store.db");
+    let mut victim = Replica::start(&database, "victim");
+    let http = reqwest::Client::new();
+    let acknowledged = Acknowledged::default();
+    let failures = Arc::default();
+
+    let writers = keep_posting(&http, &victim.url, &acknowledged, &failures);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    victim.child.kill().unwrap(); // SIGKILL: no chance to flush anything
+    victim.child.wait().unwrap();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() > 50,
+        "too few writes before the kill to prove anything"
+    );
+    assert!(
+        failures.lock().unwrap().is_empty(),
+        "{:?}",
+        failures.lock().unwrap()
+    );
+    let survivor = Replica::start(&database, "survivor");
+    let stored = everything_stored(&http, &survivor.url).await;
+    for (key, replica) in &acknowledged {
+        assert_eq!(
+            stored.get(key),
+            Some(replica),
+            "acknowledged but lost: {key:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_finishes_what_is_in_flight_and_exits_cleanly() {
+    let folder = tempfile::tempdir().unwrap();
+    let database = folder.path().join("store.db");
+    let mut replica = Replica::start(&database, "stopping");
+    let http = reqwest::Client::new();
+    let acknowledged = Acknowledged::default();
+    let failures = Arc::default();
+
+    let writers = keep_posting(&http, &replica.url, &acknowledged, &failures);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let status = tokio::task::spawn_blocking(move || replica.terminate())
+        .await
+        .unwrap();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        failures.lock().unwrap().is_empty(),
+        "{:?}",
+        failures.lock().unwrap()
+    );
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    let restarted = Replica::start(&database, "restarted");
+    let stored = everything_stored(&http, &restarted.url).await;
+    for (key, replica) in &acknowledged {
+        assert_eq!(
+            stored.get(key),
+            Some(replica),
+            "acknowledged but lost: {key:?}"
+        );
+    }
+    // At most the one request each writer had in flight may be stored unanswered.
+    assert!(stored.len() - acknowledged.len() <= 8);
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# A client node (Swarm worker): joins the swarm, builds the client and agent
+# images, runs the agent, and installs the `container-info` wrapper.
+# Idempotent: a node already in the swarm (worker, or the manager itself on
+# one host) stays as it is; the agent is recreated only when its image changed.
+#
+# Why the agent is a container with a restart policy and not a systemd unit:
+# it ships as an image like everything else (nothing to install on the host,
+# the same binary and build on every node), it starts with the engine at boot
+# (`--restart unless-stopped`; the engine is enabled at boot) and is restarted
+# when it crashes, and the engine socket is the only thing of the host it gets.
+# Host networking lets it see the real source address of the calling
+# container, which is how it knows who is calling.
+#
+# Environment: see provision/lib.sh (CONTAINER_INFO_SERVER_IP,
+# CONTAINER_INFO_NODE_IP, CONTAINER_INFO_SHARED_DIR, CONTAINER_INFO_BUILD,
+# CONTAINER_INFO_WRAPPER, ...).
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+require_docker
+NODE_IP="$(node_ip)"
+[ -n "$NODE_IP" ] || die "cannot tell this node's address towards $CONTAINER_INFO_SERVER_IP (set CONTAINER_INFO_NODE_IP)"
+
+# 1. The swarm: join as a worker, unless this node is in it already.
+case "$(swarm_state)" in
+    active)
+        if is_swarm_manager; then
+            say "already in the swarm, as a manager (one host): not joining"
+        else
+            say "already in the swarm as a worker: not joining"
+        fi
+        ;;
+    inactive)
+        token_file="$CONTAINER_INFO_SHARED_DIR/worker-token"
+        addr_file="$CONTAINER_INFO_SHARED_DIR/manager-addr"
+        say "waiting for the join token in $token_file (written by provision/server.sh)"
+        wait_for "$token_file" test -s "$token_file" -a -s "$addr_file"
+        manager="$(cat "$addr_file")"
+        say "joining the swarm at $manager as a worker, advertising $NODE_IP"
+        # The token stays off the command line that `run` prints.
+        docker swarm join --token "$(cat "$token_file")" --advertise-addr "$NODE_IP" "$manager"
+        ;;
+    *) die "swarm state is $(swarm_state); fix or leave the swarm (docker swarm leave) and run again" ;;
+esac
+
+# 2. The images: the client's and the agent's.
+say "building the client and agent images ($CONTAINER_INFO_BUILD)"
+run "$CONTAINER_INFO_SOURCE_DIR/scripts/build-images" --mode "$CONTAINER_INFO_BUILD" client
+
+# 3. The agent: one per node, on the host's network, reading the engine socket.
+agent_image="container-info-agent:$CONTAINER_INFO_TAG"
+wanted_id="$(docker image inspect --format '{{.Id}}' "$agent_image")"
+current_id="$(docker container inspect --format '{{.Image}}' "$CONTAINER_INFO_AGENT_CONTAINER" 2>/dev/null || true)"
+running="$(docker container inspect --format '{{.State.Running}}' "$CONTAINER_INFO_AGENT_CONTAINER" 2>/dev/null || true)"
+if [ "$current_id" = "$wanted_id" ] && [ "$running" = true ]; then
+    say "the agent $CONTAINER_INFO_AGENT_CONTAINER runs the current image: keeping it"
+else
+    if [ -n "$current_id" ]; then
+        say "replacing the agent container $CONTAINER_INFO_AGENT_CONTAINER (new image, or not running)"
+        run docker rm --force "$CONTAINER_INFO_AGENT_CONTAINER"
+    fi
+    [ -S "$CONTAINER_INFO_DOCKER_SOCKET" ] || die "no engine socket at $CONTAINER_INFO_DOCKER_SOCKET"
+    # The image runs as a non-root user: give it the group that owns the
+    # socket here. The socket is mounted read-only, which stops the file being
+    # replaced, not API calls; the agent itself only reads from the engine.
+    socket_group="$(stat -c %g "$CONTAINER_INFO_DOCKER_SOCKET")"
+    say "starting the agent $CONTAINER_INFO_AGENT_CONTAINER (restarts with the engine)"
+    run docker run --detach --name "$CONTAINER_INFO_AGENT_CONTAINER" \
+        --restart unless-stopped \
+        --network host \
+        --volume "$CONTAINER_INFO_DOCKER_SOCKET:/var/run/docker.sock:ro" \
+        --group-add "$socket_group" \
+        --label container-info.managed=true \
+        --log-opt max-size=10m --log-opt max-file=3 \
+        "$agent_image"
+fi
+if command -v curl >/dev/null; then
+    say "asking the agent: curl http://127.0.0.1:5002/healthz"
+    wait_for "the agent to answer on port 5002" curl -fsS --max-time 3 http://127.0.0.1:5002/healthz
+fi
+
+# 4. The wrapper: `container-info` runs the client in a throw-away container
+# on the stack's network, told where the store and this node's agent are.
+say "installing the wrapper $CONTAINER_INFO_WRAPPER"
+mkdir -p "$(dirname "$CONTAINER_INFO_WRAPPER")"
+cat >"$CONTAINER_INFO_WRAPPER.new" <<EOF
+#!/bin/sh
+# container-info: the container-info client, run in a throw-away container on
+# the network of the container-info stack. Installed by provision/client.sh;
+# a new provisioning rewrites it. Every setting can be overridden from the
+# environment, e.g. CONTAINER_INFO_SERVER=http://10.0.0.5:5001 container-info get
+set -eu
+# A terminal gets a terminal (the prompt); a pipe gets plain output.
+tty=--tty=false
+if [ -t 0 ] && [ -t 1 ]; then
+    tty=--tty
+fi
+exec docker run --rm --interactive "\$tty" \\
+    --network "\${CONTAINER_INFO_NETWORK:-$CONTAINER_INFO_NETWORK}" \\
+    --label container-info.role=client \\
+    --env CONTAINER_INFO_SERVER="\${CONTAINER_INFO_SERVER:-http://$CONTAINER_INFO_SERVER_IP:5001}" \\
+    --env CONTAINER_INFO_AGENT="\${CONTAINER_INFO_AGENT:-http://$NODE_IP:5002}" \\
+    --env CONTAINER_INFO_SERVICE="\${CONTAINER_INFO_SERVICE:-$STORE_SERVICE}" \\
+    "\${CONTAINER_INFO_IMAGE:-container-info-client:$CONTAINER_INFO_TAG}" "\$@"
+EOF
+chmod 0755 "$CONTAINER_INFO_WRAPPER.new"
+mv "$CONTAINER_INFO_WRAPPER.new" "$CONTAINER_INFO_WRAPPER"
+say "done: run \`container-info\` (prompt) or \`container-info get --json\`"

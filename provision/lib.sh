@@ -1,0 +1,150 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # the settings are used by the scripts that source this
+# Shared by provision/*.sh and scripts/one-host-*: settings and helpers.
+# Sourced, not run. Every setting comes from the environment, with the
+# defaults of the Vagrant setup (see ../Vagrantfile), so the same scripts run
+# in the VMs, on one host (scripts/one-host-up) and in the tests.
+
+# The repository: docker_server/, docker_client/, scripts/ (/vagrant in the VMs).
+CONTAINER_INFO_SOURCE_DIR="${CONTAINER_INFO_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+# The manager's address: swarm init advertises it, clients join it and reach
+# the store there on port 5001.
+CONTAINER_INFO_SERVER_IP="${CONTAINER_INFO_SERVER_IP:-192.168.56.10}"
+# Where the server leaves the swarm join token and the clients read it: a
+# folder every VM sees (under /vagrant, in Vagrant's own .vagrant folder).
+CONTAINER_INFO_SHARED_DIR="${CONTAINER_INFO_SHARED_DIR:-/vagrant/.vagrant/container-info}"
+# How images are built: `source` (multi-stage Dockerfiles, pulls the Rust
+# image) or `prebuilt` (static binaries built on this host by cargo, then
+# FROM scratch; no pull).
+CONTAINER_INFO_BUILD="${CONTAINER_INFO_BUILD:-source}"
+# The image tag scripts/build-images gives.
+CONTAINER_INFO_TAG="${CONTAINER_INFO_TAG:-latest}"
+# The stack, its store service and the overlay network the clients join.
+CONTAINER_INFO_STACK="${CONTAINER_INFO_STACK:-container-info}"
+CONTAINER_INFO_NETWORK="${CONTAINER_INFO_NETWORK:-container-info-net}"
+# An extra compose file deployed over docker_server/stack.yml (tests only:
+# docker_server/stack.host-network.yml). Empty: the stack as it is.
+CONTAINER_INFO_STACK_OVERRIDE="${CONTAINER_INFO_STACK_OVERRIDE:-}"
+# The agent's container, and the engine socket it reads.
+CONTAINER_INFO_AGENT_CONTAINER="${CONTAINER_INFO_AGENT_CONTAINER:-container-info-agent}"
+CONTAINER_INFO_DOCKER_SOCKET="${CONTAINER_INFO_DOCKER_SOCKET:-/var/run/docker.sock}"
+# Where client.sh installs the `container-info` wrapper.
+CONTAINER_INFO_WRAPPER="${CONTAINER_INFO_WRAPPER:-/usr/local/bin/container-info}"
+# How long to wait for the swarm, the replicas and the agent, in seconds.
+CONTAINER_INFO_WAIT="${CONTAINER_INFO_WAIT:-300}"
+
+# The node label that marks where the store's volume lives (stack.yml's
+# placement constraint), and the one that says these scripts initialised the
+# swarm (so that scripts/one-host-down leaves it again, and only then).
+STORE_LABEL="container-info.store"
+SWARM_OWNER_LABEL="container-info.swarm-initialised-by"
+
+STORE_SERVICE="${CONTAINER_INFO_STACK}_server"
+
+say() {
+    printf '==> %s\n' "$*" >&2
+}
+
+die() {
+    printf 'error: %s\n' "$*" >&2
+    exit 1
+}
+
+# Show a command, then run it.
+run() {
+    printf '    $ %s\n' "$*" >&2
+    "$@"
+}
+
+require_docker() {
+    command -v docker >/dev/null || die "docker is not installed (run provision/common.sh first)"
+    docker version --format '{{.Server.Version}}' >/dev/null 2>&1 ||
+        die "cannot reach the Docker Engine (is it running, and may $(id -un) use it?)"
+}
+
+swarm_state() {
+    docker info --format '{{.Swarm.LocalNodeState}}'
+}
+
+# This node's ID in the swarm (`docker node update` does not take "self").
+self_node_id() {
+    docker info --format '{{.Swarm.NodeID}}'
+}
+
+is_swarm_manager() {
+    [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" = "true" ]
+}
+
+# This node's address on the network it shares with the manager: the source
+# address the kernel picks to reach it (on the manager itself, that address).
+node_ip() {
+    if [ -n "${CONTAINER_INFO_NODE_IP:-}" ]; then
+        printf '%s\n' "$CONTAINER_INFO_NODE_IP"
+        return
+    fi
+    ip -4 route get "$CONTAINER_INFO_SERVER_IP" |
+        sed -n 's/.* src \([0-9.]*\).*/\1/p' | head -n 1
+}
+
+# The image's ID, without "sha256:" and cut to 12 characters.
+short_image_id() {
+    local id
+    id="$(docker image inspect --format '{{.Id}}' "$1")"
+    id="${id#sha256:}"
+    printf '%s\n' "${id:0:12}"
+}
+
+# Wait until "$@" succeeds, at most CONTAINER_INFO_WAIT seconds.
+wait_for() {
+    local what="$1"
+    shift
+    local deadline=$((SECONDS + CONTAINER_INFO_WAIT))
+    until "$@" >/dev/null 2>&1; do
+        if ((SECONDS >= deadline)); then
+            die "gave up after ${CONTAINER_INFO_WAIT}s waiting for $what"
+        fi
+        sleep 2
+    done
+}
+
+# Deploy docker_server/stack.yml as $CONTAINER_INFO_STACK, with the override
+# when one is given. Images are local to the node (no registry): never ask a
+# registry to resolve them.
+deploy_stack() {
+    local stack_file="$CONTAINER_INFO_SOURCE_DIR/docker_server/stack.yml"
+    if [ -z "$CONTAINER_INFO_STACK_OVERRIDE" ]; then
+        run docker stack deploy --resolve-image never --prune \
+            -c "$stack_file" "$CONTAINER_INFO_STACK"
+        return
+    fi
+    # A compose override can add or change a published port, never remove
+    # one; the override runs the store on the host's network, where a
+    # published port is meaningless (and a host-mode one admits a single task
+    # per node). So: merge, drop the services' `ports:`, deploy the result.
+    say "deploying with the override $CONTAINER_INFO_STACK_OVERRIDE, without published ports"
+    docker stack config -c "$stack_file" -c "$CONTAINER_INFO_STACK_OVERRIDE" |
+        drop_service_ports |
+        run docker stack deploy --resolve-image never --prune -c - "$CONTAINER_INFO_STACK"
+}
+
+# Remove every `ports:` block of a service from `docker stack config` output
+# (two-space indentation: services at 2, their keys at 4).
+drop_service_ports() {
+    awk '
+        /^    ports:$/ { skipping = 1; next }
+        skipping && /^      / { next }
+        { skipping = 0; print }
+    '
+}
+
+# "running/desired" for the store service, e.g. "3/3".
+store_replicas() {
+    docker service ls --filter "name=$STORE_SERVICE" --format '{{.Name}} {{.Replicas}}' |
+        awk -v name="$STORE_SERVICE" '$1 == name { print $2 }'
+}
+
+store_is_up() {
+    local replicas
+    replicas="$(store_replicas)"
+    [ -n "$replicas" ] && [ "${replicas%%/*}" = "${replicas##*/}" ] && [ "${replicas%%/*}" != 0 ]
+}

@@ -209,41 +209,73 @@ async fn three_replicas_on_one_file_keep_every_acknowledged_write_once() {
     }
 }
 
-/// Posts from several tasks to `url` until told to stop; records what got a 201.
-fn keep_posting(
-    http: &reqwest::Client,
-    url: &str,
-    acknowledged: &Acknowledged,
-    failures: &Arc<Mutex<Vec<String>>>,
-) -> Vec<tokio::task::JoinHandle<()>> {
-    (0..8u64)
-        .map(|writer| {
-            let (http, url) = (http.clone(), url.to_owned());
-            let (acknowledged, failures) = (acknowledged.clone(), failures.clone());
-            tokio::spawn(async move {
-                for sequence in 0..100_000 {
-                    let body = snapshot(writer, sequence);
-                    match http
-                        .post(format!("{url}/containers"))
-                        .json(&body)
-                        .send()
-                        .await
-                    {
-                        Ok(response) if response.status() == StatusCode::CREATED => {
-                            match response.json::<Value>().await {
-                                Ok(stored) => acknowledge(&acknowledged, &stored),
-                                Err(_) => break,
-                            }
+/// Eight tasks posting to one replica as fast as it answers, until it goes away.
+struct Posting {
+    writers: Vec<tokio::task::JoinHandle<()>>,
+    acknowledged: Acknowledged,
+    refusals: Arc<Mutex<Vec<StatusCode>>>,
+}
+
+impl Posting {
+    fn start(http: &reqwest::Client, url: &str) -> Self {
+        let acknowledged = Acknowledged::default();
+        let refusals: Arc<Mutex<Vec<StatusCode>>> = Arc::default();
+        let writers = (0..8u64)
+            .map(|writer| {
+                let (http, url) = (http.clone(), url.to_owned());
+                let (acknowledged, refusals) = (acknowledged.clone(), refusals.clone());
+                tokio::spawn(async move {
+                    for sequence in 0..100_000 {
+                        let body = snapshot(writer, sequence);
+                        let sent = http.post(format!("{url}/containers")).json(&body).send();
+                        // An error means the replica is gone: this writer is done.
+                        let Ok(response) = sent.await else { break };
+                        if response.status() != StatusCode::CREATED {
+                            refusals.lock().unwrap().push(response.status());
+                            continue;
                         }
-                        Ok(response) => {
-                            failures.lock().unwrap().push(response.status().to_string())
-                        }
-                        Err(_) => break, // the server is gone
+                        let Ok(stored) = response.json::<Value>().await else {
+                            break;
+                        };
+                        acknowledge(&acknowledged, &stored);
                     }
-                }
+                })
             })
-        })
-        .collect()
+            .collect();
+        Self {
+            writers,
+            acknowledged,
+            refusals,
+        }
+    }
+
+    /// Waits for every writer to notice the replica is gone; returns what got a 201.
+    async fn finish(self) -> BTreeMap<(String, String), String> {
+        for writer in self.writers {
+            writer.await.unwrap();
+        }
+        let refusals = self.refusals.lock().unwrap();
+        assert!(refusals.is_empty(), "answers other than 201: {refusals:?}");
+        let acknowledged = self.acknowledged.lock().unwrap().clone();
+        assert!(
+            acknowledged.len() > 50,
+            "too few writes before the replica went away to prove anything"
+        );
+        acknowledged
+    }
+}
+
+fn assert_nothing_lost(
+    acknowledged: &BTreeMap<(String, String), String>,
+    stored: &BTreeMap<(String, String), String>,
+) {
+    for (key, replica) in acknowledged {
+        assert_eq!(
+            stored.get(key),
+            Some(replica),
+            "acknowledged but lost: {key:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -252,36 +284,18 @@ async fn a_replica_killed_mid_stream_loses_no_acknowledged_write() {
     let database = folder.path().join("store.db");
     let mut victim = Replica::start(&database, "victim");
     let http = reqwest::Client::new();
-    let acknowledged = Acknowledged::default();
-    let failures = Arc::default();
 
-    let writers = keep_posting(&http, &victim.url, &acknowledged, &failures);
+    let posting = Posting::start(&http, &victim.url);
     tokio::time::sleep(Duration::from_millis(700)).await;
     victim.child.kill().unwrap(); // SIGKILL: no chance to flush anything
     victim.child.wait().unwrap();
-    for writer in writers {
-        writer.await.unwrap();
-    }
+    let acknowledged = posting.finish().await;
 
-    let acknowledged = acknowledged.lock().unwrap().clone();
-    assert!(
-        acknowledged.len() > 50,
-        "too few writes before the kill to prove anything"
-    );
-    assert!(
-        failures.lock().unwrap().is_empty(),
-        "{:?}",
-        failures.lock().unwrap()
-    );
     let survivor = Replica::start(&database, "survivor");
-    let stored = everything_stored(&http, &survivor.url).await;
-    for (key, replica) in &acknowledged {
-        assert_eq!(
-            stored.get(key),
-            Some(replica),
-            "acknowledged but lost: {key:?}"
-        );
-    }
+    assert_nothing_lost(
+        &acknowledged,
+        &everything_stored(&http, &survivor.url).await,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -290,34 +304,18 @@ async fn sigterm_finishes_what_is_in_flight_and_exits_cleanly() {
     let database = folder.path().join("store.db");
     let mut replica = Replica::start(&database, "stopping");
     let http = reqwest::Client::new();
-    let acknowledged = Acknowledged::default();
-    let failures = Arc::default();
 
-    let writers = keep_posting(&http, &replica.url, &acknowledged, &failures);
+    let posting = Posting::start(&http, &replica.url);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let status = tokio::task::spawn_blocking(move || replica.terminate())
         .await
         .unwrap();
-    for writer in writers {
-        writer.await.unwrap();
-    }
+    let acknowledged = posting.finish().await;
 
     assert!(status.success(), "exit status {status}");
-    assert!(
-        failures.lock().unwrap().is_empty(),
-        "{:?}",
-        failures.lock().unwrap()
-    );
-    let acknowledged = acknowledged.lock().unwrap().clone();
     let restarted = Replica::start(&database, "restarted");
     let stored = everything_stored(&http, &restarted.url).await;
-    for (key, replica) in &acknowledged {
-        assert_eq!(
-            stored.get(key),
-            Some(replica),
-            "acknowledged but lost: {key:?}"
-        );
-    }
+    assert_nothing_lost(&acknowledged, &stored);
     // At most the one request each writer had in flight may be stored unanswered.
     assert!(stored.len() - acknowledged.len() <= 8);
 }

@@ -1,0 +1,527 @@
+//! What every test needs: the local Docker Engine (or a loud skip), throwaway images,
+//! networks and containers that are removed however the test ends, and a running agent.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use bollard::exec::{CreateExecOptions, StartExecResults};
+use bollard::models::{ContainerCreateBody, HostConfig, NetworkCreateRequest};
+use bollard::query_parameters::{
+    CreateContainerOptions, InspectContainerOptions, RemoveContainerOptions, RemoveImageOptions,
+};
+use container_info_agent::config::Config;
+use container_info_agent::startup::Application;
+use container_info_agent::telemetry;
+use futures_util::StreamExt;
+use serde_json::Value;
+
+/// Where the tests find a statically linked busybox (Debian: `apt-get install busybox-static`).
+const BUSYBOX: &str = "/bin/busybox";
+
+pub fn docker_host() -> String {
+    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_owned())
+}
+
+/// Something a test made on the engine, to be removed when the test ends.
+enum Made {
+    Image(String),
+    Network(String),
+    Container(String),
+    /// The test put this engine into a swarm; leaving takes `docker_gwbridge` with it
+    /// only if the swarm created that network.
+    Swarm {
+        remove_gwbridge: bool,
+    },
+}
+
+/// The local engine, with everything a test creates on it removed when this is
+/// dropped, also when the test fails.
+pub struct TestDocker {
+    pub docker: Docker,
+    /// Prefix of every name this test gives, unique per test run.
+    pub run: String,
+    image: Mutex<Option<String>>,
+    made: Mutex<Vec<Made>>,
+}
+
+impl TestDocker {
+    /// `None`, after saying so loudly, when no engine answers, unless
+    /// `CONTAINER_INFO_REQUIRE_DOCKER=1`, which makes a missing engine a failure.
+    pub async fn connect() -> Option<Self> {
+        if std::env::var_os("TEST_LOG").is_some() {
+            telemetry::init("debug");
+        }
+        let host = docker_host();
+        let reached = async {
+            let docker = Docker::connect_with_defaults()?.negotiate_version().await?;
+            docker.ping().await?;
+            Ok::<_, bollard::errors::Error>(docker)
+        }
+        .await;
+        match reached {
+            Ok(docker) => {
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .subsec_nanos();
+                Some(Self {
+                    docker,
+                    run: format!("cia-test-{}-{nanos:x}", std::process::id()),
+                    image: Mutex::new(None),
+                    made: Mutex::new(Vec::new()),
+                })
+            }
+            Err(error) if std::env::var("CONTAINER_INFO_REQUIRE_DOCKER").as_deref() == Ok("1") => {
+                panic!(
+                    "CONTAINER_INFO_REQUIRE_DOCKER=1 but the Docker Engine at {host} does not answer: {error}"
+                )
+            }
+            Err(error) => {
+                eprintln!(
+                    "\n!!!!!!!! SKIPPED: no Docker Engine at {host} ({error}).\n\
+                     !!!!!!!! These tests need one; set CONTAINER_INFO_REQUIRE_DOCKER=1 to fail instead.\n"
+                );
+                None
+            }
+        }
+    }
+
+    fn remember(&self, made: Made) {
+        self.made.lock().unwrap().push(made);
+    }
+
+    /// An image FROM scratch holding only a static busybox, built once per test.
+    /// No registry is needed (none can be reached where these tests run).
+    pub async fn image(&self) -> String {
+        if let Some(image) = self.image.lock().unwrap().clone() {
+            return image;
+        }
+        assert!(
+            Path::new(BUSYBOX).exists(),
+            "the tests need a statically linked {BUSYBOX}: apt-get install busybox-static"
+        );
+        let context = tempfile::tempdir().unwrap();
+        std::fs::copy(BUSYBOX, context.path().join("busybox")).unwrap();
+        std::fs::write(
+            context.path().join("Dockerfile"),
+            "FROM scratch\nCOPY busybox /bin/busybox\nENTRYPOINT [\"/bin/busybox\"]\n",
+        )
+        .unwrap();
+        let tag = format!("{}:probe", self.run);
+        // The legacy builder takes a plain directory; the docker CLI tars it up.
+        let built = tokio::process::Command::new("docker")
+            .args(["build", "--quiet", "--tag", &tag])
+            .arg(context.path())
+            .output()
+            .await
+            .expect("the docker CLI builds the test image");
+        assert!(
+            built.status.success(),
+            "building the test image failed: {}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+        self.remember(Made::Image(tag.clone()));
+        *self.image.lock().unwrap() = Some(tag.clone());
+        tag
+    }
+
+    pub async fn network(&self, suffix: &str, driver: &str) -> String {
+        let name = format!("{}-{suffix}", self.run);
+        self.docker
+            .create_network(NetworkCreateRequest {
+                name: name.clone(),
+                driver: Some(driver.to_owned()),
+                attachable: Some(true),
+                ..Default::default()
+            })
+            .await
+            .unwrap_or_else(|error| panic!("creating network {name}: {error}"));
+        self.remember(Made::Network(name.clone()));
+        name
+    }
+
+    /// A running container that sleeps, on `network` (the default bridge when `None`).
+    pub async fn container(&self, spec: ContainerSpec<'_>) -> TestContainer {
+        let image = self.image().await;
+        let name = format!("{}-{}", self.run, spec.name);
+        let body = ContainerCreateBody {
+            image: Some(image),
+            cmd: Some(vec!["sleep".into(), "600".into()]),
+            env: Some(spec.env.iter().map(|e| e.to_string()).collect()),
+            labels: Some(
+                spec.labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+            host_config: Some(HostConfig {
+                network_mode: spec.network.map(str::to_owned),
+                ..Default::default()
+            }),
+            // sleep as PID 1 ignores SIGTERM; no need to wait the usual 10 s for it.
+            stop_timeout: Some(1),
+            ..Default::default()
+        };
+        let options = CreateContainerOptions {
+            name: Some(name.clone()),
+            ..Default::default()
+        };
+        let created = self
+            .docker
+            .create_container(Some(options), body)
+            .await
+            .unwrap_or_else(|error| panic!("creating container {name}: {error}"));
+        self.remember(Made::Container(created.id.clone()));
+        self.docker
+            .start_container(
+                &created.id,
+                None::<bollard::query_parameters::StartContainerOptions>,
+            )
+            .await
+            .unwrap_or_else(|error| panic!("starting container {name}: {error}"));
+        let mut container = TestContainer {
+            docker: self.docker.clone(),
+            id: created.id,
+            name,
+            network: spec.network.unwrap_or("bridge").to_owned(),
+            ip: String::new(),
+            gateway: String::new(),
+        };
+        let inspect = container.inspect().await;
+        let endpoint = &inspect["NetworkSettings"]["Networks"][&container.network];
+        container.ip = endpoint["IPAddress"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        container.gateway = endpoint["Gateway"].as_str().unwrap_or_default().to_owned();
+        container
+    }
+
+    /// Joins a one-node swarm for the test, unless the engine already is in one.
+    pub async fn ensure_swarm(&self) {
+        let info = self.docker.info().await.unwrap();
+        let state = info
+            .swarm
+            .and_then(|swarm| swarm.local_node_state)
+            .map(|state| state.to_string())
+            .unwrap_or_default();
+        if state == "active" {
+            return;
+        }
+        let gwbridge_existed = self
+            .docker
+            .inspect_network(
+                "docker_gwbridge",
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            )
+            .await
+            .is_ok();
+        self.docker
+            .init_swarm(bollard::models::SwarmInitRequest {
+                listen_addr: Some("127.0.0.1:2377".into()),
+                advertise_addr: Some("127.0.0.1".into()),
+                ..Default::default()
+            })
+            .await
+            .expect("a one-node swarm starts");
+        self.remember(Made::Swarm {
+            remove_gwbridge: !gwbridge_existed,
+        });
+    }
+}
+
+impl Drop for TestDocker {
+    fn drop(&mut self) {
+        let made = std::mem::take(&mut *self.made.lock().unwrap());
+        // Drop cannot await, and the test's runtime may be the one unwinding: a
+        // thread of its own with a runtime of its own does the removing.
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let docker = Docker::connect_with_defaults().unwrap();
+                for made in made.into_iter().rev() {
+                    let removed = match &made {
+                        Made::Container(id) => docker
+                            .remove_container(
+                                id,
+                                Some(RemoveContainerOptions {
+                                    force: true,
+                                    v: true,
+                                    ..Default::default()
+                                }),
+                            )
+                            .await
+                            .map(drop),
+                        Made::Network(name) => docker.remove_network(name).await,
+                        Made::Image(tag) => docker
+                            .remove_image(
+                                tag,
+                                Some(RemoveImageOptions {
+                                    force: true,
+                                    ..Default::default()
+                                }),
+                                None,
+                            )
+                            .await
+                            .map(drop),
+                        Made::Swarm { remove_gwbridge } => {
+                            let left = docker
+                                .leave_swarm(Some(bollard::query_parameters::LeaveSwarmOptions {
+                                    force: true,
+                                }))
+                                .await;
+                            if left.is_ok() && *remove_gwbridge {
+                                docker.remove_network("docker_gwbridge").await
+                            } else {
+                                left
+                            }
+                        }
+                    };
+                    if let Err(error) = removed {
+                        eprintln!("cleanup: could not remove a test resource: {error}");
+                    }
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+pub struct ContainerSpec<'a> {
+    pub name: &'a str,
+    pub network: Option<&'a str>,
+    pub env: &'a [&'a str],
+    pub labels: &'a [(&'a str, &'a str)],
+}
+
+impl<'a> ContainerSpec<'a> {
+    pub fn named(name: &'a str) -> Self {
+        Self {
+            name,
+            network: None,
+            env: &[],
+            labels: &[],
+        }
+    }
+
+    pub fn on(self, network: &'a str) -> Self {
+        Self {
+            network: Some(network),
+            ..self
+        }
+    }
+}
+
+pub struct TestContainer {
+    docker: Docker,
+    pub id: String,
+    pub name: String,
+    pub network: String,
+    pub ip: String,
+    /// The host's address on the container's network: where the container reaches the agent.
+    pub gateway: String,
+}
+
+/// An HTTP answer as a container received it.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|error| panic!("not JSON ({error}): {}", self.body))
+    }
+}
+
+impl TestContainer {
+    pub async fn inspect(&self) -> Value {
+        let inspect = self
+            .docker
+            .inspect_container(&self.id, None::<InspectContainerOptions>)
+            .await
+            .unwrap();
+        serde_json::to_value(inspect).unwrap()
+    }
+
+    pub fn short_id(&self) -> &str {
+        &self.id[..12]
+    }
+
+    /// `GET path` from inside the container, to the agent at `host:port`, with
+    /// busybox's nc so that error statuses and their bodies come back too.
+    pub async fn get_from(&self, host: &str, port: u16, path: &str) -> Answer {
+        let script = format!(
+            "printf 'GET {path} HTTP/1.0\\r\\nHost: agent\\r\\n\\r\\n' \
+             | /bin/busybox timeout 10 /bin/busybox nc {host} {port}"
+        );
+        let exec = self
+            .docker
+            .create_exec(
+                &self.id,
+                CreateExecOptions {
+                    cmd: Some(vec!["/bin/busybox", "sh", "-c", &script]),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let StartExecResults::Attached { mut output, .. } =
+            self.docker.start_exec(&exec.id, None).await.unwrap()
+        else {
+            panic!("exec started detached");
+        };
+        let mut raw = Vec::new();
+        while let Some(chunk) = output.next().await {
+            raw.extend_from_slice(&chunk.unwrap().into_bytes());
+        }
+        let raw = String::from_utf8_lossy(&raw).into_owned();
+        let (head, body) = raw
+            .split_once("\r\n\r\n")
+            .unwrap_or_else(|| panic!("no HTTP answer to {path} from {host}:{port}: {raw:?}"));
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|status| status.parse().ok())
+            .unwrap_or_else(|| panic!("no status in {head:?}"));
+        Answer {
+            status,
+            body: body.to_owned(),
+        }
+    }
+
+    /// `GET path` from inside the container to `agent`, through the container's gateway.
+    pub async fn get(&self, agent: &TestAgent, path: &str) -> Answer {
+        self.get_from(&self.gateway, agent.port, path).await
+    }
+}
+
+pub struct TestAgent {
+    pub port: u16,
+    pub http: reqwest::Client,
+}
+
+/// Starts the agent exactly as `main` does, on a port of its own, with the defaults
+/// changed by `configure`.
+pub async fn spawn_agent(configure: impl FnOnce(&mut Config)) -> TestAgent {
+    let mut config = Config::with_defaults();
+    config.listen = "0.0.0.0:0".parse().unwrap();
+    configure(&mut config);
+    let listener = TcpListener::bind(config.listen).unwrap();
+    let application = Application::build(config, listener)
+        .await
+        .expect("the agent starts");
+    let port = application.port();
+    tokio::spawn(application.run_until_stopped());
+    TestAgent {
+        port,
+        http: reqwest::Client::new(),
+    }
+}
+
+impl TestAgent {
+    /// `GET path` from the host itself, over loopback.
+    pub async fn get(&self, path: &str) -> Answer {
+        let response = self
+            .http
+            .get(format!("http://127.0.0.1:{}{path}", self.port))
+            .send()
+            .await
+            .unwrap();
+        Answer {
+            status: response.status().as_u16(),
+            body: response.text().await.unwrap(),
+        }
+    }
+}
+
+/// Asks again until `check` passes or `within` is over; returns the last answer.
+pub async fn eventually<F, Fut>(
+    within: Duration,
+    mut ask: F,
+    check: impl Fn(&Answer) -> bool,
+) -> Answer
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Answer>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        let answer = ask().await;
+        if check(&answer) || Instant::now() >= deadline {
+            return answer;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The path of the engine's Unix socket, when the engine is reached through one.
+pub fn engine_socket() -> Option<PathBuf> {
+    docker_host().strip_prefix("unix://").map(PathBuf::from)
+}
+
+/// Forwards a Unix socket of its own to the engine's, and can be stopped and
+/// started again: a stand-in for an engine that goes away and comes back.
+pub struct EngineProxy {
+    pub path: PathBuf,
+    target: PathBuf,
+    forwarding: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl EngineProxy {
+    pub fn start(path: PathBuf, target: PathBuf) -> Self {
+        let mut proxy = Self {
+            path,
+            target,
+            forwarding: None,
+        };
+        proxy.resume();
+        proxy
+    }
+
+    pub fn resume(&mut self) {
+        let listener = tokio::net::UnixListener::bind(&self.path).unwrap();
+        let target = self.target.clone();
+        self.forwarding = Some(tokio::spawn(async move {
+            // Owned by this task, so that stopping it cuts every open connection too.
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((mut client, _)) = listener.accept().await {
+                let target = target.clone();
+                connections.spawn(async move {
+                    if let Ok(mut engine) = tokio::net::UnixStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut engine).await;
+                    }
+                });
+            }
+        }));
+    }
+
+    /// The engine "goes away": open connections are cut and the socket disappears.
+    pub fn stop(&mut self) {
+        if let Some(forwarding) = self.forwarding.take() {
+            forwarding.abort();
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl Drop for EngineProxy {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub fn labels(snapshot: &Value) -> HashMap<String, String> {
+    serde_json::from_value(snapshot["labels"].clone()).unwrap()
+}

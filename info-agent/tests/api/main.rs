@@ -1,0 +1,10 @@
+//! The agent against the real local Docker Engine and real containers.
+
+mod engine_loss;
+mod events;
+mod helpers;
+mod isolation;
+mod operations;
+mod own_snapshot;
+mod redaction;
+mod swarm;

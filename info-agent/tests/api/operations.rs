@@ -1,0 +1,59 @@
+use crate::helpers::{TestDocker, spawn_agent};
+use container_info_agent::config::Config;
+use container_info_agent::startup::Application;
+
+#[tokio::test]
+async fn health_metrics_and_a_caller_that_is_no_container() {
+    let Some(_docker) = TestDocker::connect().await else {
+        return;
+    };
+    let agent = spawn_agent(|_| {}).await;
+    assert_eq!(agent.get("/healthz").await.status, 200);
+    assert_eq!(agent.get("/readyz").await.status, 200);
+
+    // The host is no container: 404, naming the address the agent saw.
+    let answer = agent.get("/self").await;
+    assert_eq!(answer.status, 404, "{}", answer.body);
+    let error = answer.json();
+    assert_eq!(error["detail"]["address"], "127.0.0.1", "{error}");
+    assert!(
+        error["error"].as_str().unwrap().contains("127.0.0.1"),
+        "{error}"
+    );
+
+    let unknown = agent.get("/nothing/here").await;
+    assert_eq!(unknown.status, 404);
+    assert!(
+        unknown.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("/nothing/here")
+    );
+
+    let metrics = agent.get("/metrics").await.body;
+    for expected in [
+        "container_info_agent_engine_up 1",
+        "container_info_agent_http_requests_total{route=\"/self\",status=\"404\"} 1",
+        "container_info_agent_miss_refreshes_total 1",
+    ] {
+        assert!(metrics.contains(expected), "no {expected} in\n{metrics}");
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_engine_stops_the_start_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("no-engine.sock");
+    let mut config = Config::with_defaults();
+    config.docker_host = format!("unix://{}", socket.display());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let Err(error) = Application::build(config, listener).await else {
+        panic!("the agent started without an engine");
+    };
+    let message = format!("{error:#}");
+    assert!(message.contains(&socket.display().to_string()), "{message}");
+    assert!(
+        message.contains("--docker-host") && message.contains("DOCKER_HOST"),
+        "{message}"
+    );
+}

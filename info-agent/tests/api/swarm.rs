@@ -1,0 +1,51 @@
+use crate::helpers::{ContainerSpec, TestDocker, spawn_agent};
+
+/// An overlay container reaches the host through `docker_gwbridge`, an address its
+/// own inspect does not show; the agent finds it from the network's side.
+#[tokio::test]
+async fn an_overlay_container_is_known_by_its_docker_gwbridge_address() {
+    let Some(docker) = TestDocker::connect().await else {
+        return;
+    };
+    docker.image().await;
+    docker.ensure_swarm().await;
+    let overlay = docker.network("overlay", "overlay").await;
+    let agent = spawn_agent(|_| {}).await;
+    let container = docker
+        .container(ContainerSpec::named("overlaid").on(&overlay))
+        .await;
+    let gwbridge = docker
+        .docker
+        .inspect_network(
+            "docker_gwbridge",
+            None::<bollard::query_parameters::InspectNetworkOptions>,
+        )
+        .await
+        .unwrap();
+    let leg = &gwbridge.containers.unwrap()[&container.id];
+    let leg_ip = leg
+        .ipv4_address
+        .as_deref()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let host = gwbridge.ipam.unwrap().config.unwrap()[0]
+        .gateway
+        .clone()
+        .unwrap();
+
+    let answer = container.get_from(&host, agent.port, "/self").await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let snapshot = answer.json();
+    assert_eq!(snapshot["id"], container.id.as_str());
+    assert_eq!(
+        snapshot["networks"]["docker_gwbridge"]["ip_address"],
+        leg_ip.as_str()
+    );
+    assert_eq!(
+        snapshot["networks"][&overlay]["ip_address"],
+        container.ip.as_str()
+    );
+}

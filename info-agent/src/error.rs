@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
-    #[error("the Docker Engine at {host} failed while {doing}: {source}")]
+    #[error("the Docker Engine at {host} failed while {doing}")]
     Engine {
         host: String,
         doing: &'static str,
@@ -63,6 +63,18 @@ pub enum AgentError {
 }
 
 impl AgentError {
+    /// This error and every cause under it, on one line.
+    pub fn with_causes(&self) -> String {
+        let mut line = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(error) = cause {
+            line.push_str(": ");
+            line.push_str(&error.to_string());
+            cause = error.source();
+        }
+        line
+    }
+
     fn detail(&self) -> Option<Value> {
         match self {
             Self::Engine { host, source, .. } => {

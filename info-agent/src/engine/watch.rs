@@ -143,6 +143,12 @@ impl Watcher {
         Ok(())
     }
 
+    async fn reread_gateway_legs(&self) -> Result<(), AgentError> {
+        self.inventory
+            .set_gateway_legs(self.engine.gateway_legs().await?);
+        Ok(())
+    }
+
     async fn handle(&self, event: EventMessage) -> Result<(), AgentError> {
         let action = event.action.unwrap_or_default();
         let actor = event.actor.unwrap_or_default();
@@ -156,14 +162,19 @@ impl Watcher {
                 } else if CONTAINER_ACTIONS.contains(&action.as_str()) {
                     self.reread(&id).await?;
                 }
+                // The engine sends no event for a container joining or leaving
+                // docker_gwbridge; it happens as an overlay container starts or stops.
+                if action == "start" || action == "die" {
+                    self.reread_gateway_legs().await?;
+                }
             }
             Some(EventMessageTypeEnum::NETWORK)
                 if action == "connect" || action == "disconnect" =>
             {
                 let attributes = actor.attributes.unwrap_or_default();
-                if attributes.get("name").map(String::as_str) == Some(GWBRIDGE) {
-                    self.inventory
-                        .set_gateway_legs(self.engine.gateway_legs().await?);
+                let overlay = attributes.get("type").map(String::as_str) == Some("overlay");
+                if overlay || attributes.get("name").map(String::as_str) == Some(GWBRIDGE) {
+                    self.reread_gateway_legs().await?;
                 }
                 if let Some(id) = attributes
                     .get("container")
@@ -182,10 +193,10 @@ impl Watcher {
     pub async fn supervise(self: Arc<Self>, mut since: i64) {
         loop {
             let lost = self.follow(since).await;
-            warn!(error = %lost, "lost the Docker Engine; reconnecting");
+            let lost = lost.with_causes();
+            warn!(error = lost, "lost the Docker Engine; reconnecting");
             self.metrics.engine_losses.inc();
-            self.inventory
-                .set_engine_health(EngineHealth::Down(lost.to_string()));
+            self.inventory.set_engine_health(EngineHealth::Down(lost));
             let mut backoff = BACKOFF_FIRST;
             loop {
                 tokio::time::sleep(backoff).await;
@@ -202,9 +213,9 @@ impl Watcher {
                         break;
                     }
                     Err(error) => {
-                        debug!(%error, ?backoff, "the Docker Engine is still away");
-                        self.inventory
-                            .set_engine_health(EngineHealth::Down(error.to_string()));
+                        let error = error.with_causes();
+                        debug!(error, ?backoff, "the Docker Engine is still away");
+                        self.inventory.set_engine_health(EngineHealth::Down(error));
                     }
                 }
             }
@@ -256,7 +267,11 @@ impl Watcher {
                     match this.engine.sample(&id).await {
                         Ok(Some(sample)) => this.inventory.add_sample(&id, sample),
                         Ok(None) => {}
-                        Err(error) => debug!(%error, container = id.short(), "no stats reading"),
+                        Err(error) => debug!(
+                            error = error.with_causes(),
+                            container = id.short(),
+                            "no stats reading"
+                        ),
                     }
                 })
                 .await;

@@ -1,5 +1,6 @@
 //! The agent against the real local Docker Engine and real containers.
 
+mod binary;
 mod engine_loss;
 mod events;
 mod helpers;

@@ -36,8 +36,16 @@ async fn an_overlay_container_is_known_by_its_docker_gwbridge_address() {
         .clone()
         .unwrap();
 
+    // The engine sends no event for the docker_gwbridge leg; the agent must still
+    // learn it from the start event, well within this pause, not from a miss.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     let answer = container.get_from(&host, agent.port, "/self").await;
     assert_eq!(answer.status, 200, "{}", answer.body);
+    let metrics = agent.get("/metrics").await.body;
+    assert!(
+        metrics.contains("container_info_agent_miss_refreshes_total 0"),
+        "{metrics}"
+    );
     let snapshot = answer.json();
     assert_eq!(snapshot["id"], container.id.as_str());
     assert_eq!(

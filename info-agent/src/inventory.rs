@@ -135,10 +135,6 @@ impl Inventory {
         }
     }
 
-    pub fn node(&self) -> &str {
-        &self.node
-    }
-
     // A panic while holding the lock cannot leave the maps half-updated in a way
     // later reads would misreport, so a poisoned lock is still used.
     fn read(&self) -> RwLockReadGuard<'_, State> {

@@ -38,6 +38,11 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 const CONTAINER_ACTIONS: [&str; 8] = [
     "create", "start", "restart", "die", "pause", "unpause", "rename", "update",
 ];
+/// A miss this soon after the last refresh for a miss is answered by that refresh.
+/// The event stream brings in new containers within milliseconds anyway; the refresh
+/// covers its lag, and this bounds what a stream of callers that are no container
+/// (each one a miss) costs the engine to a few listings a second.
+const MISS_REFRESH_FLOOR: Duration = Duration::from_millis(250);
 /// New containers waiting for their first stats reading; beyond this the periodic
 /// round reaches them.
 const FIRST_SAMPLE_QUEUE: usize = 256;
@@ -290,10 +295,11 @@ impl Watcher {
     }
 
     /// Brings in containers the agent has not heard of yet: one refresh per miss,
-    /// shared with every miss that happened before it started.
+    /// shared with every miss that happened before it started or at most
+    /// [`MISS_REFRESH_FLOOR`] after.
     async fn refresh_after_miss(&self, missed_at: Instant) -> Result<(), AgentError> {
         let mut last = self.last_miss_refresh.lock().await;
-        if last.is_some_and(|started| started >= missed_at) {
+        if last.is_some_and(|started| started + MISS_REFRESH_FLOOR >= missed_at) {
             return Ok(());
         }
         *last = Some(Instant::now());

@@ -21,8 +21,9 @@ use crate::error::AgentError;
 use crate::inventory::{EngineHealth, Fingerprint, GWBRIDGE, Inventory, Listing};
 use crate::metrics::Metrics;
 
-/// Events can be lost (a dropped stream is replayed only from its last second), so
-/// the listing is compared with what the agent holds this often anyway.
+/// A safety net under the event stream, which does not tell everything (no event
+/// says an overlay container joined `docker_gwbridge`): this often, the listing is
+/// compared with what the agent holds.
 const PERIODIC_REFRESH: Duration = Duration::from_secs(30);
 /// Stats come from one task that asks the engine for a one-shot reading of each
 /// running container in turn, rather than one streaming subscription per container:
@@ -52,8 +53,8 @@ pub struct Watcher {
     inventory: Arc<Inventory>,
     redactor: LabelRedactor,
     metrics: Arc<Metrics>,
-    /// When the last refresh for a lookup miss started: a miss from before that
-    /// moment is answered by it, so a burst of misses costs one refresh.
+    /// When the last refresh for a lookup miss started, so that a burst of misses
+    /// costs one refresh.
     last_miss_refresh: Mutex<Option<Instant>>,
     first_samples: mpsc::Sender<ContainerId>,
 }

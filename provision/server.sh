@@ -19,8 +19,10 @@ NODE_IP="$(node_ip)"
 case "$(swarm_state)" in
     inactive)
         say "initialising a swarm, advertising $NODE_IP"
-        run docker swarm init --advertise-addr "$NODE_IP"
-        run docker node update --label-add "$SWARM_OWNER_LABEL=container-info" "$(self_node_id)"
+        # (its output would print the join token; provision/server.sh keeps
+        # that in the shared folder only)
+        run docker swarm init --advertise-addr "$NODE_IP" >/dev/null
+        run docker node update --label-add "$SWARM_OWNER_LABEL=container-info" "$(self_node_id)" >/dev/null
         ;;
     active)
         is_swarm_manager || die "this node is a swarm worker; the store needs a manager"
@@ -31,7 +33,7 @@ esac
 
 # 2. Where the store's volume lives: here (stack.yml's placement constraint).
 say "marking this node as the store's node ($STORE_LABEL=true)"
-run docker node update --label-add "$STORE_LABEL=true" "$(self_node_id)"
+run docker node update --label-add "$STORE_LABEL=true" "$(self_node_id)" >/dev/null
 
 # 3. What the clients need to join: the worker token and the manager's address.
 say "writing the join token and the manager address to $CONTAINER_INFO_SHARED_DIR"

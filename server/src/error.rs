@@ -63,6 +63,12 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot open {path}, the lock file replicas take turns at writing with")]
+    TurnsFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot start the database writer thread")]
     WriterThread(#[source] std::io::Error),
     #[error(
@@ -126,6 +132,7 @@ impl ResponseError for StoreError {
             error if error.is_busy() => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_)
             | Self::Folder { .. }
+            | Self::TurnsFile { .. }
             | Self::WriterThread(_)
             | Self::SchemaTooNew { .. }
             | Self::NoWal { .. } => StatusCode::INTERNAL_SERVER_ERROR,

@@ -21,17 +21,18 @@ pub static BUSY_RETRIES: LazyLock<IntCounter> = LazyLock::new(|| {
 });
 
 /// How often a statement waits for a lock before it gives up with SQLITE_BUSY:
-/// at most 10 ms each, so about ten seconds in all.
-const MAX_WAITS: i32 = 1_000;
+/// at most 1 ms each, so about ten seconds in all.
+const MAX_WAITS: i32 = 10_000;
 
 fn wait_while_busy(waits_so_far: i32) -> bool {
     if waits_so_far >= MAX_WAITS {
         return false;
     }
     BUSY_RETRIES.inc();
-    // Short waits first: a group commit holds the lock for about one fsync.
-    let doublings = waits_so_far.clamp(0, 8).unsigned_abs();
-    let wait = Duration::from_micros(50u64 << doublings).min(Duration::from_millis(10));
+    // Short waits: a group commit holds the lock for about one fsync, and a
+    // replica that sleeps past the moment the lock frees leaves the file idle.
+    let doublings = waits_so_far.clamp(0, 5).unsigned_abs();
+    let wait = Duration::from_micros(50u64 << doublings).min(Duration::from_millis(1));
     std::thread::sleep(wait);
     true
 }
@@ -43,6 +44,10 @@ pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     Ok(())
 }
+
+/// Write-ahead log pages after which the writer checkpoints by itself: only a
+/// safety net, since the checkpointer thread normally keeps the log short.
+const WRITER_CHECKPOINT_PAGES: u32 = 20_000;
 
 pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(
@@ -60,6 +65,7 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
             mode,
         });
     }
+    conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
     Ok(conn)
 }
 

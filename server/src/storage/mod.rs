@@ -1,9 +1,11 @@
 //! The SQLite file that every replica shares: one writer thread per replica for
 //! group commits, and a small pool of connections for reads.
 
+mod checkpointer;
 mod connection;
 mod reader;
 mod schema;
+mod turns;
 mod writer;
 
 use std::path::Path;
@@ -82,6 +84,8 @@ impl Store {
             conn,
             history_limit,
             metrics,
+            checkpoints: checkpointer::start(path)?,
+            turns: turns::WriteTurns::open(path)?,
         };
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())

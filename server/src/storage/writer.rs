@@ -86,6 +86,9 @@ pub(super) struct Writer {
     pub conn: Connection,
     pub history_limit: u32,
     pub metrics: WriterMetrics,
+    /// Checkpoints run while this writer runs, and stop with it.
+    pub checkpoints: super::checkpointer::Checkpoints,
+    pub turns: super::turns::WriteTurns,
 }
 
 pub struct WriterMetrics {
@@ -108,10 +111,12 @@ impl Writer {
             self.metrics.requests_per_commit.observe(group.len() as f64);
             self.commit_group(group);
         }
+        self.checkpoints.stop();
     }
 
     fn commit_group(&mut self, group: Vec<Job>) {
         let history_limit = self.history_limit;
+        let _turn = self.turns.wait_for_turn();
         let (applied, committed) = match self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -207,31 +212,35 @@ fn insert_snapshot(
             });
     };
     // A snapshot that arrives late (older than the one held) joins the history
-    // but does not replace the latest.
-    tx.prepare_cached(
-        "INSERT INTO containers (id, seq, name, image, node, state, observed_at, labels, history_len)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0)
-         ON CONFLICT (id) DO UPDATE SET
-             seq = excluded.seq, name = excluded.name, image = excluded.image,
-             node = excluded.node, state = excluded.state,
-             observed_at = excluded.observed_at, labels = excluded.labels
-         WHERE excluded.observed_at > containers.observed_at",
-    )?
-    .execute(params![
-        snapshot.id,
-        seq,
-        snapshot.name,
-        snapshot.image,
-        snapshot.node,
-        snapshot.state,
-        snapshot.observed_at,
-        snapshot.labels,
-    ])?;
+    // but does not replace the latest. SET expressions all read the old row.
     let history_len: u32 = tx
         .prepare_cached(
-            "UPDATE containers SET history_len = history_len + 1 WHERE id = ?1 RETURNING history_len",
+            "INSERT INTO containers (id, seq, name, image, node, state, observed_at, labels, history_len)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)
+             ON CONFLICT (id) DO UPDATE SET
+                 history_len = history_len + 1,
+                 seq = iif(excluded.observed_at > observed_at, excluded.seq, seq),
+                 name = iif(excluded.observed_at > observed_at, excluded.name, name),
+                 image = iif(excluded.observed_at > observed_at, excluded.image, image),
+                 node = iif(excluded.observed_at > observed_at, excluded.node, node),
+                 state = iif(excluded.observed_at > observed_at, excluded.state, state),
+                 labels = iif(excluded.observed_at > observed_at, excluded.labels, labels),
+                 observed_at = max(excluded.observed_at, observed_at)
+             RETURNING history_len",
         )?
-        .query_row([&snapshot.id], |row| row.get(0))?;
+        .query_row(
+            params![
+                snapshot.id,
+                seq,
+                snapshot.name,
+                snapshot.image,
+                snapshot.node,
+                snapshot.state,
+                snapshot.observed_at,
+                snapshot.labels,
+            ],
+            |row| row.get(0),
+        )?;
     if history_len > history_limit {
         tx.prepare_cached(
             "DELETE FROM snapshots WHERE seq IN (

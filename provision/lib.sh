@@ -148,3 +148,33 @@ store_is_up() {
     replicas="$(store_replicas)"
     [ -n "$replicas" ] && [ "${replicas%%/*}" = "${replicas##*/}" ] && [ "${replicas%%/*}" != 0 ]
 }
+
+# Write the `container-info` wrapper to $1 for a node whose address is $2: a
+# short script running the client image in a throw-away container on the
+# stack's network, told where the store and this node's agent are.
+write_wrapper() {
+    local path="$1" node_ip="$2"
+    mkdir -p "$(dirname "$path")"
+    cat >"$path.new" <<EOF
+#!/bin/sh
+# container-info: the container-info client, run in a throw-away container on
+# the network of the container-info stack. Installed by provision/client.sh;
+# a new provisioning rewrites it. Every setting can be overridden from the
+# environment, e.g. CONTAINER_INFO_SERVER=http://10.0.0.5:5001 container-info get
+set -eu
+# A terminal gets a terminal (the prompt); a pipe gets plain output.
+tty=--tty=false
+if [ -t 0 ] && [ -t 1 ]; then
+    tty=--tty
+fi
+exec docker run --rm --interactive "\$tty" \\
+    --network "\${CONTAINER_INFO_NETWORK:-$CONTAINER_INFO_NETWORK}" \\
+    --label container-info.role=client \\
+    --env CONTAINER_INFO_SERVER="\${CONTAINER_INFO_SERVER:-http://$CONTAINER_INFO_SERVER_IP:5001}" \\
+    --env CONTAINER_INFO_AGENT="\${CONTAINER_INFO_AGENT:-http://$node_ip:5002}" \\
+    --env CONTAINER_INFO_SERVICE="\${CONTAINER_INFO_SERVICE:-$STORE_SERVICE}" \\
+    "\${CONTAINER_INFO_IMAGE:-container-info-client:$CONTAINER_INFO_TAG}" "\$@"
+EOF
+    chmod 0755 "$path.new"
+    mv "$path.new" "$path"
+}

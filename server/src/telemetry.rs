@@ -10,6 +10,7 @@ use actix_web::web;
 use tracing_subscriber::EnvFilter;
 
 use crate::metrics::Metrics;
+use crate::routes::RouteTable;
 
 /// Logs go to stderr, filtered by `RUST_LOG` (default `info`).
 pub fn init() {
@@ -28,8 +29,10 @@ pub async fn observe_requests(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let route = request
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
+        .app_data::<web::Data<RouteTable>>()
+        .and_then(|routes| routes.template_of(request.path()))
+        .unwrap_or("unmatched")
+        .to_owned();
     let method = request.method().to_string();
     let path = request.path().to_owned();
     let peer = request.peer_addr().map(|addr| addr.ip().to_string());

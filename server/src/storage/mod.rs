@@ -26,7 +26,13 @@ use writer::{Job, Writer};
 
 /// Requests waiting for the writer before new ones wait to be queued.
 const WRITE_QUEUE: usize = 4096;
-const READ_CONNECTIONS: u32 = 8;
+
+/// One more read connection than actix starts HTTP workers (one per core), and
+/// each worker holds one only while a query runs: taking one never waits.
+fn read_connections() -> u32 {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    u32::try_from(workers).unwrap_or(u32::MAX / 2) + 1
+}
 
 /// The stored form of a time: UTC with nine fraction digits, so that comparing
 /// the text compares the times.
@@ -72,7 +78,7 @@ impl Store {
         let mut conn = connection::open_writer(path)?;
         schema::migrate(&mut conn)?;
         let readers = r2d2::Pool::builder()
-            .max_size(READ_CONNECTIONS)
+            .max_size(read_connections())
             .connection_timeout(Duration::from_secs(5))
             // A local file does not go stale; testing it on every read cost a query.
             .test_on_check_out(false)
@@ -159,10 +165,9 @@ impl Store {
 
     /// Runs a read on the calling thread. Reads are index lookups and short
     /// scans that take microseconds; sending each to a blocking-pool thread
-    /// and back cost more than the query (measured: reads by ID went from
-    /// 14% to __% of the /healthz ceiling). Every HTTP worker holds at most
-    /// one connection at a time, and the pool has more than there are workers,
-    /// so taking one never waits.
+    /// and back cost more than the query itself. Every HTTP worker holds at
+    /// most one connection at a time, and the pool has more connections than
+    /// there are workers, so taking one never waits.
     async fn read<T>(
         &self,
         query: impl FnOnce(&Connection) -> rusqlite::Result<T>,

@@ -1,0 +1,91 @@
+use chrono::Utc;
+use clap::Args;
+use container_info_wire::ContainerState;
+
+use super::{ListForm, page_through};
+use crate::error::ClientError;
+use crate::output::{self, CONTAINER_COLUMNS, JsonList, Table, container_row};
+use crate::session::Session;
+use crate::store::Filter;
+
+#[derive(Debug, Args)]
+pub struct Get {
+    /// Show only this container: its full ID or a unique prefix (4 hex digits or more)
+    #[arg(value_name = "ID")]
+    pub id: Option<String>,
+
+    /// Only containers on this node (host name)
+    #[arg(long, conflicts_with = "id")]
+    pub node: Option<String>,
+
+    /// Only containers created from this image reference, e.g. nginx:1.27
+    #[arg(long, conflicts_with = "id")]
+    pub image: Option<String>,
+
+    /// Only containers in this state
+    #[arg(long, conflicts_with = "id")]
+    pub state: Option<ContainerState>,
+
+    /// Only containers with this label; repeat it to require several
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_label, conflicts_with = "id")]
+    pub label: Vec<String>,
+
+    /// Show at most N containers
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "id")]
+    pub limit: Option<u32>,
+
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_label(given: &str) -> Result<String, String> {
+    match given.split_once('=') {
+        Some((key, _)) if !key.is_empty() => Ok(given.to_owned()),
+        _ => Err(format!("{given:?} is not KEY=VALUE")),
+    }
+}
+
+impl Get {
+    pub async fn run(&self, session: &mut Session<'_>) -> Result<(), ClientError> {
+        let store = session.targets.store()?;
+        if let Some(id) = &self.id {
+            let found = store.get(id).await?;
+            if self.json {
+                output::json(session.out, &found)?;
+            } else {
+                output::detail(
+                    session.out,
+                    &found.snapshot,
+                    Some(&found),
+                    Utc::now(),
+                    session.color,
+                )?;
+            }
+            return Ok(());
+        }
+        let filter = Filter {
+            node: self.node.clone(),
+            image: self.image.clone(),
+            state: self.state.map(|state| state.as_str().to_owned()),
+            labels: self.label.clone(),
+        };
+        let form = if self.json {
+            ListForm::Json(JsonList::default())
+        } else {
+            ListForm::Table {
+                table: Table::new(CONTAINER_COLUMNS, session.color),
+                row: container_row,
+                nothing: "no containers",
+            }
+        };
+        let (store, filter) = (&store, &filter);
+        page_through(
+            session,
+            form,
+            self.limit.map(|limit| limit as usize),
+            |limit, cursor| async move { store.list(filter, limit, cursor.as_deref()).await },
+        )
+        .await
+    }
+}

@@ -1,0 +1,209 @@
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use container_info_wire::REPLICA_HEADER;
+use futures_util::future::join_all;
+use reqwest::{Client, Url};
+use serde::Serialize;
+
+use crate::discovery::Service;
+use crate::error::{ClientError, root_cause};
+use crate::http::join;
+use crate::output::{self, Cell, Paint, Table};
+use crate::session::Session;
+
+/// Swarm's DNS answers at once on a Swarm node; anywhere else the name is
+/// unknown, and the roll call should not wait long to find that out.
+const DNS_TIMEOUT: Duration = Duration::from_secs(2);
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Args)]
+pub struct Ping {
+    /// The store's Swarm service: its replicas are the addresses of tasks.<SERVICE>
+    /// in Swarm's DNS, each asked on the store's port. When that name does not
+    /// resolve, or SERVICE is empty, only the store's URL is asked.
+    #[arg(
+        long,
+        env = "CONTAINER_INFO_SERVICE",
+        default_value = "container-info_server",
+        value_name = "SERVICE"
+    )]
+    pub service: String,
+
+    /// Print the roll call as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One line of the roll call.
+#[derive(Debug, Serialize)]
+pub struct Answer {
+    /// `agent` or `store`.
+    pub role: String,
+    pub url: String,
+    /// The store replica's ID, from its `X-Replica` header.
+    pub replica: Option<String>,
+    pub latency_ms: Option<f64>,
+    /// Why it is not responding.
+    pub error: Option<String>,
+}
+
+impl Ping {
+    pub async fn run(&self, session: &mut Session<'_>) -> Result<(), ClientError> {
+        let agent = session.targets.agent()?.0.base;
+        let store = session.targets.store()?.0.base;
+        let mut targets = vec![(Service::Agent, agent)];
+        let addresses = if self.service.is_empty() {
+            Vec::new()
+        } else {
+            let port = store
+                .port_or_known_default()
+                .unwrap_or(Service::Store.port());
+            resolve(&format!("tasks.{}", self.service), port).await
+        };
+        targets.extend(
+            replica_urls(&addresses, &store)
+                .into_iter()
+                .map(|url| (Service::Store, url)),
+        );
+        let answers = roll_call(session.targets.http(), &targets).await;
+        if self.json {
+            output::json(session.out, &answers)?;
+        } else {
+            let mut table = Table::new(&["WHO", "ADDRESS", "ANSWER"], session.color);
+            table.print(session.out, answers.iter().map(row).collect())?;
+        }
+        let silent: Vec<String> = answers
+            .iter()
+            .filter(|answer| answer.error.is_some())
+            .map(|answer| answer.url.clone())
+            .collect();
+        if silent.is_empty() {
+            Ok(())
+        } else {
+            Err(ClientError::NotAllAnswered {
+                missing: silent.len(),
+                total: answers.len(),
+                urls: silent,
+            })
+        }
+    }
+}
+
+fn row(answer: &Answer) -> Vec<Cell> {
+    let who = answer.replica.as_deref().unwrap_or(&answer.role);
+    let said = match (&answer.latency_ms, &answer.error) {
+        (_, Some(error)) => Cell::painted(format!("not responding ({error})"), Paint::Red),
+        (Some(latency), None) => Cell::painted(format!("{latency:.1} ms"), Paint::Green),
+        (None, None) => Cell::plain("-"),
+    };
+    vec![Cell::plain(who), Cell::plain(&answer.url), said]
+}
+
+/// The store's replicas: each address Swarm's DNS gives for the service, on the
+/// store's URL; the store's URL alone when there are none (not on Swarm).
+pub fn replica_urls(addresses: &[SocketAddr], store: &Url) -> Vec<Url> {
+    if addresses.is_empty() {
+        return vec![store.clone()];
+    }
+    addresses
+        .iter()
+        .map(|address| {
+            let mut url = store.clone();
+            url.set_ip_host(address.ip())
+                .expect("an http URL takes an IP host");
+            url
+        })
+        .collect()
+}
+
+/// Every address `host` resolves to, in a stable order; none when it does not.
+pub async fn resolve(host: &str, port: u16) -> Vec<SocketAddr> {
+    match tokio::time::timeout(DNS_TIMEOUT, tokio::net::lookup_host((host, port))).await {
+        Ok(Ok(found)) => {
+            let mut addresses: Vec<SocketAddr> = found.collect();
+            addresses.sort();
+            addresses.dedup();
+            addresses
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Asks every target's `/healthz` at once and gives one answer each, in order.
+pub async fn roll_call(http: &Client, targets: &[(Service, Url)]) -> Vec<Answer> {
+    join_all(
+        targets
+            .iter()
+            .map(|(service, url)| answer(http, *service, url)),
+    )
+    .await
+}
+
+async fn answer(http: &Client, service: Service, base: &Url) -> Answer {
+    let started = Instant::now();
+    let result = http
+        .get(join(base, &["healthz"]))
+        .timeout(ANSWER_TIMEOUT)
+        .send()
+        .await;
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let mut answer = Answer {
+        role: service.to_string(),
+        url: base.to_string(),
+        replica: None,
+        latency_ms: None,
+        error: None,
+    };
+    match result {
+        Ok(response) if response.status().is_success() => {
+            answer.latency_ms = Some(latency_ms);
+            answer.replica = response
+                .headers()
+                .get(REPLICA_HEADER)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned);
+        }
+        Ok(response) => answer.error = Some(format!("answered {}", response.status())),
+        Err(error) if error.is_timeout() => {
+            answer.error = Some(format!("no answer within {} s", ANSWER_TIMEOUT.as_secs()));
+        }
+        Err(error) => answer.error = Some(root_cause(&error)),
+    }
+    answer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_name_resolves_to_each_of_its_addresses_on_the_port() {
+        let addresses = resolve("localhost", 5001).await;
+        assert!(
+            addresses.contains(&"127.0.0.1:5001".parse().unwrap()),
+            "{addresses:?}"
+        );
+    }
+
+    #[test]
+    fn each_replica_address_is_asked_on_the_store_url() {
+        let store = Url::parse("http://10.1.2.3:5001/").unwrap();
+        let addresses: Vec<SocketAddr> = vec![
+            "10.0.1.5:5001".parse().unwrap(),
+            "[fd00::7]:5001".parse().unwrap(),
+        ];
+        let urls: Vec<String> = replica_urls(&addresses, &store)
+            .iter()
+            .map(Url::to_string)
+            .collect();
+        assert_eq!(urls, ["http://10.0.1.5:5001/", "http://[fd00::7]:5001/"]);
+    }
+
+    #[test]
+    fn no_replica_addresses_means_the_store_url_alone() {
+        let store = Url::parse("http://10.1.2.3:5001/").unwrap();
+        assert_eq!(replica_urls(&[], &store), [store]);
+    }
+}

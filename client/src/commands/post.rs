@@ -1,0 +1,34 @@
+use chrono::Utc;
+use clap::Args;
+
+use crate::error::ClientError;
+use crate::output;
+use crate::session::Session;
+
+#[derive(Debug, Args)]
+pub struct Post {
+    /// Print the stored record as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl Post {
+    pub async fn run(&self, session: &mut Session<'_>) -> Result<(), ClientError> {
+        // Both addresses first, so that a missing one is reported before any request.
+        let (agent, store) = (session.targets.agent()?, session.targets.store()?);
+        let snapshot = agent.whoami().await?;
+        let stored = store.post(&snapshot).await?;
+        if self.json {
+            output::json(session.out, &stored)?;
+        } else {
+            output::detail(
+                session.out,
+                &stored.snapshot,
+                Some(&stored),
+                Utc::now(),
+                session.color,
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,88 @@
+//! What a command runs with: where the services are, where output goes, and how
+//! to ask whether to go on to the next page.
+
+use std::io::{IsTerminal, Write};
+
+use reqwest::{Client, Url};
+
+use crate::agent::Agent;
+use crate::cli::TargetArgs;
+use crate::discovery::{Service, locate};
+use crate::error::ClientError;
+use crate::http::{Endpoint, http_client};
+use crate::store::Store;
+
+/// The store's own default page size; one-shot lists are fetched in pages of it.
+pub const ONE_SHOT_PAGE: usize = 100;
+
+/// The agent and the store, found when a command first needs them: `whoami`
+/// works without any store address, and `get` without an agent.
+pub struct Targets {
+    server: Option<Url>,
+    agent: Option<Url>,
+    http: Client,
+}
+
+impl Targets {
+    pub fn new(args: TargetArgs) -> Result<Self, ClientError> {
+        Ok(Self {
+            server: args.server,
+            agent: args.agent,
+            http: http_client()?,
+        })
+    }
+
+    pub fn store(&self) -> Result<Store, ClientError> {
+        Ok(Store(self.endpoint(Service::Store, self.server.clone())?))
+    }
+
+    pub fn agent(&self) -> Result<Agent, ClientError> {
+        Ok(Agent(self.endpoint(Service::Agent, self.agent.clone())?))
+    }
+
+    pub fn endpoint(&self, service: Service, given: Option<Url>) -> Result<Endpoint, ClientError> {
+        Ok(Endpoint::new(
+            service,
+            locate(service, given)?,
+            self.http.clone(),
+        ))
+    }
+
+    pub fn http(&self) -> &Client {
+        &self.http
+    }
+}
+
+pub struct Session<'a> {
+    pub targets: &'a Targets,
+    pub out: &'a mut dyn Write,
+    pub color: bool,
+    /// How many rows to ask the store for at a time.
+    pub page_size: usize,
+    /// Asked when a page was shown and there are more: go on?
+    pub more: &'a mut dyn FnMut() -> bool,
+}
+
+impl<'a> Session<'a> {
+    /// Runs `f` with a session that prints to stdout and fetches every page as
+    /// it goes.
+    pub fn one_shot<T>(targets: &'a Targets, f: impl FnOnce(&mut Session<'_>) -> T) -> T {
+        let mut stdout = std::io::stdout().lock();
+        let mut always = || true;
+        let mut session = Session {
+            targets,
+            out: &mut stdout,
+            color: color_wanted(),
+            page_size: ONE_SHOT_PAGE,
+            more: &mut always,
+        };
+        f(&mut session)
+    }
+}
+
+/// Colour only for a person looking at a terminal who has not opted out
+/// (https://no-color.org: any non-empty NO_COLOR).
+pub fn color_wanted() -> bool {
+    std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+}

@@ -1,0 +1,154 @@
+//! Every way a one-shot command fails: a non-zero exit code and one line on
+//! stderr naming the URL tried and what to set to change it.
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn agent_down() {
+    let store = spawn_store().await;
+    let agent = nothing_listens();
+
+    for command in ["post", "whoami"] {
+        let run = client(&store.url, &agent, &[command]).await;
+        let message = run.failed_with(3);
+        assert!(message.starts_with("container-info: GET "), "{message}");
+        assert!(message.contains(&format!("{agent}/self")), "{message}");
+        assert!(
+            message.contains("the agent is not responding (Connection refused"),
+            "{message}"
+        );
+        assert!(
+            message.contains("--agent URL or CONTAINER_INFO_AGENT"),
+            "{message}"
+        );
+        assert_eq!(run.stdout, "");
+    }
+    assert_eq!(store.containers().await, []);
+}
+
+#[tokio::test]
+async fn store_down() {
+    let agent = spawn_agent_for(20).await;
+    let store = nothing_listens();
+
+    let post = client(&store, &agent.url, &["post"]).await;
+    let message = post.failed_with(3);
+    assert!(
+        message.contains(&format!("POST {store}/containers")),
+        "{message}"
+    );
+    assert!(message.contains("the store is not responding"), "{message}");
+    assert!(
+        message.contains("--server URL or CONTAINER_INFO_SERVER"),
+        "{message}"
+    );
+
+    for args in [&["get"][..], &["get", "abcd"], &["history", "abcd"]] {
+        let run = client(&store, &agent.url, args).await;
+        let message = run.failed_with(3);
+        assert!(
+            message.contains(&format!("GET {store}/containers")),
+            "{message}"
+        );
+        assert!(message.contains("CONTAINER_INFO_SERVER"), "{message}");
+    }
+}
+
+#[tokio::test]
+async fn store_answers_4xx() {
+    let store = spawn_store().await;
+    // Two IDs that share their first digits, so a short prefix is ambiguous.
+    let mut twin = snapshot(21, &at(0));
+    let twin_id = format!("{}{}", &container_id(21)[..8], "0".repeat(56));
+    twin["id"] = twin_id.clone().into();
+    store.post(&json!([snapshot(21, &at(0)), twin])).await;
+    let agent = nothing_listens();
+
+    let missing = client(&store.url, &agent, &["get", "ffffffff"]).await;
+    let message = missing.failed_with(4);
+    assert!(
+        message.contains(&format!("GET {}/containers/ffffffff", store.url)),
+        "{message}"
+    );
+    assert!(
+        message.contains(
+            "answered 404 Not Found: no container has an id that starts with \"ffffffff\""
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("--server URL or CONTAINER_INFO_SERVER"),
+        "{message}"
+    );
+
+    let ambiguous = client(&store.url, &agent, &["history", &container_id(21)[..6]]).await;
+    let message = ambiguous.failed_with(4);
+    assert!(
+        message.contains("409 Conflict") && message.contains("give more of the id"),
+        "{message}"
+    );
+
+    // What a person types stays one path segment, and the store says what is wrong with it.
+    let not_hex = client(&store.url, &agent, &["get", "web/1"]).await;
+    let message = not_hex.failed_with(4);
+    assert!(message.contains("/containers/web%2F1"), "{message}");
+    assert!(message.contains("400 Bad Request"), "{message}");
+}
+
+#[tokio::test]
+async fn agent_answers_an_error() {
+    let store = spawn_store().await;
+    let agent = spawn_agent(
+        503,
+        json!({"error": "the Docker Engine is not answering", "detail": null}),
+    )
+    .await;
+
+    let run = client(&store.url, &agent.url, &["post"]).await;
+    let message = run.failed_with(5);
+    assert!(
+        message.contains(
+            "the agent answered 503 Service Unavailable: the Docker Engine is not answering"
+        ),
+        "{message}"
+    );
+    assert!(message.contains("CONTAINER_INFO_AGENT"), "{message}");
+    assert_eq!(store.containers().await, []);
+}
+
+#[tokio::test]
+async fn agent_answers_something_that_is_no_snapshot() {
+    let store = spawn_store().await;
+    let agent = spawn_agent(200, json!({"id": "not-an-id"})).await;
+
+    let run = client(&store.url, &agent.url, &["whoami"]).await;
+    let message = run.failed_with(3);
+    assert!(
+        message.contains("the agent sent an answer this client cannot read"),
+        "{message}"
+    );
+    assert!(
+        message.contains("is --agent URL or CONTAINER_INFO_AGENT right?"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn bad_usage_is_refused_before_any_request() {
+    let agent = nothing_listens();
+    let bad_label = client(&nothing_listens(), &agent, &["get", "--label", "novalue"]).await;
+    assert_eq!(bad_label.code, Some(2), "{bad_label:?}");
+    assert!(
+        bad_label.stderr.contains("\"novalue\" is not KEY=VALUE"),
+        "{bad_label:?}"
+    );
+
+    let bad_url = client("ftp://store", &agent, &["get"]).await;
+    assert_eq!(bad_url.code, Some(2), "{bad_url:?}");
+    assert!(
+        bad_url.stderr.contains("not an http:// or https:// URL"),
+        "{bad_url:?}"
+    );
+}

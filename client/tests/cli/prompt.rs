@@ -1,0 +1,208 @@
+//! The prompt, driven through a real pseudo-terminal as a person would.
+
+use std::path::Path;
+use std::process::Command;
+
+use rexpect::process::WaitStatus;
+use rexpect::session::{PtySession, spawn_command};
+use serde_json::Value;
+
+use crate::helpers::*;
+
+const PROMPT: &str = "container-info> ";
+const UP_ARROW: &str = "\x1b[A";
+
+fn open_prompt(store: &str, agent: &str, data: &Path, args: &[&str]) -> PtySession {
+    let mut command = Command::new(CLIENT);
+    command
+        .args(args)
+        .env("CONTAINER_INFO_SERVER", store)
+        .env("CONTAINER_INFO_AGENT", agent)
+        .env_remove("CONTAINER_INFO_SERVICE")
+        // The history goes to the user's data folder: a temp one here.
+        .env("XDG_DATA_HOME", data)
+        .env("HOME", data)
+        .env("TERM", "xterm")
+        .env("NO_COLOR", "1");
+    let mut session = spawn_command(command, Some(10_000)).expect("the prompt starts");
+    session.exp_string(PROMPT).expect("the prompt shows");
+    session
+}
+
+/// Types a line and returns what the screen showed from the end of that line
+/// to the next prompt. (While a line is typed, the prompt is drawn again with
+/// each key, so only the newline that accepts it tells where the output begins.)
+fn enter(session: &mut PtySession, line: &str) -> String {
+    session.send_line(line).unwrap();
+    accepted(session);
+    session
+        .exp_string(PROMPT)
+        .unwrap_or_else(|error| panic!("no prompt after {line:?}: {error}"))
+}
+
+/// Keys typed without Enter.
+fn type_keys(session: &mut PtySession, keys: &str) {
+    session.send(keys).unwrap();
+    session.flush().unwrap();
+}
+
+fn accepted(session: &mut PtySession) {
+    session.exp_string("\r\n").expect("the line is accepted");
+}
+
+fn leave(mut session: PtySession, how: &str) {
+    session.send_line(how).unwrap();
+    session.exp_eof().unwrap();
+    assert!(matches!(
+        session.process().wait().unwrap(),
+        WaitStatus::Exited(_, 0)
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_at_the_prompt() {
+    let (store, agent) = (spawn_store().await, spawn_agent_for(40).await);
+    let data = tempfile::tempdir().unwrap();
+    let (store_url, agent_url, folder) =
+        (store.url.clone(), agent.url.clone(), data.path().to_owned());
+    let id = container_id(40);
+
+    let screens = tokio::task::spawn_blocking(move || {
+        let mut session = open_prompt(&store_url, &agent_url, &folder, &[]);
+        let mut screens = vec![];
+        for line in ["help", "whoami", "post", "get", "gte"] {
+            screens.push(enter(&mut session, line));
+        }
+        // A hint completes the command being typed; Ctrl-C drops the line.
+        type_keys(&mut session, "po");
+        session.exp_string("st").unwrap();
+        type_keys(&mut session, "st");
+        session.send_control('c').unwrap();
+        accepted(&mut session);
+        session.exp_string(PROMPT).unwrap();
+        // Tab completes the command word.
+        type_keys(&mut session, "hi\t");
+        screens.push(enter(&mut session, &format!(" {}", &container_id(40)[..6])));
+        leave(session, "exit");
+        screens
+    })
+    .await
+    .unwrap();
+
+    let [help, whoami, post, get, unknown, history] = &screens[..] else {
+        panic!("{screens:?}");
+    };
+    assert!(help.contains("Commands:"), "{help}");
+    for command in [
+        "post", "get", "history", "whoami", "ping", "help", "exit", "quit",
+    ] {
+        assert!(
+            help.contains(&format!("  {command} ")),
+            "{command} missing: {help}"
+        );
+    }
+    assert!(
+        whoami.contains(&id) && whoami.contains("web-40"),
+        "{whoami}"
+    );
+    assert!(!whoami.contains("Replica"), "{whoami}");
+    assert!(post.contains(&id) && post.contains(REPLICA), "{post}");
+    assert!(
+        get.contains("CONTAINER ID") && get.contains(&id[..12]),
+        "{get}"
+    );
+    assert!(!get.contains(&id[..13]), "{get}");
+    assert!(
+        unknown.contains("unknown command \"gte\"; did you mean \"get\"?"),
+        "{unknown}"
+    );
+    assert!(
+        unknown.contains("post, get, history, whoami, ping, help, exit, quit"),
+        "{unknown}"
+    );
+    assert!(
+        history.contains("OBSERVED") && history.contains(REPLICA),
+        "{history}"
+    );
+
+    // whoami and post asked the agent; the cancelled "post" did not.
+    assert_eq!(agent.self_calls(), 2);
+    let stored = store.containers().await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].snapshot.id.as_str(), id);
+    assert_eq!(stored[0].received_by, REPLICA);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_lists_come_a_page_at_a_time() {
+    let store = spawn_store().await;
+    let many: Vec<Value> = (0..45).map(|n| snapshot(n, &at(0))).collect();
+    store.post(&Value::Array(many)).await;
+    let data = tempfile::tempdir().unwrap();
+    let (store_url, folder) = (store.url.clone(), data.path().to_owned());
+
+    let (first, rest) = tokio::task::spawn_blocking(move || {
+        let mut session = open_prompt(&store_url, &nothing_listens(), &folder, &[]);
+        session.send_line("get").unwrap();
+        accepted(&mut session);
+        let first = session.exp_string("more?").unwrap();
+        // q stops the list and gives the prompt back.
+        enter(&mut session, "q");
+        session.send_line("get").unwrap();
+        accepted(&mut session);
+        let mut rest = session.exp_string("more?").unwrap();
+        loop {
+            session.send_line("").unwrap();
+            accepted(&mut session);
+            let (shown, matched) = session.exp_regex(r"more\?|container-info> ").unwrap();
+            rest.push_str(&shown);
+            if matched.starts_with("container-info") {
+                break;
+            }
+        }
+        leave(session, "quit");
+        (first, rest)
+    })
+    .await
+    .unwrap();
+
+    let shown = |screen: &str| {
+        (0..45)
+            .filter(|n| screen.contains(&container_id(*n)[..12]))
+            .count()
+    };
+    let on_first_page = shown(&first);
+    assert!((1..45).contains(&on_first_page), "{first}");
+    assert_eq!(shown(&rest), 45, "{rest}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_history_survives_a_restart_unless_turned_off() {
+    let agent = spawn_agent_for(41).await;
+    let data = tempfile::tempdir().unwrap();
+    let (agent_url, folder) = (agent.url.clone(), data.path().to_owned());
+    let store_url = nothing_listens();
+
+    let again = tokio::task::spawn_blocking(move || {
+        let mut first = open_prompt(&store_url, &agent_url, &folder, &[]);
+        enter(&mut first, "whoami");
+        leave(first, "exit");
+        let file = std::fs::read_to_string(folder.join("container-info/history")).unwrap();
+        assert!(file.lines().any(|line| line == "whoami"), "{file}");
+
+        let mut second = open_prompt(&store_url, &agent_url, &folder, &[]);
+        let again = enter(&mut second, UP_ARROW);
+        leave(second, "exit");
+
+        let mut third = open_prompt(&store_url, &agent_url, &folder, &["--no-history"]);
+        enter(&mut third, UP_ARROW);
+        leave(third, "exit");
+        again
+    })
+    .await
+    .unwrap();
+
+    assert!(again.contains("web-41"), "{again}");
+    // whoami once, recalled once; nothing recalled with --no-history.
+    assert_eq!(agent.self_calls(), 2);
+}

@@ -53,18 +53,14 @@ impl Endpoint {
         }
     }
 
-    pub fn url(&self, segments: &[&str]) -> Url {
-        join(&self.base, segments)
-    }
-
     pub async fn get<T: DeserializeOwned>(
         &self,
         segments: &[&str],
         query: &[(&str, String)],
     ) -> Result<T, ClientError> {
-        let url = self.url(segments);
+        let url = join(&self.base, segments);
         let request = self.http.get(url.clone()).query(query);
-        let response = self.send(Method::GET, request).await?;
+        let response = self.send(Method::GET, &url, request).await?;
         self.read(Method::GET, response).await
     }
 
@@ -73,21 +69,27 @@ impl Endpoint {
         segments: &[&str],
         body: &B,
     ) -> Result<T, ClientError> {
-        let request = self.http.post(self.url(segments)).json(body);
-        let response = self.send(Method::POST, request).await?;
+        let url = join(&self.base, segments);
+        let request = self.http.post(url.clone()).json(body);
+        let response = self.send(Method::POST, &url, request).await?;
         self.read(Method::POST, response).await
     }
 
     /// Sends a request and gives back a 2xx answer; anything else is an error
     /// that names the URL, what happened, and what to set to change the address.
-    pub async fn send(
+    async fn send(
         &self,
         method: Method,
+        url: &Url,
         request: RequestBuilder,
     ) -> Result<Response, ClientError> {
-        let request = request
-            .build()
-            .map_err(|error| ClientError::Usage(root_cause(&error)))?;
+        let request = request.build().map_err(|error| {
+            ClientError::Usage(format!(
+                "{method} {url}: cannot make the request: {}",
+                root_cause(&error)
+            ))
+        })?;
+        // With the query string, as it was sent.
         let url = request.url().to_string();
         let response = self.http.execute(request).await.map_err(|error| {
             let reason = if error.is_timeout() {

@@ -85,22 +85,31 @@ impl TestAgent {
 }
 
 pub async fn spawn_agent(status: u16, body: Value) -> TestAgent {
+    spawn_agent_after(Duration::ZERO, status, body).await
+}
+
+/// An agent that takes `delay` to answer `/self`.
+pub async fn spawn_agent_after(delay: Duration, status: u16, body: Value) -> TestAgent {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let self_calls = Arc::new(AtomicUsize::new(0));
-    let answer = web::Data::new((status, body, self_calls.clone()));
+    let answer = web::Data::new(Answer {
+        status,
+        body,
+        delay,
+        self_calls: self_calls.clone(),
+    });
     let server = HttpServer::new(move || {
         App::new()
             .app_data(answer.clone())
             .route(
                 "/self",
-                web::get().to(
-                    |answer: web::Data<(u16, Value, Arc<AtomicUsize>)>| async move {
-                        answer.2.fetch_add(1, Ordering::SeqCst);
-                        let status = actix_web::http::StatusCode::from_u16(answer.0).unwrap();
-                        HttpResponse::build(status).json(&answer.1)
-                    },
-                ),
+                web::get().to(|answer: web::Data<Answer>| async move {
+                    answer.self_calls.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(answer.delay).await;
+                    let status = actix_web::http::StatusCode::from_u16(answer.status).unwrap();
+                    HttpResponse::build(status).json(&answer.body)
+                }),
             )
             .route(
                 "/healthz",
@@ -113,6 +122,13 @@ pub async fn spawn_agent(status: u16, body: Value) -> TestAgent {
     .run();
     tokio::spawn(server);
     TestAgent { url, self_calls }
+}
+
+struct Answer {
+    status: u16,
+    body: Value,
+    delay: Duration,
+    self_calls: Arc<AtomicUsize>,
 }
 
 /// An agent that answers `/self` with the snapshot of container `n`.

@@ -60,6 +60,10 @@ async fn get_shows_a_table_with_short_ids_mib_and_relative_times() {
 
     let lines: Vec<&str> = run.succeeded().lines().collect();
     assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(
+        !run.stdout.contains('\x1b'),
+        "no colour into a pipe: {lines:?}"
+    );
     let header: Vec<&str> = lines[0]
         .split("   ")
         .map(str::trim)

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use rexpect::process::WaitStatus;
 use rexpect::session::{PtySession, spawn_command};
@@ -205,4 +206,80 @@ async fn the_history_survives_a_restart_unless_turned_off() {
     assert!(again.contains("web-41"), "{again}");
     // whoami once, recalled once; nothing recalled with --no-history.
     assert_eq!(agent.self_calls(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_gives_the_prompt_back_while_a_request_is_under_way() {
+    let agent = spawn_agent_after(Duration::from_secs(4), 200, snapshot(42, &at(0))).await;
+    let data = tempfile::tempdir().unwrap();
+    let (agent_url, folder) = (agent.url.clone(), data.path().to_owned());
+
+    let (said, waited) = tokio::task::spawn_blocking(move || {
+        let mut session = open_prompt(&nothing_listens(), &agent_url, &folder, &[]);
+        session.send_line("whoami").unwrap();
+        accepted(&mut session);
+        std::thread::sleep(Duration::from_millis(300));
+        let interrupted = Instant::now();
+        session.send_control('c').unwrap();
+        let said = session.exp_string(PROMPT).unwrap();
+        let waited = interrupted.elapsed();
+        let help = enter(&mut session, "help");
+        assert!(help.contains("Commands:"), "the prompt still works: {help}");
+        leave(session, "exit");
+        (said, waited)
+    })
+    .await
+    .unwrap();
+
+    assert!(said.contains("cancelled"), "{said}");
+    assert!(!said.contains("web-42"), "{said}");
+    // Well before the agent would have answered (4 s) or the client given up (5 s).
+    assert!(waited < Duration::from_secs(2), "{waited:?}");
+    assert_eq!(agent.self_calls(), 1);
+}
+
+/// Runs a one-shot command on a pseudo-terminal and returns all it showed.
+fn on_a_terminal(store: &str, args: &[&str], no_color: Option<&str>) -> String {
+    let mut command = Command::new(CLIENT);
+    command
+        .args(args)
+        .env("CONTAINER_INFO_SERVER", store)
+        .env_remove("NO_COLOR");
+    if let Some(value) = no_color {
+        command.env("NO_COLOR", value);
+    }
+    let mut session = spawn_command(command, Some(10_000)).unwrap();
+    session.exp_eof().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn colour_only_on_a_terminal_and_without_no_color() {
+    let store = spawn_store().await;
+    store.post(&snapshot(43, &at(0))).await;
+    let url = store.url.clone();
+
+    let (coloured, plain, empty_no_color) = tokio::task::spawn_blocking(move || {
+        (
+            on_a_terminal(&url, &["get"], None),
+            on_a_terminal(&url, &["get"], Some("1")),
+            on_a_terminal(&url, &["get"], Some("")),
+        )
+    })
+    .await
+    .unwrap();
+
+    assert!(
+        coloured.contains("\x1b[1mCONTAINER ID\x1b[0m"),
+        "{coloured:?}"
+    );
+    assert!(coloured.contains("\x1b[32mrunning\x1b[0m"), "{coloured:?}");
+    assert!(
+        plain.contains("CONTAINER ID") && !plain.contains('\x1b'),
+        "{plain:?}"
+    );
+    // An empty NO_COLOR does not opt out (no-color.org).
+    assert!(
+        empty_no_color.contains("\x1b[32mrunning"),
+        "{empty_no_color:?}"
+    );
 }

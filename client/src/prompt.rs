@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{CommandFactory, Parser};
+use futures_util::FutureExt;
 use rustyline::completion::Completer;
 use rustyline::error::ReadlineError;
 use rustyline::highlight::Highlighter;
@@ -14,6 +15,7 @@ use rustyline::history::DefaultHistory;
 use rustyline::validate::Validator;
 use rustyline::{CompletionType, Config, Context, Editor, Helper};
 use tokio::runtime::Runtime;
+use tokio::signal::unix::{SignalKind, signal};
 
 use crate::commands::Command;
 use crate::error::ClientError;
@@ -220,6 +222,11 @@ pub fn run(runtime: &Runtime, targets: &Targets, no_history: bool) -> Result<(),
         // No file yet on the first run; any other trouble shows when saving.
         let _ = editor.load_history(path);
     }
+    // From the start, so that Ctrl-C never ends the program: at the prompt the
+    // terminal hands it over as a key, while a command runs it arrives as SIGINT.
+    let mut interrupts = runtime
+        .block_on(async { signal(SignalKind::interrupt()) })
+        .map_err(|error| ClientError::Terminal(error.to_string()))?;
     println!("container-info: type help for the commands, exit to leave.");
     let mut history_warned = false;
     loop {
@@ -269,11 +276,13 @@ pub fn run(runtime: &Runtime, targets: &Targets, no_history: bool) -> Result<(),
             page_size: page_size(),
             more: &mut more,
         };
+        // An interrupt from before this command is not meant for it.
+        while interrupts.recv().now_or_never().is_some() {}
         let outcome = runtime.block_on(async {
             // Ctrl-C while a request is under way gives the prompt back.
             tokio::select! {
                 outcome = command.run(&mut session) => Some(outcome),
-                _ = tokio::signal::ctrl_c() => None,
+                _ = interrupts.recv() => None,
             }
         });
         match outcome {

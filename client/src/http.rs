@@ -17,11 +17,18 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub fn http_client() -> Result<Client, ClientError> {
-    Client::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(REQUEST_TIMEOUT)
-        .user_agent(concat!("container-info/", env!("CARGO_PKG_VERSION")))
+    let builder = || {
+        Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .user_agent(concat!("container-info/", env!("CARGO_PKG_VERSION")))
+    };
+    builder()
         .build()
+        // A minimal image may carry no CA certificates. The agent and the store
+        // speak plain http, so go on without any: an https URL then fails when
+        // it is used, naming the certificate it could not check.
+        .or_else(|_| builder().tls_certs_only([]).build())
         .map_err(|error| ClientError::Runtime(root_cause(&error)))
 }
 

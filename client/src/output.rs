@@ -261,7 +261,7 @@ pub fn detail(
     if let Some(stats) = &snapshot.stats {
         lines.push(("CPU", format!("{:.1}%", stats.cpu_percent)));
         let limit = match stats.memory_limit_bytes {
-            0 => "no limit".to_owned(),
+            0 => "(no limit)".to_owned(),
             limit => format!("of {}", mib(limit)),
         };
         lines.push((

@@ -152,3 +152,25 @@ async fn bad_usage_is_refused_before_any_request() {
         "{bad_url:?}"
     );
 }
+
+#[tokio::test]
+async fn no_ca_certificates_are_needed_for_plain_http() {
+    let store = spawn_store().await;
+    store.post(&snapshot(22, &at(0))).await;
+    // As in an image built from scratch without a CA bundle.
+    let empty = tempfile::tempdir().unwrap();
+    let bundle = empty.path().join("ca-certificates.crt");
+    std::fs::write(&bundle, "").unwrap();
+
+    let run = tokio::process::Command::new(CLIENT)
+        .args(["get", "--json", "--server", &store.url])
+        .env("SSL_CERT_FILE", &bundle)
+        .env("SSL_CERT_DIR", empty.path())
+        .output()
+        .await
+        .unwrap();
+
+    let run = Run::from(run);
+    let listed: Vec<serde_json::Value> = serde_json::from_str(run.succeeded()).unwrap();
+    assert_eq!(listed[0]["id"], container_id(22));
+}

@@ -2,14 +2,32 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use clap::Parser;
+use clap::{Args, Parser, Subcommand};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use ipnet::IpNet;
 
 /// Tells each container on this Docker host who it is: `GET /self` answers the
 /// calling container's own snapshot, found from the address it calls from.
-#[derive(Clone, Debug, Parser)]
+#[derive(Debug, Parser)]
 #[command(name = "container-info-agent", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Exit 0 when an agent answers 200 on its /healthz, 1 otherwise (for container HEALTHCHECKs).
+    Healthcheck {
+        /// The health URL to ask.
+        #[arg(long, default_value = "http://127.0.0.1:5002/healthz")]
+        url: String,
+    },
+}
+
+#[derive(Clone, Debug, Args)]
 pub struct Config {
     /// Address and port to serve HTTP on. Containers reach the agent at their
     /// network's gateway address, so it must listen on the bridges, not only on loopback.
@@ -63,7 +81,7 @@ impl Config {
     /// What the binary would run with if given no flags (the environment still
     /// counts); tests start from here and change what they need.
     pub fn with_defaults() -> Self {
-        Self::parse_from(["container-info-agent"])
+        Cli::parse_from(["container-info-agent"]).config
     }
 }
 
@@ -98,7 +116,7 @@ mod tests {
 
     #[test]
     fn allow_from_takes_networks_and_single_addresses() {
-        let config = Config::parse_from([
+        let config = Cli::parse_from([
             "agent",
             "--allow-from",
             "10.0.0.0/8",
@@ -106,21 +124,23 @@ mod tests {
             "192.0.2.7",
             "--allow-from",
             "fd00::/8",
-        ]);
+        ])
+        .config;
         let allowed: Vec<String> = config.allow_from.iter().map(|n| n.to_string()).collect();
         assert_eq!(allowed, ["10.0.0.0/8", "192.0.2.7/32", "fd00::/8"]);
-        assert!(Config::try_parse_from(["agent", "--allow-from", "ten"]).is_err());
+        assert!(Cli::try_parse_from(["agent", "--allow-from", "ten"]).is_err());
     }
 
     #[test]
     fn redaction_matches_globs_on_the_whole_key() {
-        let config = Config::parse_from([
+        let config = Cli::parse_from([
             "agent",
             "--redact-label",
             "com.example.secret.*",
             "--redact-label",
             "token?",
-        ]);
+        ])
+        .config;
         let redactor = LabelRedactor::new(&config.redact_label).unwrap();
         assert!(redactor.is_redacted("com.example.secret.db"));
         assert!(redactor.is_redacted("token1"));

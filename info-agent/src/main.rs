@@ -2,15 +2,24 @@ use std::net::TcpListener;
 use std::process::ExitCode;
 
 use clap::Parser;
-use container_info_agent::config::Config;
+use container_info_agent::config::{Cli, Command, Config};
 use container_info_agent::startup::Application;
 use container_info_agent::telemetry;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Healthcheck { url }) = cli.command {
+        return match container_info_wire::health::check(&url) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("unhealthy: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     telemetry::init("info");
-    let config = Config::parse();
-    match run(config).await {
+    match run(cli.config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("{error:#}");

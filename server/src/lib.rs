@@ -3,7 +3,6 @@
 
 pub mod config;
 pub mod error;
-pub mod healthcheck;
 pub mod ingest;
 pub mod metrics;
 pub mod query;

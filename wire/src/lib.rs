@@ -2,6 +2,8 @@
 //! posts, and what the store returns. Field names are a contract shared by every
 //! part (see DESIGN.md); new fields are added, existing ones are never renamed.
 
+pub mod health;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;

@@ -1,6 +1,8 @@
 //! Every way a one-shot command fails: a non-zero exit code and one line on
 //! stderr naming the URL tried and what to set to change it.
 
+use std::time::{Duration, Instant};
+
 use serde_json::json;
 
 use crate::helpers::*;
@@ -173,4 +175,46 @@ async fn no_ca_certificates_are_needed_for_plain_http() {
     let run = Run::from(run);
     let listed: Vec<serde_json::Value> = serde_json::from_str(run.succeeded()).unwrap();
     assert_eq!(listed[0]["id"], container_id(22));
+}
+
+#[tokio::test]
+async fn store_refuses_a_post_to_a_wrong_address() {
+    let (store, agent) = (spawn_store().await, spawn_agent_for(23).await);
+    let wrong = format!("{}/api", store.url);
+
+    let run = client(&wrong, &agent.url, &["post"]).await;
+
+    let message = run.failed_with(4);
+    assert!(
+        message.contains(&format!("POST {wrong}/containers")),
+        "{message}"
+    );
+    assert!(
+        message.contains("the store answered 404 Not Found: there is no route"),
+        "{message}"
+    );
+    assert!(
+        message.contains("--server URL or CONTAINER_INFO_SERVER"),
+        "{message}"
+    );
+    assert_eq!(store.containers().await, []);
+}
+
+#[tokio::test]
+async fn a_slow_agent_is_given_up_on() {
+    let agent = spawn_agent_after(Duration::from_secs(8), 200, snapshot(24, &at(0))).await;
+    let started = Instant::now();
+
+    let run = client(&nothing_listens(), &agent.url, &["whoami"]).await;
+
+    let message = run.failed_with(3);
+    assert!(
+        message.contains("the agent is not responding (no answer within 5 s)"),
+        "{message}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(7),
+        "{:?}",
+        started.elapsed()
+    );
 }

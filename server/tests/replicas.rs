@@ -108,31 +108,23 @@ fn acknowledge(acknowledged: &Acknowledged, stored: &Value) {
     }
 }
 
+async fn get_json(http: &reqwest::Client, url: &str) -> Value {
+    let response = http.get(url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "GET {url}");
+    response.json().await.unwrap()
+}
+
 /// Every snapshot of every container as the store at `url` holds it.
 async fn everything_stored(
     http: &reqwest::Client,
     url: &str,
 ) -> BTreeMap<(String, String), String> {
-    let list: Value = http
-        .get(format!("{url}/containers?limit=1000"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = get_json(http, &format!("{url}/containers?limit=1000")).await;
     assert_eq!(list["next_cursor"], Value::Null);
     let mut stored = BTreeMap::new();
     for container in list["items"].as_array().unwrap() {
         let id = container["id"].as_str().unwrap();
-        let history: Value = http
-            .get(format!("{url}/containers/{id}/history?limit=1000"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let history = get_json(http, &format!("{url}/containers/{id}/history?limit=1000")).await;
         assert_eq!(history["next_cursor"], Value::Null);
         for record in history["items"].as_array().unwrap() {
             let key = (

@@ -1,0 +1,181 @@
+//! The deployment, for real, on this host's Docker Engine: the provisioning
+//! scripts run as the Vagrant VMs run them (one node being both server and
+//! client), then a person's session through the installed `container-info`
+//! wrapper, the store's three replicas seen from the host, and a rolling
+//! restart that must lose nothing. Everything it made is removed at the end,
+//! also when it fails.
+//!
+//! The one difference from a real swarm: this kernel has no IPVS, so the store
+//! is deployed with docker_server/stack.host-network.yml over the stack file
+//! (host networking and SO_REUSEPORT instead of the ingress routing mesh).
+
+mod helpers;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+use helpers::*;
+
+#[test]
+fn provisioned_on_one_node_the_whole_system_works() {
+    let Some(engine) = Engine::connect() else {
+        return;
+    };
+    engine.refuse_if_in_use();
+    let started = Instant::now();
+    let deployment = Deployment::provision(&engine);
+    eprintln!("==> e2e: provisioned in {:.0?}", started.elapsed());
+    let store = Store::on_this_host();
+    let replicas = store_replicas();
+    assert_eq!(replicas.len(), 3, "three replicas run: {replicas:?}");
+
+    // A person on the client node: `container-info`, then post, get, exit.
+    let mut prompt = Prompt::open(deployment.command(deployment.wrapper()));
+    let clients = client_containers();
+    let [client] = &clients[..] else {
+        panic!("one client container runs while the prompt is open: {clients:?}");
+    };
+    let posted = prompt.enter("post");
+    assert_eq!(
+        field(&posted, "ID"),
+        Some(client.as_str()),
+        "`post` stores the container it runs in:\n{posted}"
+    );
+    let received_by = field(&posted, "Replica")
+        .unwrap_or_else(|| panic!("`post` names the replica that took it:\n{posted}"))
+        .to_owned();
+    assert!(
+        replicas.contains(&received_by),
+        "`post` was received by {received_by:?}, which is none of the replicas {replicas:?}"
+    );
+    let listed = prompt.enter("get");
+    assert!(
+        listed.contains("CONTAINER ID") && listed.contains(&client[..12]),
+        "`get` lists the client container {}:\n{listed}",
+        &client[..12]
+    );
+    prompt.exit();
+    eventually(
+        "the client container to go (docker run --rm)",
+        Duration::from_secs(30),
+        || client_containers().is_empty().then_some(()),
+    );
+
+    // Anyone on the host: curl on port 5001 lists it, as the replica stored it.
+    let stored = store.containers();
+    let record = stored
+        .iter()
+        .find(|record| record["id"] == client.as_str())
+        .unwrap_or_else(|| panic!("GET /containers lists {client}: {stored:?}"));
+    assert_eq!(record["received_by"], received_by.as_str(), "{record}");
+
+    // The kernel spreads new connections over the three replicas sharing port 5001.
+    let answered = replicas_answering(&store, 30, 150);
+    assert_eq!(
+        answered,
+        replicas.iter().cloned().collect::<BTreeSet<_>>(),
+        "requests from the host are answered by all three replicas"
+    );
+
+    // A rolling restart of the store (start-first, one at a time) loses nothing
+    // stored before it.
+    // One snapshot a request, as clients post, each on a new connection (so
+    // to any of the replicas).
+    for snapshot in snapshots(20) {
+        let answer = store.request("POST", "/containers", Some(&snapshot.to_string()));
+        assert_eq!(answer.status, 201, "{}", answer.body);
+    }
+    let before = by_id(store.containers());
+    assert_eq!(before.len(), 21, "the client's record and 20 more");
+    let restarting = Instant::now();
+    docker([
+        "service",
+        "update",
+        "--force",
+        "--no-resolve-image",
+        "--detach=false",
+        "--quiet",
+        STORE_SERVICE,
+    ]);
+    eprintln!("==> e2e: rolling restart took {:.0?}", restarting.elapsed());
+    let restarted = eventually("three new replicas", Duration::from_secs(120), || {
+        let now = store_replicas();
+        (now.len() == 3 && now.iter().all(|replica| !replicas.contains(replica))).then_some(now)
+    });
+    let after = by_id(eventually(
+        "the store to answer after the restart",
+        Duration::from_secs(60),
+        || {
+            let answer = store.try_request("GET", "/containers?limit=1000", None)?;
+            (answer.status == 200).then(|| store.containers())
+        },
+    ));
+    for (id, record) in &before {
+        assert_eq!(
+            after.get(id),
+            Some(record),
+            "{id} is stored as before the rolling restart"
+        );
+    }
+    assert_eq!(after.len(), before.len(), "nothing new appeared either");
+    let answered = replicas_answering(&store, 30, 150);
+    assert_eq!(
+        answered,
+        restarted.iter().cloned().collect::<BTreeSet<_>>(),
+        "after the restart, the three new replicas answer"
+    );
+
+    deployment.tear_down();
+    eprintln!("==> e2e: the whole test took {:.0?}", started.elapsed());
+}
+
+/// The `X-Replica` of at least `least` requests, each on a new connection, going
+/// on (up to `most`) until three distinct replicas have answered.
+fn replicas_answering(store: &Store, least: usize, most: usize) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    for made in 1..=most {
+        // Right after a rolling restart an old task may still be closing: a
+        // refused connection is tried again, any answer must be a good one.
+        let Some(answer) = store.try_request("GET", "/containers?limit=1", None) else {
+            std::thread::sleep(Duration::from_millis(200));
+            continue;
+        };
+        assert_eq!(answer.status, 200, "{answer:?}");
+        seen.insert(answer.replica.expect("every answer names its replica"));
+        if made >= least && seen.len() >= 3 {
+            break;
+        }
+    }
+    seen
+}
+
+/// Records by their container ID.
+fn by_id(records: Vec<Value>) -> std::collections::BTreeMap<String, Value> {
+    records
+        .into_iter()
+        .map(|record| (record["id"].as_str().expect("an id").to_owned(), record))
+        .collect()
+}
+
+/// `count` snapshots of made-up containers, unique to this run.
+fn snapshots(count: u64) -> Vec<Value> {
+    let run = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let at = "2026-11-24T10:00:00Z";
+    (0..count)
+        .map(|n| {
+            json!({
+                "id": format!("{run:016x}{n:048x}"),
+                "name": format!("e2e-{n}"),
+                "image": "e2e:latest",
+                "node": "e2e-node",
+                "state": "running",
+                "observed_at": at,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,102 @@
+//! The store as anyone on the host sees it: curl on port 5001.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use super::STORE_PORT;
+
+/// One answer: its status, its `X-Replica`, its body.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub replica: Option<String>,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|error| panic!("not JSON ({error}): {}", self.body))
+    }
+}
+
+/// The store on this host's port 5001, reached with curl, one connection a request.
+pub struct Store {
+    base: String,
+}
+
+impl Store {
+    pub fn on_this_host() -> Self {
+        Self {
+            base: format!("http://127.0.0.1:{STORE_PORT}"),
+        }
+    }
+
+    /// `None` when curl cannot get an answer at all (no connection, timeout).
+    pub fn try_request(&self, method: &str, path: &str, body: Option<&str>) -> Option<Answer> {
+        let mut curl = Command::new("curl");
+        curl.args(["--silent", "--show-error", "--max-time", "10"])
+            .args(["--request", method, "--dump-header", "-"])
+            .arg(format!("{}{path}", self.base));
+        if let Some(body) = body {
+            curl.args(["--header", "Content-Type: application/json"])
+                .args(["--data-binary", body]);
+        }
+        let output = curl
+            .output()
+            .expect("curl runs (the deployment test asks the store with it: apt-get install curl)");
+        if !output.status.success() {
+            eprintln!(
+                "curl {method} {path}: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+            return None;
+        }
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let (head, body) = text
+            .split_once("\r\n\r\n")
+            .unwrap_or_else(|| panic!("no HTTP header in {text:?}"));
+        let mut head = head.lines();
+        let status = head
+            .next()
+            .and_then(|line| line.split_whitespace().nth(1))
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("no HTTP status in {text:?}"));
+        let replica = head.find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("x-replica")
+                .then(|| value.trim().to_owned())
+        });
+        Some(Answer {
+            status,
+            replica,
+            body: body.to_owned(),
+        })
+    }
+
+    pub fn request(&self, method: &str, path: &str, body: Option<&str>) -> Answer {
+        self.try_request(method, path, body)
+            .unwrap_or_else(|| panic!("the store did not answer {method} {path}"))
+    }
+
+    /// `GET /containers`, every page: the latest record of every container.
+    pub fn containers(&self) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                None => "/containers?limit=1000".to_owned(),
+                Some(cursor) => format!("/containers?limit=1000&cursor={cursor}"),
+            };
+            let answer = self.request("GET", &path, None);
+            assert_eq!(answer.status, 200, "GET {path}: {}", answer.body);
+            let page = answer.json();
+            all.extend(page["items"].as_array().expect("items").iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return all,
+            }
+        }
+    }
+}

@@ -79,10 +79,9 @@ fn provisioned_on_one_node_the_whole_system_works() {
         "requests from the host are answered by all three replicas"
     );
 
-    // A rolling restart of the store (start-first, one at a time) loses nothing
-    // stored before it.
-    // One snapshot a request, as clients post, each on a new connection (so
-    // to any of the replicas).
+    // A rolling restart of the store (start-first, one task at a time) loses
+    // nothing stored before it: the client's record and 20 more, posted one a
+    // request as clients post, each on a new connection (so to any replica).
     for snapshot in snapshots(20) {
         let answer = store.request("POST", "/containers", Some(&snapshot.to_string()));
         assert_eq!(answer.status, 201, "{}", answer.body);

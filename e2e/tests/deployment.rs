@@ -80,14 +80,25 @@ fn provisioned_on_one_node_the_whole_system_works() {
     );
 
     // A rolling restart of the store (start-first, one task at a time) loses
-    // nothing stored before it: the client's record and 20 more, posted one a
-    // request as clients post, each on a new connection (so to any replica).
-    for snapshot in snapshots(20) {
+    // nothing stored before it: the client's record, 10 more posted one a
+    // request as clients post, each on a new connection (so to any replica),
+    // and an array of 20 in one request, a transaction big enough that SQLite
+    // spills its statement journal: the image has no writable temp folder, so
+    // the store must keep it in memory.
+    let mut singles = snapshots(30);
+    let array = singles.split_off(10);
+    for snapshot in singles {
         let answer = store.request("POST", "/containers", Some(&snapshot.to_string()));
         assert_eq!(answer.status, 201, "{}", answer.body);
     }
+    let answer = store.request(
+        "POST",
+        "/containers",
+        Some(&Value::Array(array).to_string()),
+    );
+    assert_eq!(answer.status, 201, "an array of 20: {}", answer.body);
     let before = by_id(store.containers());
-    assert_eq!(before.len(), 21, "the client's record and 20 more");
+    assert_eq!(before.len(), 31, "the client's record and 30 more");
     let restarting = Instant::now();
     docker([
         "service",

@@ -47,6 +47,10 @@ pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     // FULL: in WAL mode, NORMAL does not fsync on commit, and a 2xx must mean on disk.
     conn.pragma_update(None, "synchronous", "FULL")?;
+    // Statement journals (a savepoint that outgrows 64 KiB, say an array of 20
+    // snapshots) would otherwise go to a temp file, and the image has no
+    // writable temp folder: the write would fail.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     Ok(())
 }
 

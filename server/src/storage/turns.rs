@@ -15,11 +15,16 @@ use crate::error::StoreError;
 pub struct WriteTurns(File);
 
 /// This replica's turn; passed on when dropped.
-pub struct Turn<'a>(Option<&'a File>);
+pub struct Turn<'a> {
+    file: Option<&'a File>,
+    /// Whether another replica held the turn when this one asked: then others
+    /// are writing too, and this replica should let them have the next turn.
+    pub contended: bool,
+}
 
 impl Drop for Turn<'_> {
     fn drop(&mut self) {
-        if let Some(file) = self.0 {
+        if let Some(file) = self.file {
             // Closing the file would release it too; an error here changes nothing.
             let _ = file.unlock();
         }
@@ -43,11 +48,19 @@ impl WriteTurns {
     }
 
     pub fn wait_for_turn(&self) -> Turn<'_> {
-        match self.0.lock() {
-            Ok(()) => Turn(Some(&self.0)),
+        let contended = matches!(self.0.try_lock(), Err(std::fs::TryLockError::WouldBlock));
+        let locked = if contended { self.0.lock() } else { Ok(()) };
+        match locked {
+            Ok(()) => Turn {
+                file: Some(&self.0),
+                contended,
+            },
             Err(error) => {
                 tracing::warn!(%error, "cannot take a write turn; relying on SQLite's locking alone");
-                Turn(None)
+                Turn {
+                    file: None,
+                    contended,
+                }
             }
         }
     }

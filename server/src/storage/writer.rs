@@ -19,6 +19,11 @@ use crate::error::StoreError;
 /// More than this many requests in one commit only delays the first of them.
 const MAX_REQUESTS_PER_COMMIT: usize = 512;
 
+/// How long a replica that found others waiting leaves the turn to them after
+/// its commit: long enough for a woken waiter to take the lock first, short
+/// beside a commit's fsync; meanwhile this replica's next group grows.
+const PASS_THE_TURN: std::time::Duration = std::time::Duration::from_micros(300);
+
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
 pub(super) enum Job {
@@ -46,14 +51,16 @@ enum Applied {
 
 impl Applied {
     /// Answers with what the job did, or with the commit's error when it failed.
+    /// A job that failed by itself keeps its own error: it is the cause, and
+    /// the failed commit often only its consequence.
     fn answer(self, commit_error: Option<&Arc<rusqlite::Error>>, written: &IntCounter) {
         fn settle<T>(
             done: Result<T, StoreError>,
             commit_error: Option<&Arc<rusqlite::Error>>,
         ) -> Result<T, StoreError> {
-            match commit_error {
-                Some(error) => Err(StoreError::Database(Arc::clone(error))),
-                None => done,
+            match (done, commit_error) {
+                (Ok(_), Some(error)) => Err(StoreError::Database(Arc::clone(error))),
+                (done, _) => done,
             }
         }
         // A requester that went away (the client hung up) needs no answer.
@@ -109,14 +116,18 @@ impl Writer {
                 }
             }
             self.metrics.requests_per_commit.observe(group.len() as f64);
-            self.commit_group(group);
+            if self.commit_group(group) {
+                std::thread::sleep(PASS_THE_TURN);
+            }
         }
         self.checkpoints.stop();
     }
 
-    fn commit_group(&mut self, group: Vec<Job>) {
+    /// Returns whether other replicas were waiting to write.
+    fn commit_group(&mut self, group: Vec<Job>) -> bool {
         let history_limit = self.history_limit;
-        let _turn = self.turns.wait_for_turn();
+        let turn = self.turns.wait_for_turn();
+        let turn_was_contended = turn.contended;
         let (applied, committed) = match self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -134,9 +145,11 @@ impl Writer {
             ),
         };
         let commit_error = committed.err().map(Arc::new);
+        drop(turn);
         for job in applied {
             job.answer(commit_error.as_ref(), &self.metrics.snapshots_written);
         }
+        turn_was_contended
     }
 }
 
@@ -178,7 +191,12 @@ fn in_savepoint<T>(
             Ok(value)
         }
         Err(error) => {
-            tx.execute_batch("ROLLBACK TO job; RELEASE job")?;
+            // Some errors (I/O, a full disk) roll the whole transaction back
+            // themselves, and the savepoint is gone with it; the error that
+            // caused it is the one to report.
+            if let Err(rollback) = tx.execute_batch("ROLLBACK TO job; RELEASE job") {
+                tracing::error!(%error, %rollback, "a failed write took its transaction with it");
+            }
             Err(error.into())
         }
     }

@@ -203,7 +203,8 @@ pub struct Snapshot {
     /// Keyed by network name.
     #[serde(default)]
     pub networks: BTreeMap<String, NetworkAddress>,
-    /// Null when the container is not running.
+    /// Null when the container is not running, or was started too recently
+    /// for the agent to have sampled it (about a second).
     #[serde(default)]
     pub stats: Option<Stats>,
     /// When the agent read it.

@@ -144,8 +144,11 @@ impl Writer {
                 Err(error),
             ),
         };
-        let commit_error = committed.err().map(Arc::new);
         drop(turn);
+        if committed.is_ok() {
+            self.checkpoints.log_grew();
+        }
+        let commit_error = committed.err().map(Arc::new);
         for job in applied {
             job.answer(commit_error.as_ref(), &self.metrics.snapshots_written);
         }

@@ -7,8 +7,8 @@
 //! Small and often, because the disk is shared: on a disk with a write-back
 //! cache every fsync flushes all that was written before it, so a commit whose
 //! fsync follows a large checkpoint waits for the whole copy. In a database of
-//! a million snapshots, checkpoints every 250 ms made the write p99 88 ms;
-//! every 10 ms, 27 ms (BENCHMARKS.md).
+//! a million snapshots, checkpoints every 250 ms made the write p99 93 ms;
+//! after commits, at most every 10 ms, 26 ms (BENCHMARKS.md).
 
 use std::path::Path;
 use std::sync::mpsc;

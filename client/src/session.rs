@@ -1,8 +1,10 @@
 //! What a command runs with: where the services are, where output goes, and how
 //! to ask whether to go on to the next page.
 
-use std::io::{IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 
+use chrono::Utc;
+use container_info_wire::{Snapshot, StoredSnapshot};
 use reqwest::{Client, Url};
 
 use crate::agent::Agent;
@@ -10,6 +12,7 @@ use crate::cli::TargetArgs;
 use crate::discovery::{Service, locate};
 use crate::error::ClientError;
 use crate::http::{Endpoint, http_client};
+use crate::output;
 use crate::store::Store;
 
 /// The store's own default page size; one-shot lists are fetched in pages of it.
@@ -64,6 +67,21 @@ pub struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
+    /// One record, as JSON (the stored record when there is one) or as the
+    /// detail view: what `whoami`, `post` and `get ID` print.
+    pub fn show_record(
+        &mut self,
+        json: bool,
+        snapshot: &Snapshot,
+        stored: Option<&StoredSnapshot>,
+    ) -> io::Result<()> {
+        match (json, stored) {
+            (true, Some(stored)) => output::json(self.out, stored),
+            (true, None) => output::json(self.out, snapshot),
+            (false, stored) => output::detail(self.out, snapshot, stored, Utc::now(), self.color),
+        }
+    }
+
     /// Runs `f` with a session that prints to stdout and fetches every page as
     /// it goes.
     pub fn one_shot<T>(targets: &'a Targets, f: impl FnOnce(&mut Session<'_>) -> T) -> T {

@@ -1,10 +1,9 @@
-use chrono::Utc;
 use clap::Args;
 use container_info_wire::ContainerState;
 
 use super::{ListForm, page_through};
 use crate::error::ClientError;
-use crate::output::{self, CONTAINER_COLUMNS, JsonList, Table, container_row};
+use crate::output::{CONTAINER_COLUMNS, JsonList, Table, container_row};
 use crate::session::Session;
 use crate::store::Filter;
 
@@ -51,17 +50,7 @@ impl Get {
         let store = session.targets.store()?;
         if let Some(id) = &self.id {
             let found = store.get(id).await?;
-            if self.json {
-                output::json(session.out, &found)?;
-            } else {
-                output::detail(
-                    session.out,
-                    &found.snapshot,
-                    Some(&found),
-                    Utc::now(),
-                    session.color,
-                )?;
-            }
+            session.show_record(self.json, &found.snapshot, Some(&found))?;
             return Ok(());
         }
         let filter = Filter {

@@ -1,8 +1,6 @@
-use chrono::Utc;
 use clap::Args;
 
 use crate::error::ClientError;
-use crate::output;
 use crate::session::Session;
 
 #[derive(Debug, Args)]
@@ -18,17 +16,7 @@ impl Post {
         let (agent, store) = (session.targets.agent()?, session.targets.store()?);
         let snapshot = agent.whoami().await?;
         let stored = store.post(&snapshot).await?;
-        if self.json {
-            output::json(session.out, &stored)?;
-        } else {
-            output::detail(
-                session.out,
-                &stored.snapshot,
-                Some(&stored),
-                Utc::now(),
-                session.color,
-            )?;
-        }
+        session.show_record(self.json, &stored.snapshot, Some(&stored))?;
         Ok(())
     }
 }

@@ -1,8 +1,6 @@
-use chrono::Utc;
 use clap::Args;
 
 use crate::error::ClientError;
-use crate::output;
 use crate::session::Session;
 
 #[derive(Debug, Args)]
@@ -15,11 +13,7 @@ pub struct Whoami {
 impl Whoami {
     pub async fn run(&self, session: &mut Session<'_>) -> Result<(), ClientError> {
         let snapshot = session.targets.agent()?.whoami().await?;
-        if self.json {
-            output::json(session.out, &snapshot)?;
-        } else {
-            output::detail(session.out, &snapshot, None, Utc::now(), session.color)?;
-        }
+        session.show_record(self.json, &snapshot, None)?;
         Ok(())
     }
 }

@@ -21,7 +21,8 @@ impl Replica {
             .args(["--listen", listen, "--replica-id", name, "--database"])
             .arg(database)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            // Kept: nextest shows it when the test fails, so a replica that
+            // did not come up says why.
             .spawn()
             .expect("the store binary starts");
         Self {

@@ -221,20 +221,6 @@ pub async fn client(store: &str, agent: &str, args: &[&str]) -> Run {
         .into()
 }
 
-/// Waits until a store at `url` answers its /healthz.
-pub async fn wait_until_up(url: &str) {
-    let http = reqwest::Client::new();
-    for _ in 0..200 {
-        if let Ok(response) = http.get(format!("{url}/healthz")).send().await
-            && response.status().is_success()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the store at {url} did not come up");
-}
-
 /// The folder Cargo put this test binary's sibling binaries in.
 pub fn binaries_folder() -> PathBuf {
     let test_binary = std::env::current_exe().unwrap();

@@ -1,6 +1,7 @@
 //! The roll call: the agent, then every store replica.
 
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use container_info_client::commands::ping::roll_call;
@@ -16,18 +17,33 @@ struct Replica {
 }
 
 impl Replica {
-    fn start(binary: &PathBuf, listen: &str, name: &str, database: &std::path::Path) -> Self {
-        let child = Command::new(binary)
+    /// Returns once the replica listens; `listen` may ask for port 0.
+    fn start(binary: &Path, listen: &str, name: &str, database: &Path) -> Self {
+        let mut child = Command::new(binary)
             .args(["--listen", listen, "--replica-id", name, "--database"])
             .arg(database)
+            .env("RUST_LOG", "info")
             .stdout(Stdio::null())
-            // Kept: nextest shows it when the test fails, so a replica that
-            // did not come up says why.
+            .stderr(Stdio::piped())
             .spawn()
             .expect("the store binary starts");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut said = Vec::new();
+        let address = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .inspect(|line| said.push(line.clone()))
+            .find(|line| line.contains("container-info store started"))
+            .and_then(|line| {
+                line.split_whitespace()
+                    .find_map(|field| field.strip_prefix("address=").map(str::to_owned))
+            })
+            .unwrap_or_else(|| panic!("{name} exited before it listened:\n{}", said.join("\n")));
+        // Keep reading its log so that the pipe never fills and blocks it.
+        std::thread::spawn(move || lines.for_each(drop));
         Self {
             child,
-            url: format!("http://{listen}"),
+            url: format!("http://{address}"),
         }
     }
 
@@ -73,19 +89,19 @@ async fn two_replicas_answer_with_their_ids_and_a_stopped_one_does_not() {
     let binary = store_binary();
     let folder = tempfile::tempdir().unwrap();
     let database = folder.path().join("store.db");
-    let port = Url::parse(&nothing_listens()).unwrap().port().unwrap();
-    let mut replicas: Vec<Replica> = (1..=3)
-        .map(|n| {
-            Replica::start(
-                &binary,
-                &format!("127.0.0.{n}:{port}"),
-                &format!("replica-{n}"),
-                &database,
-            )
-        })
-        .collect();
-    for replica in &replicas {
-        wait_until_up(&replica.url).await;
+    // The kernel picks the port as replica 1 binds it: a port picked before
+    // could be taken by then, by any other test's connection.
+    let first = Replica::start(&binary, "127.0.0.1:0", "replica-1", &database);
+    let port = Url::parse(&first.url).unwrap().port().unwrap();
+    let mut replicas = vec![first];
+    for n in 2..=3 {
+        let listen = format!("127.0.0.{n}:{port}");
+        replicas.push(Replica::start(
+            &binary,
+            &listen,
+            &format!("replica-{n}"),
+            &database,
+        ));
     }
     replicas[2].stop();
     let agent = spawn_agent_for(30).await;

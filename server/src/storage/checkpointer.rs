@@ -11,9 +11,11 @@
 //! after commits, at most every 10 ms, 26 ms (BENCHMARKS.md).
 
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+use rusqlite::Connection;
 
 use super::connection;
 use crate::error::StoreError;
@@ -21,6 +23,12 @@ use crate::error::StoreError;
 /// The pause after a checkpoint: while commits keep coming, the next
 /// checkpoint copies what they wrote meanwhile, about 10 ms of writes.
 const SPACING: Duration = Duration::from_millis(10);
+
+/// When a checkpoint could not copy the whole log (a reader still on an older
+/// snapshot, or another replica checkpointing), the next try comes after this
+/// even if no commit prompts it: otherwise, once writes stop, readers would
+/// keep searching the log until the next write.
+const RETRY: Duration = Duration::from_millis(100);
 
 /// The running checkpointer.
 pub struct Checkpoints {
@@ -50,17 +58,42 @@ pub fn start(path: &Path) -> Result<Checkpoints, StoreError> {
     let thread = std::thread::Builder::new()
         .name("sqlite-checkpoint".into())
         .spawn(move || {
-            // Idle while nothing is written; ends when the writer drops its sender.
-            while notices.recv().is_ok() {
-                let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-                if let Err(error) = done {
-                    // The writer checkpoints by itself past a bound, so a failed
-                    // checkpoint here costs speed, never data.
-                    tracing::warn!(%error, "checkpoint failed; will try again");
+            let mut whole_log_copied = true;
+            loop {
+                // Idle while nothing is written and nothing is left to copy.
+                let prompt = if whole_log_copied {
+                    notices.recv().map_err(|_| RecvTimeoutError::Disconnected)
+                } else {
+                    notices.recv_timeout(RETRY)
+                };
+                // Ends when the writer drops its sender, after any last notice.
+                if prompt == Err(RecvTimeoutError::Disconnected) {
+                    break;
                 }
+                whole_log_copied = checkpoint(&conn);
                 std::thread::sleep(SPACING);
             }
         })
         .map_err(StoreError::WriterThread)?;
     Ok(Checkpoints { log_grew, thread })
+}
+
+/// Copies what it can of the log; true when all of it is in the database file.
+fn checkpoint(conn: &Connection) -> bool {
+    let outcome = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+        Ok((
+            row.get::<_, i64>(0)?,
+            row.get::<_, i64>(1)?,
+            row.get::<_, i64>(2)?,
+        ))
+    });
+    match outcome {
+        Ok((busy, log_frames, copied_frames)) => busy == 0 && log_frames == copied_frames,
+        Err(error) => {
+            // The writer checkpoints by itself past a bound, so a failed
+            // checkpoint here costs speed, never data.
+            tracing::warn!(%error, "checkpoint failed; will try again");
+            false
+        }
+    }
 }

@@ -1,3 +1,6 @@
+use std::path::Path;
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -31,6 +34,64 @@ async fn readiness_fails_when_the_database_cannot_be_written() {
     assert!(body["error"].as_str().unwrap().contains("locked"), "{body}");
     blocker.execute_batch("ROLLBACK").unwrap();
     assert_eq!(store.get("/readyz").await.status(), StatusCode::OK);
+}
+
+/// The build gives each connection a page cache of its own (.cargo/config.toml).
+/// With the one cache that libsqlite3-sys's default build shares among all
+/// connections, a long run of writes left the read connections without any.
+#[test]
+fn each_connection_has_a_page_cache_of_its_own() {
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    let mut statement = conn.prepare("PRAGMA compile_options").unwrap();
+    let options: Vec<String> = statement
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(options.iter().any(|o| o == "ENABLE_STAT4"), "{options:?}");
+    assert!(
+        !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+        "{options:?}"
+    );
+}
+
+/// Frames of the write-ahead log not yet copied into the database file, as
+/// SQLite's shared-memory index records them (its file format, "walformat"):
+/// the log's last frame at byte 16, the checkpoint's last copied at byte 96.
+fn uncopied_frames(database: &Path) -> u32 {
+    let index = std::fs::read(format!("{}-shm", database.display())).unwrap();
+    let word = |at: usize| u32::from_ne_bytes(index[at..at + 4].try_into().unwrap());
+    word(16) - word(96)
+}
+
+#[tokio::test]
+async fn a_checkpoint_cut_short_by_a_reader_finishes_without_another_write() {
+    let store = spawn_store().await;
+    store.store(&snapshot(&container_id(1), &at(0))).await;
+    // A reader on the snapshot before the next write: no checkpoint may copy
+    // that write into the file while it reads.
+    let reader = rusqlite::Connection::open(&store.database).unwrap();
+    reader.execute_batch("BEGIN").unwrap();
+    let _: i64 = reader
+        .query_row("SELECT count(*) FROM snapshots", [], |row| row.get(0))
+        .unwrap();
+    store.store(&snapshot(&container_id(1), &at(1))).await;
+    // Time for the checkpoint that commit prompted to try, and stop short.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(uncopied_frames(&store.database) > 0);
+
+    reader.execute_batch("COMMIT").unwrap();
+
+    for _ in 0..100 {
+        if uncopied_frames(&store.database) == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "{} frames still uncopied 10 s after the reader finished",
+        uncopied_frames(&store.database)
+    );
 }
 
 #[tokio::test]

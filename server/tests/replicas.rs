@@ -3,9 +3,8 @@
 //! when a replica is killed mid-stream.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,58 +13,21 @@ use nix::unistd::Pid;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-/// One `container-info-server` process; killed when dropped, so a failing test
-/// leaves no process behind.
-struct Replica {
-    child: Child,
-    url: String,
+#[path = "support/replica.rs"]
+mod replica;
+use replica::Replica;
+
+/// A replica on a port of the kernel's choosing.
+fn start_replica(database: &Path, name: &str) -> Replica {
+    let binary = Path::new(env!("CARGO_BIN_EXE_container-info-server"));
+    Replica::start(binary, "127.0.0.1:0", name, database)
 }
 
 impl Replica {
-    fn start(database: &Path, name: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_container-info-server"))
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--replica-id",
-                name,
-                "--database",
-            ])
-            .arg(database)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the server binary starts");
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let address = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .find(|line| line.contains("container-info store started"))
-            .and_then(|line| {
-                line.split_whitespace()
-                    .find_map(|field| field.strip_prefix("address=").map(str::to_owned))
-            })
-            .unwrap_or_else(|| panic!("replica {name} exited before it listened"));
-        // Keep reading its log so that the pipe never fills and blocks it.
-        std::thread::spawn(move || lines.for_each(drop));
-        Self {
-            child,
-            url: format!("http://{address}"),
-        }
-    }
-
     fn terminate(&mut self) -> ExitStatus {
         let pid = Pid::from_raw(self.child.id() as i32);
         kill(pid, Signal::SIGTERM).unwrap();
         self.child.wait().unwrap()
-    }
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -146,7 +108,7 @@ async fn three_replicas_on_one_file_keep_every_acknowledged_write_once() {
     let starting: Vec<_> = (1..=3)
         .map(|n| {
             let database = database.clone();
-            std::thread::spawn(move || Replica::start(&database, &format!("replica-{n}")))
+            std::thread::spawn(move || start_replica(&database, &format!("replica-{n}")))
         })
         .collect();
     let replicas: Vec<Replica> = starting.into_iter().map(|t| t.join().unwrap()).collect();
@@ -274,16 +236,15 @@ fn assert_nothing_lost(
 async fn a_replica_killed_mid_stream_loses_no_acknowledged_write() {
     let folder = tempfile::tempdir().unwrap();
     let database = folder.path().join("store.db");
-    let mut victim = Replica::start(&database, "victim");
+    let mut victim = start_replica(&database, "victim");
     let http = reqwest::Client::new();
 
     let posting = Posting::start(&http, &victim.url);
     tokio::time::sleep(Duration::from_millis(700)).await;
-    victim.child.kill().unwrap(); // SIGKILL: no chance to flush anything
-    victim.child.wait().unwrap();
+    victim.kill();
     let acknowledged = posting.finish().await;
 
-    let survivor = Replica::start(&database, "survivor");
+    let survivor = start_replica(&database, "survivor");
     assert_nothing_lost(
         &acknowledged,
         &everything_stored(&http, &survivor.url).await,
@@ -294,7 +255,7 @@ async fn a_replica_killed_mid_stream_loses_no_acknowledged_write() {
 async fn sigterm_finishes_what_is_in_flight_and_exits_cleanly() {
     let folder = tempfile::tempdir().unwrap();
     let database = folder.path().join("store.db");
-    let mut replica = Replica::start(&database, "stopping");
+    let mut replica = start_replica(&database, "stopping");
     let http = reqwest::Client::new();
 
     let posting = Posting::start(&http, &replica.url);
@@ -305,7 +266,7 @@ async fn sigterm_finishes_what_is_in_flight_and_exits_cleanly() {
     let acknowledged = posting.finish().await;
 
     assert!(status.success(), "exit status {status}");
-    let restarted = Replica::start(&database, "restarted");
+    let restarted = start_replica(&database, "restarted");
     let stored = everything_stored(&http, &restarted.url).await;
     assert_nothing_lost(&acknowledged, &stored);
     // At most the one request each writer had in flight may be stored unanswered.

@@ -1,8 +1,7 @@
 //! The roll call: the agent, then every store replica.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 
 use container_info_client::commands::ping::roll_call;
 use container_info_client::discovery::Service;
@@ -10,55 +9,9 @@ use reqwest::Url;
 
 use crate::helpers::*;
 
-/// A `container-info-server` process, killed when dropped.
-struct Replica {
-    child: Child,
-    url: String,
-}
-
-impl Replica {
-    /// Returns once the replica listens; `listen` may ask for port 0.
-    fn start(binary: &Path, listen: &str, name: &str, database: &Path) -> Self {
-        let mut child = Command::new(binary)
-            .args(["--listen", listen, "--replica-id", name, "--database"])
-            .arg(database)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the store binary starts");
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut said = Vec::new();
-        let address = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .inspect(|line| said.push(line.clone()))
-            .find(|line| line.contains("container-info store started"))
-            .and_then(|line| {
-                line.split_whitespace()
-                    .find_map(|field| field.strip_prefix("address=").map(str::to_owned))
-            })
-            .unwrap_or_else(|| panic!("{name} exited before it listened:\n{}", said.join("\n")));
-        // Keep reading its log so that the pipe never fills and blocks it.
-        std::thread::spawn(move || lines.for_each(drop));
-        Self {
-            child,
-            url: format!("http://{address}"),
-        }
-    }
-
-    fn stop(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+#[path = "../../../server/tests/support/replica.rs"]
+mod replica;
+use replica::Replica;
 
 /// The store's binary, built beside this test's; built here when this crate's
 /// tests run alone (`cargo nextest run -p container-info-client`).
@@ -103,7 +56,7 @@ async fn two_replicas_answer_with_their_ids_and_a_stopped_one_does_not() {
             &database,
         ));
     }
-    replicas[2].stop();
+    replicas[2].kill();
     let agent = spawn_agent_for(30).await;
 
     let mut targets = vec![(Service::Agent, Url::parse(&agent.url).unwrap())];

@@ -214,6 +214,22 @@ impl Inventory {
             .collect()
     }
 
+    /// Whether the agent holds a record of `id` that says it runs.
+    pub fn is_running(&self, id: &ContainerId) -> bool {
+        self.read()
+            .containers
+            .get(id)
+            .is_some_and(|entry| entry.record.state == ContainerState::Running)
+    }
+
+    /// Whether `id` runs and the agent has no stats reading of this run of it yet.
+    pub fn lacks_sample(&self, id: &ContainerId) -> bool {
+        self.read()
+            .containers
+            .get(id)
+            .is_some_and(|entry| entry.record.is_sampled() && entry.latest.is_none())
+    }
+
     pub fn add_sample(&self, id: &ContainerId, sample: Sample) {
         let mut state = self.write();
         let Some(entry) = state.containers.get_mut(id) else {

@@ -13,6 +13,7 @@ pub struct Metrics {
     pub containers: IntGauge,
     pub engine_losses: IntCounter,
     pub miss_refreshes: IntCounter,
+    pub caller_rereads: IntCounter,
 }
 
 impl Metrics {
@@ -42,12 +43,18 @@ impl Metrics {
             "miss_refreshes_total",
             "Refreshes from the engine because a lookup found nothing",
         )?;
+        let caller_rereads = IntCounter::new(
+            "caller_rereads_total",
+            "Reads from the engine before answering /self, because what the agent held of \
+             the caller was incomplete (read before its start, or no stats reading yet)",
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(request_seconds.clone()))?;
         registry.register(Box::new(engine_up.clone()))?;
         registry.register(Box::new(containers.clone()))?;
         registry.register(Box::new(engine_losses.clone()))?;
         registry.register(Box::new(miss_refreshes.clone()))?;
+        registry.register(Box::new(caller_rereads.clone()))?;
         Ok(Self {
             registry,
             requests,
@@ -56,6 +63,7 @@ impl Metrics {
             containers,
             engine_losses,
             miss_refreshes,
+            caller_rereads,
         })
     }
 

@@ -168,7 +168,8 @@ pub struct NetworkAddress {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Stats {
-    /// Share of one CPU over the last sampling interval (100.0 = one full core).
+    /// Share of one CPU over the last sampling interval (100.0 = one full core); 0
+    /// while there is only one reading of the container's current run.
     pub cpu_percent: f64,
     pub memory_usage_bytes: u64,
     /// 0 when the engine reports no limit.

@@ -101,9 +101,17 @@ pub fn fingerprint(summary: &ContainerSummary) -> Result<(ContainerId, Fingerpri
     Ok((id, Fingerprint::new(state, name, addresses)))
 }
 
-/// The `docker_gwbridge` network's endpoints that belong to containers. The network
-/// also lists sandboxes that are no container (`ingress-sbox`); those are skipped.
+/// The `docker_gwbridge` network's endpoints that belong to containers.
 pub fn gateway_legs(network: NetworkInspect, read_at: DateTime<Utc>) -> GatewayLegs {
+    GatewayLegs {
+        legs: endpoints(network),
+        read_at: Some(read_at),
+    }
+}
+
+/// A network's endpoints that belong to containers, by container. A network also
+/// lists sandboxes that are no container (`ingress-sbox`, `lb-…`); those are skipped.
+pub fn endpoints(network: NetworkInspect) -> HashMap<ContainerId, NetworkAddress> {
     let gateway = network
         .ipam
         .and_then(|ipam| ipam.config)
@@ -116,7 +124,7 @@ pub fn gateway_legs(network: NetworkInspect, read_at: DateTime<Utc>) -> GatewayL
         cidr.split_once('/')
             .map_or(cidr.clone(), |(address, _)| address.to_owned())
     };
-    let legs = network
+    network
         .containers
         .unwrap_or_default()
         .into_iter()
@@ -131,11 +139,7 @@ pub fn gateway_legs(network: NetworkInspect, read_at: DateTime<Utc>) -> GatewayL
                 },
             ))
         })
-        .collect::<HashMap<_, _>>();
-    GatewayLegs {
-        legs,
-        read_at: Some(read_at),
-    }
+        .collect()
 }
 
 /// One stats reading; `None` when the engine had nothing to read (a container that
@@ -339,6 +343,29 @@ mod tests {
             "172.19.0.3"
         );
         assert_eq!(snapshot.networks["fx-overlay"].ip_address, "10.0.1.2");
+    }
+
+    /// What `/self` reads again rather than answer from: a record from before the
+    /// container's start, and a running container without a stats reading.
+    #[test]
+    fn a_record_from_before_the_start_or_without_a_reading_is_incomplete() {
+        let inventory = Inventory::new("node".into());
+        let created = recorded(FX_C);
+        inventory.upsert(created.clone());
+        assert!(!inventory.is_running(&created.id));
+        assert!(
+            !inventory.lacks_sample(&created.id),
+            "nothing to sample yet"
+        );
+        let running = recorded(FX_A);
+        inventory.upsert(running.clone());
+        assert!(inventory.is_running(&running.id));
+        assert!(inventory.lacks_sample(&running.id));
+        inventory.add_sample(&running.id, recorded_sample(BUSY_FIRST));
+        assert!(!inventory.lacks_sample(&running.id));
+        let stats = inventory.snapshot(&running.id).unwrap().stats.unwrap();
+        assert!(stats.memory_usage_bytes > 0);
+        assert_eq!(stats.cpu_percent, 0.0, "one reading measures no interval");
     }
 
     #[test]

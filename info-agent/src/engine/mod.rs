@@ -11,12 +11,13 @@ use bollard::Docker;
 use bollard::models::EventMessage;
 use bollard::query_parameters::{
     EventsOptions, InspectContainerOptions, InspectNetworkOptions, ListContainersOptions,
-    StatsOptions,
+    ListNetworksOptions, StatsOptions,
 };
 use chrono::Utc;
 use container_info_wire::ContainerId;
-use futures_util::{Stream, StreamExt, TryStreamExt};
+use futures_util::{Stream, StreamExt, TryStreamExt, stream};
 
+use crate::caller::AddressIndex;
 use crate::config::LabelRedactor;
 use crate::error::AgentError;
 use crate::inventory::{Fingerprint, GWBRIDGE, GatewayLegs, Record};
@@ -24,6 +25,7 @@ use crate::stats::Sample;
 
 /// Long enough for a busy engine's inspect, short enough that a hung engine is noticed.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+const INSPECT_CONCURRENCY: usize = 4;
 
 #[derive(Clone, Debug)]
 pub struct Engine {
@@ -147,6 +149,49 @@ impl Engine {
             }),
             Err(source) => Err(self.failed("inspecting docker_gwbridge")(source)),
         }
+    }
+
+    /// Every address on this host's networks, with the container each network says
+    /// holds it. The engine connects a container to its networks before it runs the
+    /// container's process, and the networks name the container from then on; the
+    /// container listing shows the addresses only once the engine has marked it
+    /// running, which a container that calls at once can be ahead of.
+    pub async fn endpoints(&self) -> Result<AddressIndex, AgentError> {
+        let networks = self
+            .docker
+            .list_networks(None::<ListNetworksOptions>)
+            .await
+            .map_err(self.failed("listing networks"))?;
+        // A network without address ranges (host, none) gives no container an address
+        // of its own.
+        let with_addresses = networks.into_iter().filter_map(|network| {
+            let ranges = network.ipam.as_ref()?.config.as_ref()?;
+            (!ranges.is_empty()).then_some(network.id?)
+        });
+        let read: Vec<_> = stream::iter(with_addresses)
+            .map(|id| async move {
+                match self
+                    .docker
+                    .inspect_network(&id, None::<InspectNetworkOptions>)
+                    .await
+                {
+                    Ok(network) => Ok(convert::endpoints(network)),
+                    // Removed since the listing: it holds no one's address now.
+                    Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 404,
+                        ..
+                    }) => Ok(HashMap::new()),
+                    Err(source) => Err(self.failed("inspecting a network")(source)),
+                }
+            })
+            .buffer_unordered(INSPECT_CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(AddressIndex::build(
+            read.iter()
+                .flatten()
+                .map(|(id, address)| (id, std::slice::from_ref(address))),
+        ))
     }
 
     /// One stats reading, without the engine's wait for a second CPU reading

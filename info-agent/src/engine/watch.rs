@@ -1,6 +1,7 @@
 //! Keeps the inventory current: the engine's event stream, a light periodic
 //! refresh, a stats sampler, and reconnecting with backoff when the engine goes away.
-//! Requests are answered from the inventory; they reach the engine only on a miss.
+//! Requests are answered from the inventory; they reach the engine only on a miss,
+//! or for a caller that the agent holds an incomplete picture of (a new container).
 
 use std::net::IpAddr;
 use std::pin::pin;
@@ -15,7 +16,8 @@ use tokio::sync::{Mutex, mpsc};
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
-use super::Engine;
+use super::{Engine, INSPECT_CONCURRENCY};
+use crate::caller::AddressIndex;
 use crate::config::LabelRedactor;
 use crate::error::AgentError;
 use crate::inventory::{EngineHealth, Fingerprint, GWBRIDGE, Inventory, Listing};
@@ -32,17 +34,16 @@ const PERIODIC_REFRESH: Duration = Duration::from_secs(30);
 /// CPU percent is measured over the interval between two readings.
 const SAMPLE_EVERY: Duration = Duration::from_secs(2);
 const SAMPLE_CONCURRENCY: usize = 8;
-const INSPECT_CONCURRENCY: usize = 4;
 const BACKOFF_FIRST: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// The container events that change what a snapshot says; `destroy` is handled apart.
 const CONTAINER_ACTIONS: [&str; 8] = [
     "create", "start", "restart", "die", "pause", "unpause", "rename", "update",
 ];
-/// A miss this soon after the last refresh for a miss is answered by that refresh.
-/// The event stream brings in new containers within milliseconds anyway; the refresh
-/// covers its lag, and this bounds what a stream of callers that are no container
-/// (each one a miss) costs the engine to a few listings a second.
+/// Refreshes for lookup misses start at least this far apart. The event stream brings
+/// in new containers within milliseconds anyway; the refresh covers its lag, and this
+/// bounds what a stream of callers that are no container (each one a miss) costs the
+/// engine to a few listings a second.
 const MISS_REFRESH_FLOOR: Duration = Duration::from_millis(250);
 /// New containers waiting for their first stats reading; beyond this the periodic
 /// round reaches them.
@@ -53,10 +54,17 @@ pub struct Watcher {
     inventory: Arc<Inventory>,
     redactor: LabelRedactor,
     metrics: Arc<Metrics>,
-    /// When the last refresh for a lookup miss started, so that a burst of misses
-    /// costs one refresh.
-    last_miss_refresh: Mutex<Option<Instant>>,
+    /// Held while a refresh for a lookup miss runs, so that a burst of misses costs
+    /// one refresh.
+    miss_refreshes: Mutex<MissRefreshes>,
     first_samples: mpsc::Sender<ContainerId>,
+}
+
+#[derive(Default)]
+struct MissRefreshes {
+    last_started: Option<Instant>,
+    /// When the last refresh that succeeded started, and the networks' endpoints it read.
+    last_done: Option<(Instant, Arc<AddressIndex>)>,
 }
 
 /// Hands the stats sampler the containers that have no reading yet.
@@ -75,7 +83,7 @@ impl Watcher {
             inventory,
             redactor,
             metrics,
-            last_miss_refresh: Mutex::new(None),
+            miss_refreshes: Mutex::default(),
             first_samples,
         };
         (Arc::new(watcher), FirstSamples(receiver))
@@ -295,40 +303,89 @@ impl Watcher {
         }
     }
 
-    /// Brings in containers the agent has not heard of yet: one refresh per miss,
-    /// shared with every miss that happened before it started or at most
-    /// [`MISS_REFRESH_FLOOR`] after.
-    async fn refresh_after_miss(&self, missed_at: Instant) -> Result<(), AgentError> {
-        let mut last = self.last_miss_refresh.lock().await;
-        if last.is_some_and(|started| started + MISS_REFRESH_FLOOR >= missed_at) {
-            return Ok(());
+    /// Brings in containers the agent has not heard of yet, and returns the networks'
+    /// endpoints, both read after `missed_at`. One refresh at a time, each shared by
+    /// every miss that happened before it started; a miss never takes the word of a
+    /// refresh that started before it, which may have been too early to see the
+    /// caller. Refreshes start at least [`MISS_REFRESH_FLOOR`] apart.
+    async fn refresh_after_miss(
+        &self,
+        missed_at: Instant,
+    ) -> Result<Arc<AddressIndex>, AgentError> {
+        let mut refreshes = self.miss_refreshes.lock().await;
+        if let Some((started, endpoints)) = &refreshes.last_done
+            && *started >= missed_at
+        {
+            return Ok(endpoints.clone());
         }
-        *last = Some(Instant::now());
+        if let Some(last) = refreshes.last_started {
+            tokio::time::sleep_until(last + MISS_REFRESH_FLOOR).await;
+        }
+        let started = Instant::now();
+        refreshes.last_started = Some(started);
         self.metrics.miss_refreshes.inc();
-        self.light_refresh().await
+        self.light_refresh().await?;
+        let endpoints = Arc::new(self.engine.endpoints().await?);
+        refreshes.last_done = Some((started, endpoints.clone()));
+        Ok(endpoints)
     }
 
-    /// The snapshot of the container that owns `ip`.
+    /// The snapshot of the container that owns `ip`, from what the agent holds when
+    /// that is complete, as it is for every container past its first moments.
     pub async fn caller(&self, ip: IpAddr) -> Result<Snapshot, AgentError> {
         self.ready()?;
         let missed_at = Instant::now();
-        if let [id] = self.inventory.owners(ip).as_slice()
-            && let Some(snapshot) = self.inventory.snapshot(id)
-        {
-            return Ok(snapshot);
+        let id = match self.inventory.owners(ip).as_slice() {
+            [id] => id.clone(),
+            _ => self.find_caller(ip, missed_at).await?,
+        };
+        self.complete(&id).await?;
+        self.inventory
+            .snapshot(&id)
+            .ok_or(AgentError::UnknownCaller(ip))
+    }
+
+    /// The container that owns `ip`, which the agent knew no single owner of.
+    async fn find_caller(&self, ip: IpAddr, missed_at: Instant) -> Result<ContainerId, AgentError> {
+        let endpoints = self.refresh_after_miss(missed_at).await?;
+        if self.inventory.owners(ip).is_empty() {
+            // Listed as not running yet, though it runs: it called. Its network names
+            // it, and an inspect answers once the engine has finished starting it.
+            for id in endpoints.owners(ip) {
+                self.reread(id).await?;
+            }
         }
-        self.refresh_after_miss(missed_at).await?;
         match self.inventory.owners(ip).as_slice() {
-            [id] => self
-                .inventory
-                .snapshot(id)
-                .ok_or(AgentError::UnknownCaller(ip)),
+            [id] => Ok(id.clone()),
             [] => Err(AgentError::UnknownCaller(ip)),
             owners => Err(AgentError::SharedAddress {
                 address: ip,
                 containers: owners.to_vec(),
             }),
         }
+    }
+
+    /// Reads from the engine what the agent lacks of a caller before answering it.
+    /// A caller runs (it called), so a record that says otherwise was read before the
+    /// engine had finished starting it, on its `create` or network `connect` event,
+    /// while the `docker_gwbridge` leg that found the caller was read after. Such a
+    /// record lacks the addresses too: it is read again, with the legs, and the
+    /// engine answers that inspect only once the start is over. A container the
+    /// sampler has not reached yet gets a one-shot stats reading now, so that its
+    /// first answer has stats; its `cpu_percent` reads 0 until a second reading gives
+    /// an interval to measure over.
+    async fn complete(&self, id: &ContainerId) -> Result<(), AgentError> {
+        if !self.inventory.is_running(id) {
+            self.metrics.caller_rereads.inc();
+            tokio::try_join!(self.reread(id), self.reread_gateway_legs())?;
+        }
+        if self.inventory.lacks_sample(id) {
+            self.metrics.caller_rereads.inc();
+            if let Some(sample) = self.engine.sample(id).await? {
+                self.inventory.add_sample(id, sample);
+            }
+        }
+        Ok(())
     }
 
     /// A container by ID, ID prefix or name.

@@ -11,7 +11,8 @@ use bollard::Docker;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, HostConfig, NetworkCreateRequest};
 use bollard::query_parameters::{
-    CreateContainerOptions, InspectContainerOptions, RemoveContainerOptions, RemoveImageOptions,
+    CreateContainerOptions, InspectContainerOptions, InspectNetworkOptions, LogsOptions,
+    RemoveContainerOptions, RemoveImageOptions,
 };
 use container_info_agent::config::Config;
 use container_info_agent::startup::Application;
@@ -144,13 +145,48 @@ impl TestDocker {
         name
     }
 
-    /// A running container that sleeps, on `network` (the default bridge when `None`).
+    /// The host's address on `network`: where its containers reach the agent, known
+    /// before any of them starts.
+    pub async fn gateway(&self, network: &str) -> String {
+        let inspect = self
+            .docker
+            .inspect_network(network, None::<InspectNetworkOptions>)
+            .await
+            .unwrap_or_else(|error| panic!("inspecting network {network}: {error}"));
+        inspect
+            .ipam
+            .and_then(|ipam| ipam.config)
+            .into_iter()
+            .flatten()
+            .find_map(|config| config.gateway)
+            .unwrap_or_else(|| panic!("network {network} has no gateway"))
+    }
+
+    /// The address of a container's `docker_gwbridge` leg, which only that network's
+    /// inspect shows.
+    pub async fn gateway_leg(&self, container: &str) -> String {
+        let gwbridge = self
+            .docker
+            .inspect_network("docker_gwbridge", None::<InspectNetworkOptions>)
+            .await
+            .unwrap();
+        let leg = &gwbridge.containers.unwrap_or_default()[container];
+        let cidr = leg.ipv4_address.as_deref().unwrap_or_default();
+        cidr.split('/').next().unwrap_or_default().to_owned()
+    }
+
+    /// A running container on `network` (the default bridge when `None`) that runs
+    /// `spec.script`, or sleeps.
     pub async fn container(&self, spec: ContainerSpec<'_>) -> TestContainer {
         let image = self.image().await;
         let name = format!("{}-{}", self.run, spec.name);
+        let cmd = match spec.script {
+            Some(script) => vec!["sh".into(), "-c".into(), script.to_owned()],
+            None => vec!["sleep".into(), "600".into()],
+        };
         let body = ContainerCreateBody {
             image: Some(image),
-            cmd: Some(vec!["sleep".into(), "600".into()]),
+            cmd: Some(cmd),
             env: Some(spec.env.iter().map(|e| e.to_string()).collect()),
             labels: Some(
                 spec.labels
@@ -162,7 +198,7 @@ impl TestDocker {
                 network_mode: spec.network.map(str::to_owned),
                 ..Default::default()
             }),
-            // sleep as PID 1 ignores SIGTERM; no need to wait the usual 10 s for it.
+            // sleep or sh as PID 1 ignores SIGTERM; no need to wait the usual 10 s for it.
             stop_timeout: Some(1),
             ..Default::default()
         };
@@ -214,10 +250,7 @@ impl TestDocker {
         }
         let gwbridge_existed = self
             .docker
-            .inspect_network(
-                "docker_gwbridge",
-                None::<bollard::query_parameters::InspectNetworkOptions>,
-            )
+            .inspect_network("docker_gwbridge", None::<InspectNetworkOptions>)
             .await
             .is_ok();
         self.docker
@@ -299,6 +332,8 @@ pub struct ContainerSpec<'a> {
     pub network: Option<&'a str>,
     pub env: &'a [&'a str],
     pub labels: &'a [(&'a str, &'a str)],
+    /// A busybox `sh -c` script to run instead of sleeping.
+    pub script: Option<&'a str>,
 }
 
 impl<'a> ContainerSpec<'a> {
@@ -308,12 +343,20 @@ impl<'a> ContainerSpec<'a> {
             network: None,
             env: &[],
             labels: &[],
+            script: None,
         }
     }
 
     pub fn on(self, network: &'a str) -> Self {
         Self {
             network: Some(network),
+            ..self
+        }
+    }
+
+    pub fn running(self, script: &'a str) -> Self {
+        Self {
+            script: Some(script),
             ..self
         }
     }
@@ -337,6 +380,16 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// An HTTP/1.0 answer as it came over the wire; `None` while it is incomplete.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let (head, body) = raw.split_once("\r\n\r\n")?;
+        let status = head.split_whitespace().nth(1)?.parse().ok()?;
+        Some(Self {
+            status,
+            body: body.to_owned(),
+        })
+    }
+
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.body)
             .unwrap_or_else(|error| panic!("not JSON ({error}): {}", self.body))
@@ -386,19 +439,24 @@ impl TestContainer {
         while let Some(chunk) = output.next().await {
             raw.extend_from_slice(&chunk.unwrap().into_bytes());
         }
-        let raw = String::from_utf8_lossy(&raw).into_owned();
-        let (head, body) = raw
-            .split_once("\r\n\r\n")
-            .unwrap_or_else(|| panic!("no HTTP answer to {path} from {host}:{port}: {raw:?}"));
-        let status = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|status| status.parse().ok())
-            .unwrap_or_else(|| panic!("no status in {head:?}"));
-        Answer {
-            status,
-            body: body.to_owned(),
+        let raw = String::from_utf8_lossy(&raw);
+        Answer::parse(&raw)
+            .unwrap_or_else(|| panic!("no HTTP answer to {path} from {host}:{port}: {raw:?}"))
+    }
+
+    /// What the container's command has written to stdout and stderr so far.
+    pub async fn output(&self) -> String {
+        let options = LogsOptions {
+            stdout: true,
+            stderr: true,
+            ..Default::default()
+        };
+        let mut logs = self.docker.logs(&self.id, Some(options));
+        let mut raw = Vec::new();
+        while let Some(chunk) = logs.next().await {
+            raw.extend_from_slice(&chunk.unwrap().into_bytes());
         }
+        String::from_utf8_lossy(&raw).into_owned()
     }
 
     /// `GET path` from inside the container to `agent`, through the container's gateway.

@@ -3,6 +3,7 @@
 mod binary;
 mod engine_loss;
 mod events;
+mod first_answer;
 mod helpers;
 mod isolation;
 mod operations;

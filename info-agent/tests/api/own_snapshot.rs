@@ -76,7 +76,8 @@ async fn containers_on_the_default_and_a_user_bridge_each_get_their_own_snapshot
 
 /// What makes /self fast is that it is answered from what the agent already
 /// holds, not from a call to the engine per request (the benchmark measures
-/// the time): once the container is known, answers cause no refreshes.
+/// the time): once the container is known, with a stats reading, answers cause
+/// no refreshes and no reads.
 #[tokio::test]
 async fn self_is_answered_from_the_cache_without_asking_the_engine() {
     let Some(docker) = TestDocker::connect().await else {
@@ -85,19 +86,27 @@ async fn self_is_answered_from_the_cache_without_asking_the_engine() {
     let container = docker.container(ContainerSpec::named("quick")).await;
     let agent = spawn_agent(|_| {}).await;
     assert_eq!(container.get(&agent, "/self").await.status, 200);
-    let refreshes_after_first = miss_refreshes(&agent).await;
+    let refreshes_after_first = counter(&agent, "miss_refreshes_total").await;
+    let rereads_after_first = counter(&agent, "caller_rereads_total").await;
     for _ in 0..10 {
         assert_eq!(container.get(&agent, "/self").await.status, 200);
     }
-    assert_eq!(miss_refreshes(&agent).await, refreshes_after_first);
+    assert_eq!(
+        counter(&agent, "miss_refreshes_total").await,
+        refreshes_after_first
+    );
+    assert_eq!(
+        counter(&agent, "caller_rereads_total").await,
+        rereads_after_first
+    );
 }
 
-async fn miss_refreshes(agent: &TestAgent) -> f64 {
+async fn counter(agent: &TestAgent, name: &str) -> f64 {
     let metrics = agent.get("/metrics").await.body;
+    let name = format!("container_info_agent_{name} ");
     metrics
         .lines()
-        .find(|line| line.starts_with("container_info_agent_miss_refreshes_total"))
-        .and_then(|line| line.rsplit(' ').next())
+        .find_map(|line| line.strip_prefix(&name))
         .and_then(|value| value.parse().ok())
-        .unwrap_or_else(|| panic!("no miss refresh counter in\n{metrics}"))
+        .unwrap_or_else(|| panic!("no {name}counter in\n{metrics}"))
 }

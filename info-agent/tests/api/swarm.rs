@@ -14,27 +14,8 @@ async fn an_overlay_container_is_known_by_its_docker_gwbridge_address() {
     let container = docker
         .container(ContainerSpec::named("overlaid").on(&overlay))
         .await;
-    let gwbridge = docker
-        .docker
-        .inspect_network(
-            "docker_gwbridge",
-            None::<bollard::query_parameters::InspectNetworkOptions>,
-        )
-        .await
-        .unwrap();
-    let leg = &gwbridge.containers.unwrap()[&container.id];
-    let leg_ip = leg
-        .ipv4_address
-        .as_deref()
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap()
-        .to_owned();
-    let host = gwbridge.ipam.unwrap().config.unwrap()[0]
-        .gateway
-        .clone()
-        .unwrap();
+    let leg_ip = docker.gateway_leg(&container.id).await;
+    let host = docker.gateway("docker_gwbridge").await;
 
     // The engine sends no event for the docker_gwbridge leg; the agent must still
     // learn it from the start event, well within this pause, not from a miss.

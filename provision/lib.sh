@@ -22,8 +22,14 @@ CONTAINER_INFO_TAG="${CONTAINER_INFO_TAG:-latest}"
 # The stack, its store service and the overlay network the clients join.
 CONTAINER_INFO_STACK="${CONTAINER_INFO_STACK:-container-info}"
 CONTAINER_INFO_NETWORK="${CONTAINER_INFO_NETWORK:-container-info-net}"
-# An extra compose file deployed over docker_server/stack.yml (tests only:
-# docker_server/stack.host-network.yml). Empty: the stack as it is.
+# How port 5001 reaches the store: `ingress` (the swarm's routing mesh, as
+# stack.yml says; it needs the kernel's IPVS), `host` (host networking, with
+# docker_server/stack.host-network.yml over the stack), or `auto`: ingress
+# where the kernel has IPVS, host where it has none (some CI machines,
+# containers, small VMs, and the node containers of the docker provider).
+CONTAINER_INFO_PUBLISH="${CONTAINER_INFO_PUBLISH:-auto}"
+# An extra compose file deployed over docker_server/stack.yml; set, it wins
+# over CONTAINER_INFO_PUBLISH. Empty: as CONTAINER_INFO_PUBLISH chooses.
 CONTAINER_INFO_STACK_OVERRIDE="${CONTAINER_INFO_STACK_OVERRIDE:-}"
 # The agent's container, and the engine socket it reads.
 CONTAINER_INFO_AGENT_CONTAINER="${CONTAINER_INFO_AGENT_CONTAINER:-container-info-agent}"
@@ -112,7 +118,9 @@ wait_for() {
 # registry to resolve them.
 deploy_stack() {
     local stack_file="$CONTAINER_INFO_SOURCE_DIR/docker_server/stack.yml"
-    if [ -z "$CONTAINER_INFO_STACK_OVERRIDE" ]; then
+    local override
+    override="$(stack_override)"
+    if [ -z "$override" ]; then
         run docker stack deploy --resolve-image never --prune \
             -c "$stack_file" "$CONTAINER_INFO_STACK"
         return
@@ -120,15 +128,44 @@ deploy_stack() {
     # A compose override can add or change a published port, never remove
     # one; the override runs the store on the host's network, where a
     # published port is meaningless (and a host-mode one admits a single task
-    # per node). So: merge, drop the services' `ports:`, deploy the result.
-    say "deploying with the override $CONTAINER_INFO_STACK_OVERRIDE, without published ports"
-    docker stack config -c "$stack_file" -c "$CONTAINER_INFO_STACK_OVERRIDE" |
-        drop_service_ports |
-        run docker stack deploy --resolve-image never --prune -c - "$CONTAINER_INFO_STACK"
+    # per node). So the stack file goes without its services' `ports:`, and
+    # `docker stack deploy` merges the override over it (the Docker CLI of
+    # Debian 12 and Ubuntu 24.04, 20.10, has no `docker stack config`).
+    say "deploying with the override $override, without published ports"
+    local merged
+    merged="$(mktemp --suffix=.yml)"
+    drop_service_ports <"$stack_file" >"$merged"
+    run docker stack deploy --resolve-image never --prune \
+        -c "$merged" -c "$override" "$CONTAINER_INFO_STACK" ||
+        { rm -f "$merged"; return 1; }
+    rm -f "$merged"
 }
 
-# Remove every `ports:` block of a service from `docker stack config` output
-# (two-space indentation: services at 2, their keys at 4).
+# The compose file to deploy over stack.yml, if any (see CONTAINER_INFO_PUBLISH).
+stack_override() {
+    if [ -n "$CONTAINER_INFO_STACK_OVERRIDE" ]; then
+        printf '%s\n' "$CONTAINER_INFO_STACK_OVERRIDE"
+        return
+    fi
+    local host_network="$CONTAINER_INFO_SOURCE_DIR/docker_server/stack.host-network.yml"
+    case "$CONTAINER_INFO_PUBLISH" in
+        ingress) ;;
+        host) printf '%s\n' "$host_network" ;;
+        auto)
+            if [ -e /proc/net/ip_vs ] || modprobe -q ip_vs 2>/dev/null; then
+                say "this kernel has IPVS: port 5001 through the swarm's routing mesh"
+            else
+                say "this kernel has no IPVS, so the routing mesh cannot work here: the store gets host networking"
+                printf '%s\n' "$host_network"
+            fi
+            ;;
+        *) die "CONTAINER_INFO_PUBLISH must be auto, ingress or host, not $CONTAINER_INFO_PUBLISH" ;;
+    esac
+}
+
+# Remove every `ports:` block of a service from docker_server/stack.yml
+# (two-space indentation: services at 2, their keys at 4, what a key holds,
+# comments included, deeper).
 drop_service_ports() {
     awk '
         /^    ports:$/ { skipping = 1; next }
@@ -156,19 +193,30 @@ write_wrapper() {
     local path="$1" node_ip="$2"
     mkdir -p "$(dirname "$path")"
     cat >"$path.new" <<EOF
-#!/bin/sh
+#!/bin/bash
 # container-info: the container-info client, run in a throw-away container on
 # the network of the container-info stack. Installed by provision/client.sh;
 # a new provisioning rewrites it. Every setting can be overridden from the
 # environment, e.g. CONTAINER_INFO_SERVER=http://10.0.0.5:5001 container-info get
 set -eu
+network="\${CONTAINER_INFO_NETWORK:-$CONTAINER_INFO_NETWORK}"
+manager="\${CONTAINER_INFO_MANAGER:-$CONTAINER_INFO_SERVER_IP}"
 # A terminal gets a terminal (the prompt); a pipe gets plain output.
 tty=--tty=false
 if [ -t 0 ] && [ -t 1 ]; then
     tty=--tty
 fi
+# Attaching a container to the swarm's overlay network needs the swarm's
+# manager; cut off from it, the engine gives up only after 20 s. So when the
+# manager's port does not answer at once, the client runs on this node's
+# bridge network: its agent still answers (whoami), and a store out of reach
+# is reported by the client itself, naming the store's URL.
+if ! timeout 2 bash -c ": </dev/tcp/\$manager/2377" 2>/dev/null; then
+    echo "container-info: the swarm's manager \$manager:2377 does not answer: running on this node's bridge network, not \$network" >&2
+    network=bridge
+fi
 exec docker run --rm --interactive "\$tty" \\
-    --network "\${CONTAINER_INFO_NETWORK:-$CONTAINER_INFO_NETWORK}" \\
+    --network "\$network" \\
     --label container-info.role=client \\
     --env CONTAINER_INFO_SERVER="\${CONTAINER_INFO_SERVER:-http://$CONTAINER_INFO_SERVER_IP:5001}" \\
     --env CONTAINER_INFO_AGENT="\${CONTAINER_INFO_AGENT:-http://$node_ip:5002}" \\

@@ -23,6 +23,34 @@ require_docker
 NODE_IP="$(node_ip)"
 [ -n "$NODE_IP" ] || die "cannot tell this node's address towards $CONTAINER_INFO_SERVER_IP (set CONTAINER_INFO_NODE_IP)"
 
+# Join the swarm with the token and manager address provision/server.sh left
+# in the shared folder. Machines come up side by side, so the folder may still
+# hold the token of a swarm destroyed before: a join that fails waits for a
+# token it has not tried yet.
+join_swarm() {
+    local token_file="$CONTAINER_INFO_SHARED_DIR/worker-token"
+    local addr_file="$CONTAINER_INFO_SHARED_DIR/manager-addr"
+    local deadline=$((SECONDS + CONTAINER_INFO_WAIT)) tried="" token manager
+    say "waiting for the join token in $token_file (written by provision/server.sh)"
+    while :; do
+        if [ -s "$token_file" ] && [ -s "$addr_file" ]; then
+            token="$(cat "$token_file")"
+            manager="$(cat "$addr_file")"
+            if [ "$manager $token" != "$tried" ]; then
+                tried="$manager $token"
+                say "joining the swarm at $manager as a worker, advertising $NODE_IP"
+                # The token stays off the command line that `run` prints.
+                if docker swarm join --token "$token" --advertise-addr "$NODE_IP" "$manager"; then
+                    return
+                fi
+                say "the join failed (a token of an earlier swarm?): waiting for a new one"
+            fi
+        fi
+        ((SECONDS < deadline)) || die "gave up after ${CONTAINER_INFO_WAIT}s waiting for a join token that works in $token_file"
+        sleep 2
+    done
+}
+
 # 1. The swarm: join as a worker, unless this node is in it already.
 case "$(swarm_state)" in
     active)
@@ -32,16 +60,7 @@ case "$(swarm_state)" in
             say "already in the swarm as a worker: not joining"
         fi
         ;;
-    inactive)
-        token_file="$CONTAINER_INFO_SHARED_DIR/worker-token"
-        addr_file="$CONTAINER_INFO_SHARED_DIR/manager-addr"
-        say "waiting for the join token in $token_file (written by provision/server.sh)"
-        wait_for "$token_file" test -s "$token_file" -a -s "$addr_file"
-        manager="$(cat "$addr_file")"
-        say "joining the swarm at $manager as a worker, advertising $NODE_IP"
-        # The token stays off the command line that `run` prints.
-        docker swarm join --token "$(cat "$token_file")" --advertise-addr "$NODE_IP" "$manager"
-        ;;
+    inactive) join_swarm ;;
     *) die "swarm state is $(swarm_state); fix or leave the swarm (docker swarm leave) and run again" ;;
 esac
 

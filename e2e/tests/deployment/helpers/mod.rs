@@ -2,9 +2,13 @@
 //! provisioning scripts run with their settings in the environment, a guard that
 //! tears everything down however the test ends, and the store seen from the host.
 
+mod cluster;
+mod host;
 mod prompt;
 mod store;
 
+pub use cluster::{Cluster, SERVER_IP};
+pub use host::HostCgroups;
 pub use prompt::{Prompt, field};
 pub use store::Store;
 
@@ -44,6 +48,20 @@ pub fn repository() -> PathBuf {
         .parent()
         .expect("e2e/ is in the repository")
         .to_owned()
+}
+
+/// A command without the test's own `CONTAINER_INFO_*` settings (a stray
+/// CONTAINER_INFO_SERVER would redirect the wrapper) and without cargo's flags
+/// for this test, which would win over the static build's.
+pub fn clean_command(program: impl AsRef<OsStr>) -> Command {
+    let mut command = Command::new(program);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("CONTAINER_INFO_") {
+            command.env_remove(name);
+        }
+    }
+    command.env_remove("CARGO_ENCODED_RUSTFLAGS");
+    command
 }
 
 /// Runs the docker CLI; `None` when it fails.
@@ -275,14 +293,7 @@ impl Deployment {
     /// of the test's own environment (a stray CONTAINER_INFO_SERVER would
     /// redirect the wrapper).
     pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
-        let mut command = Command::new(program);
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("CONTAINER_INFO_") {
-                command.env_remove(name);
-            }
-        }
-        // Cargo's own flags for this test would win over the static build's.
-        command.env_remove("CARGO_ENCODED_RUSTFLAGS");
+        let mut command = clean_command(program);
         command.envs(self.settings.iter().map(|(name, value)| (name, value)));
         command
     }

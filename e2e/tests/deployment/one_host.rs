@@ -9,14 +9,12 @@
 //! is deployed with docker_server/stack.host-network.yml over the stack file
 //! (host networking and SO_REUSEPORT instead of the ingress routing mesh).
 
-mod helpers;
-
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use helpers::*;
+use crate::helpers::*;
 
 #[test]
 fn provisioned_on_one_node_the_whole_system_works() {

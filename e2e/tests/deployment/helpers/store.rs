@@ -21,15 +21,20 @@ impl Answer {
     }
 }
 
-/// The store on this host's port 5001, reached with curl, one connection a request.
+/// The store on port 5001, reached with curl from this host, one connection a request.
 pub struct Store {
     base: String,
 }
 
 impl Store {
     pub fn on_this_host() -> Self {
+        Self::at(&format!("http://127.0.0.1:{STORE_PORT}"))
+    }
+
+    /// The store at `base`, e.g. `http://192.168.56.10:5001`.
+    pub fn at(base: &str) -> Self {
         Self {
-            base: format!("http://127.0.0.1:{STORE_PORT}"),
+            base: base.to_owned(),
         }
     }
 

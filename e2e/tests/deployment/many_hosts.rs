@@ -1,0 +1,470 @@
+//! Several hosts, for real: exactly what the README's Vagrant section tells
+//! users, with the docker provider: `CLIENTS=2 vagrant up --provider docker`
+//! makes a server node and two client nodes, each a container with its own
+//! Docker Engine (docker_node/), provisioned by provision/*.sh alone (the
+//! worker join token passes through the shared folder). Then, on that one
+//! cluster: what a person does on each client node, the store seen from
+//! everywhere, a second provisioning, a rolling update, a client node lost and
+//! back, a client node cut off from the server and healed, and every node
+//! halted and brought up again. `vagrant destroy -f` ends it, leaving this
+//! host as it was, its cgroups and its engine's stats included.
+//!
+//! As on one host, this kernel has no IPVS, so the provisioning deploys the
+//! store with host networking (docker_server/stack.host-network.yml).
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+/// The store on the server node, as the wrapper on a client node is told.
+const STORE_URL: &str = "http://192.168.56.10:5001";
+
+#[test]
+fn vagrant_up_with_the_docker_provider_runs_the_system_on_three_nodes() {
+    let Some(_engine) = Engine::connect() else {
+        return;
+    };
+    let started = Instant::now();
+    let Some(cluster) = Cluster::up(2) else {
+        return;
+    };
+    eprintln!("==> e2e: vagrant up took {:.0?}", started.elapsed());
+    let clients = cluster.clients();
+    let store = cluster.store();
+    assert_replicas_on_the_server_only(&cluster, "after vagrant up");
+
+    // Each client node: `container-info post` stores the truth about the
+    // container it runs in, every time.
+    let mut posted = BTreeSet::new();
+    for client in &clients {
+        for _ in 0..3 {
+            let record = post(&cluster, client);
+            assert_true_record(&cluster, &record, client);
+            posted.insert(id_of(&record));
+        }
+    }
+
+    // The prompt over `vagrant ssh`: post, get, exit; the record is the
+    // running client container's, with its address on the overlay network.
+    let mut prompt = cluster.prompt(&clients[0]);
+    let running = cluster.docker(
+        &clients[0],
+        &[
+            "ps",
+            "--no-trunc",
+            "--filter",
+            "label=container-info.role=client",
+            "--format",
+            "{{.ID}}",
+        ],
+    );
+    let shown = prompt.enter("post");
+    assert_eq!(
+        field(&shown, "ID"),
+        Some(running.as_str()),
+        "`post` at the prompt:\n{shown}"
+    );
+    let overlay_address = cluster.docker(
+        &clients[0],
+        &[
+            "inspect",
+            "--format",
+            "{{ (index .NetworkSettings.Networks \"container-info-net\").IPAddress }}",
+            &running,
+        ],
+    );
+    assert!(
+        shown.contains(&format!("container-info-net: {overlay_address}")),
+        "`post` shows the overlay address {overlay_address}:\n{shown}"
+    );
+    let listed = prompt.enter("get");
+    assert!(
+        listed.contains(&running[..12]),
+        "`get` lists {}:\n{listed}",
+        &running[..12]
+    );
+    prompt.exit();
+    posted.insert(running);
+
+    // `get` on the other client node lists what both posted.
+    let listed = get(&cluster, &clients[1]);
+    for id in &posted {
+        assert!(listed.contains(id), "`get` on {} lists {id}", clients[1]);
+    }
+
+    // Port 5001 on the server's address, from this host and from every node;
+    // and the forwarded port on this host's loopback.
+    assert_eq!(
+        ids(&store),
+        posted,
+        "the store holds exactly what was posted"
+    );
+    for machine in ["server", clients[0].as_str(), clients[1].as_str()] {
+        let answer = cluster.exec(
+            machine,
+            &[
+                "curl",
+                "-fsS",
+                "--max-time",
+                "5",
+                &format!("{STORE_URL}/containers"),
+            ],
+        );
+        assert!(
+            answer.status.success(),
+            "curl of the store from {machine}: {answer:?}"
+        );
+        let page: Value = serde_json::from_slice(&answer.stdout).unwrap();
+        assert_eq!(
+            page["items"].as_array().map(Vec::len),
+            Some(posted.len()),
+            "from {machine}"
+        );
+    }
+    let forwarded = Store::on_this_host().request("GET", "/healthz", None);
+    assert_eq!(
+        forwarded.status, 200,
+        "the forwarded port 5001: {forwarded:?}"
+    );
+
+    // `ping` from a client node: its agent and the store answer.
+    let ping = cluster.ssh(&clients[0], "container-info ping");
+    let said = String::from_utf8_lossy(&ping.stdout);
+    assert!(
+        ping.status.success(),
+        "ping: {said}{}",
+        String::from_utf8_lossy(&ping.stderr)
+    );
+    assert!(
+        said.contains("agent") && said.contains("container-info_server."),
+        "ping names the agent and a replica:\n{said}"
+    );
+
+    // A second provisioning changes nothing and duplicates nothing.
+    cluster.vagrant(&["provision"]);
+    assert_eq!(
+        lines(&cluster.docker("server", &["node", "ls", "--format", "{{.Hostname}}"]))
+            .into_iter()
+            .collect::<BTreeSet<_>>(),
+        ["server", "client1", "client2"].map(str::to_owned).into(),
+        "the swarm has each node once"
+    );
+    for client in &clients {
+        let agents = cluster.docker(
+            client,
+            &[
+                "ps",
+                "--all",
+                "--filter",
+                "name=container-info-agent",
+                "--format",
+                "{{.Names}}",
+            ],
+        );
+        assert_eq!(
+            lines(&agents),
+            ["container-info-agent"],
+            "one agent on {client}"
+        );
+    }
+    assert_replicas_on_the_server_only(&cluster, "after a second provisioning");
+    assert_eq!(ids(&store), posted, "a second provisioning keeps the data");
+
+    // A rolling update keeps the replicas on the server node and the data.
+    cluster.docker(
+        "server",
+        &[
+            "service",
+            "update",
+            "--force",
+            "--no-resolve-image",
+            "--detach=false",
+            "--quiet",
+            STORE_SERVICE,
+        ],
+    );
+    assert_replicas_on_the_server_only(&cluster, "after a rolling update");
+    assert_eq!(
+        eventually_ids(&store),
+        posted,
+        "a rolling update keeps the data"
+    );
+
+    // Node loss: a client node stops, engine and all. The store and the other
+    // client go on; started again, its agent is back by itself and `post`
+    // works without provisioning.
+    cluster.vagrant(&["halt", &clients[1]]);
+    posted.insert(id_of(&post(&cluster, &clients[0])));
+    assert_eq!(
+        ids(&store),
+        posted,
+        "the store works with a client node down"
+    );
+    cluster.vagrant(&["up", &clients[1]]);
+    let back = Instant::now();
+    eventually(
+        "the agent on the restarted client node",
+        Duration::from_secs(60),
+        || {
+            let answer = cluster.exec(
+                &clients[1],
+                &[
+                    "curl",
+                    "-fsS",
+                    "--max-time",
+                    "2",
+                    "http://127.0.0.1:5002/healthz",
+                ],
+            );
+            answer.status.success().then_some(())
+        },
+    );
+    eprintln!(
+        "==> e2e: the agent answered {:.0?} after its node was up",
+        back.elapsed()
+    );
+    let record = post(&cluster, &clients[1]);
+    assert_true_record(&cluster, &record, &clients[1]);
+    posted.insert(id_of(&record));
+
+    // Partition: the first client node cut off from the server node. Its
+    // agent still answers; `post` fails within the client's timeout with one
+    // line naming the store, and stores nothing; healed, it works again.
+    let cut = &clients[0];
+    partition(&cluster, cut, "-I");
+    let whoami = cluster.ssh(cut, "container-info whoami --json");
+    assert!(
+        whoami.status.success(),
+        "whoami needs only the local agent: {}",
+        String::from_utf8_lossy(&whoami.stderr)
+    );
+    let me: Value = serde_json::from_slice(&whoami.stdout).unwrap();
+    assert_eq!(me["node"], cut.as_str());
+    let trying = Instant::now();
+    let failed = cluster.ssh(cut, "container-info post --json");
+    let took = trying.elapsed();
+    let errors = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(
+        failed.status.code(),
+        Some(3),
+        "post without the store: not responding (3): {errors}"
+    );
+    assert!(
+        errors.lines().any(|line| line.contains(STORE_URL)),
+        "one line names the store's URL:\n{errors}"
+    );
+    // 2 s to find the manager unreachable, 2 s to connect, 5 s for an
+    // answer, and vagrant's own start.
+    assert!(
+        took < Duration::from_secs(20),
+        "post gave up after {took:?}"
+    );
+    partition(&cluster, cut, "-D");
+    assert_eq!(ids(&store), posted, "a failed post stores nothing");
+    let healed = Instant::now();
+    let record = eventually(
+        "post to work again once healed",
+        Duration::from_secs(60),
+        || {
+            let output = cluster.ssh(cut, "container-info post --json");
+            output
+                .status
+                .success()
+                .then(|| serde_json::from_slice::<Value>(&output.stdout).unwrap())
+        },
+    );
+    eprintln!(
+        "==> e2e: post worked again {:.0?} after healing",
+        healed.elapsed()
+    );
+    assert_true_record(&cluster, &record, cut);
+    posted.insert(id_of(&record));
+
+    // Every node halted, then up again: the stack and the agents come back by
+    // themselves within a minute, with every snapshot.
+    cluster.vagrant(&["halt"]);
+    cluster.vagrant(&["up"]);
+    let up = Instant::now();
+    let after = eventually(
+        "the store after vagrant halt and up",
+        Duration::from_secs(60),
+        || {
+            let answer = store.try_request("GET", "/containers?limit=1000", None)?;
+            (answer.status == 200 && store_replicas_running(&cluster) == 3).then(|| ids(&store))
+        },
+    );
+    eprintln!(
+        "==> e2e: the store was back {:.0?} after vagrant up",
+        up.elapsed()
+    );
+    assert_eq!(after, posted, "every snapshot is still there");
+    assert_replicas_on_the_server_only(&cluster, "after vagrant halt and up");
+    for client in &clients {
+        let record = eventually(
+            "post after vagrant halt and up",
+            Duration::from_secs(60),
+            || {
+                let output = cluster.ssh(client, "container-info post --json");
+                output
+                    .status
+                    .success()
+                    .then(|| serde_json::from_slice::<Value>(&output.stdout).unwrap())
+            },
+        );
+        assert_true_record(&cluster, &record, client);
+    }
+
+    cluster.tear_down();
+    eprintln!(
+        "==> e2e: the many-hosts test took {:.0?}",
+        started.elapsed()
+    );
+}
+
+/// `container-info post --json` on `machine`, which must succeed.
+fn post(cluster: &Cluster, machine: &str) -> Value {
+    let output = cluster.ssh(machine, "container-info post --json");
+    assert!(
+        output.status.success(),
+        "post on {machine}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+        panic!("post --json on {machine} printed no JSON ({error}): {output:?}")
+    })
+}
+
+/// `container-info get --json` on `machine`: what it printed.
+fn get(cluster: &Cluster, machine: &str) -> String {
+    let output = cluster.ssh(machine, "container-info get --json");
+    assert!(
+        output.status.success(),
+        "get on {machine}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A record is the truth about a client container on `machine`: running,
+/// with its overlay address and stats, taken by a replica on the server node.
+fn assert_true_record(cluster: &Cluster, record: &Value, machine: &str) {
+    let id = id_of(record);
+    assert!(
+        id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "a full container ID: {record}"
+    );
+    assert_eq!(record["node"], machine, "{record}");
+    assert_eq!(record["state"], "running", "{record}");
+    let overlay = record["networks"][NETWORK]["ip_address"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(!overlay.is_empty(), "an address on {NETWORK}: {record}");
+    let stats = &record["stats"];
+    assert!(
+        stats["memory_usage_bytes"].as_u64() > Some(0),
+        "stats with memory use: {record}"
+    );
+    assert!(
+        stats["pids"].as_u64() > Some(0),
+        "stats with pids: {record}"
+    );
+    let replicas = store_replica_names(cluster);
+    let received_by = record["received_by"].as_str().unwrap_or_default();
+    assert!(
+        replicas.contains(received_by),
+        "received by one of the server's replicas {replicas:?}: {record}"
+    );
+}
+
+fn id_of(record: &Value) -> String {
+    record["id"]
+        .as_str()
+        .expect("a record has an id")
+        .to_owned()
+}
+
+/// The IDs the store lists.
+fn ids(store: &Store) -> BTreeSet<String> {
+    store.containers().iter().map(id_of).collect()
+}
+
+/// The IDs the store lists, once it answers again (after a restart).
+fn eventually_ids(store: &Store) -> BTreeSet<String> {
+    eventually("the store to answer", Duration::from_secs(60), || {
+        let answer = store.try_request("GET", "/containers?limit=1", None)?;
+        (answer.status == 200).then(|| ids(store))
+    })
+}
+
+/// The names of the store's running containers on the server node.
+fn store_replica_names(cluster: &Cluster) -> BTreeSet<String> {
+    let filter = format!("label=com.docker.swarm.service.name={STORE_SERVICE}");
+    lines(&cluster.docker(
+        "server",
+        &["ps", "--filter", &filter, "--format", "{{.Names}}"],
+    ))
+    .into_iter()
+    .collect()
+}
+
+fn store_replicas_running(cluster: &Cluster) -> usize {
+    store_replica_names(cluster).len()
+}
+
+/// The store's tasks that should run: three, all on the server node, once
+/// the swarm has settled.
+fn assert_replicas_on_the_server_only(cluster: &Cluster, when: &str) {
+    let nodes = eventually(
+        &format!("three running replicas {when}"),
+        Duration::from_secs(90),
+        || {
+            let running = cluster.docker(
+                "server",
+                &[
+                    "service",
+                    "ps",
+                    "--filter",
+                    "desired-state=running",
+                    "--format",
+                    "{{.Node}} {{.CurrentState}}",
+                    STORE_SERVICE,
+                ],
+            );
+            let tasks = lines(&running);
+            (tasks.len() == 3 && tasks.iter().all(|task| task.contains("Running"))).then_some(tasks)
+        },
+    );
+    for task in nodes {
+        assert!(
+            task.starts_with("server "),
+            "{when}, a replica runs off the server node: {task}"
+        );
+    }
+}
+
+/// Cuts `machine` off the server's address (`-I`), or heals it (`-D`), with
+/// iptables inside the node: what a firewall between two hosts does, for the
+/// node itself (INPUT, OUTPUT) and for its containers (FORWARD).
+fn partition(cluster: &Cluster, machine: &str, action: &str) {
+    let rules = [
+        ["INPUT", "-s"],
+        ["OUTPUT", "-d"],
+        ["FORWARD", "-s"],
+        ["FORWARD", "-d"],
+    ];
+    for rule in rules {
+        let output = cluster.exec(
+            machine,
+            &[
+                "iptables", action, rule[0], rule[1], SERVER_IP, "-j", "DROP",
+            ],
+        );
+        assert!(
+            output.status.success(),
+            "iptables {action} on {machine}: {output:?}"
+        );
+    }
+}

@@ -3,49 +3,17 @@
 //! service's well-known port. On a Swarm node the gateway is the host, which runs
 //! the agent and reaches the store through the routing mesh.
 
-use std::fmt;
 use std::net::Ipv4Addr;
 
 use reqwest::Url;
 
 use crate::error::ClientError;
+use crate::service::Service;
 
 /// Linux's routing table, as text.
 const ROUTE_TABLE: &str = "/proc/net/route";
 /// `RTF_GATEWAY` from linux/route.h: the route goes through a gateway.
 const RTF_GATEWAY: u32 = 0x2;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Service {
-    Store,
-    Agent,
-}
-
-impl Service {
-    pub fn port(self) -> u16 {
-        match self {
-            Self::Store => 5001,
-            Self::Agent => 5002,
-        }
-    }
-
-    /// What a person sets to point the client elsewhere.
-    pub fn setting(self) -> &'static str {
-        match self {
-            Self::Store => "--server URL or CONTAINER_INFO_SERVER",
-            Self::Agent => "--agent URL or CONTAINER_INFO_AGENT",
-        }
-    }
-}
-
-impl fmt::Display for Service {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Store => "store",
-            Self::Agent => "agent",
-        })
-    }
-}
 
 /// A base URL as a person types it: `http://host:port`, or just `host:port`.
 pub fn parse_base_url(given: &str) -> Result<Url, String> {

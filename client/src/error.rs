@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use reqwest::{Method, StatusCode};
 
-use crate::discovery::Service;
+use crate::service::Service;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {

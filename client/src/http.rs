@@ -8,8 +8,8 @@ use reqwest::{Client, Method, RequestBuilder, Response, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::discovery::Service;
 use crate::error::{ClientError, root_cause};
+use crate::service::Service;
 
 /// Both services are on the local network: a slow answer means a problem, and a
 /// person at the prompt should hear about it quickly.

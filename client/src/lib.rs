@@ -9,8 +9,10 @@ pub mod error;
 pub mod http;
 pub mod output;
 pub mod prompt;
+pub mod service;
 pub mod session;
 pub mod store;
+pub mod targets;
 
 use std::process::ExitCode;
 
@@ -30,7 +32,7 @@ fn run(cli: Cli) -> Result<(), ClientError> {
         .enable_all()
         .build()
         .map_err(|error| ClientError::Runtime(error.to_string()))?;
-    let targets = session::Targets::new(cli.targets)?;
+    let targets = targets::Targets::new(cli.targets.server, cli.targets.agent)?;
     match cli.command {
         None => prompt::run(&runtime, &targets, cli.no_history),
         Some(command) => {

@@ -20,7 +20,8 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::commands::Command;
 use crate::error::ClientError;
 use crate::output::{Paint, paint};
-use crate::session::{Session, Targets, color_wanted};
+use crate::session::{Session, color_wanted};
+use crate::targets::Targets;
 
 pub const PROMPT: &str = "container-info> ";
 const MORE: &str = "-- more? [Enter: next page, q: stop] ";

@@ -1,60 +1,16 @@
-//! What a command runs with: where the services are, where output goes, and how
-//! to ask whether to go on to the next page.
+//! What a command runs with: the services (found by `targets`), where output
+//! goes, and how to ask whether to go on to the next page.
 
 use std::io::{self, IsTerminal, Write};
 
 use chrono::Utc;
 use container_info_wire::{Snapshot, StoredSnapshot};
-use reqwest::{Client, Url};
 
-use crate::agent::Agent;
-use crate::cli::TargetArgs;
-use crate::discovery::{Service, locate};
-use crate::error::ClientError;
-use crate::http::{Endpoint, http_client};
 use crate::output;
-use crate::store::Store;
+use crate::targets::Targets;
 
 /// The store's own default page size; one-shot lists are fetched in pages of it.
 pub const ONE_SHOT_PAGE: usize = 100;
-
-/// The agent and the store, found when a command first needs them: `whoami`
-/// works without any store address, and `get` without an agent.
-pub struct Targets {
-    server: Option<Url>,
-    agent: Option<Url>,
-    http: Client,
-}
-
-impl Targets {
-    pub fn new(args: TargetArgs) -> Result<Self, ClientError> {
-        Ok(Self {
-            server: args.server,
-            agent: args.agent,
-            http: http_client()?,
-        })
-    }
-
-    pub fn store(&self) -> Result<Store, ClientError> {
-        Ok(Store(self.endpoint(Service::Store, self.server.clone())?))
-    }
-
-    pub fn agent(&self) -> Result<Agent, ClientError> {
-        Ok(Agent(self.endpoint(Service::Agent, self.agent.clone())?))
-    }
-
-    pub fn endpoint(&self, service: Service, given: Option<Url>) -> Result<Endpoint, ClientError> {
-        Ok(Endpoint::new(
-            service,
-            locate(service, given)?,
-            self.http.clone(),
-        ))
-    }
-
-    pub fn http(&self) -> &Client {
-        &self.http
-    }
-}
 
 pub struct Session<'a> {
     pub targets: &'a Targets,

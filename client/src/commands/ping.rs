@@ -7,10 +7,10 @@ use futures_util::future::join_all;
 use reqwest::{Client, Url};
 use serde::Serialize;
 
-use crate::discovery::Service;
 use crate::error::{ClientError, root_cause};
 use crate::http::join;
 use crate::output::{self, Cell, Paint, Table};
+use crate::service::Service;
 use crate::session::Session;
 
 /// Swarm's DNS answers at once on a Swarm node; anywhere else the name is

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use container_info_client::commands::ping::roll_call;
-use container_info_client::discovery::Service;
+use container_info_client::service::Service;
 use reqwest::Url;
 
 use crate::helpers::*;

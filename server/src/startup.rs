@@ -17,7 +17,7 @@ use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 
 use crate::config::Config;
-use crate::error::StoreError;
+use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::routes::containers::{self, Replica};
 use crate::routes::operations::{self, ApiDocument};
@@ -142,7 +142,7 @@ fn app(
         .app_data(shared.replica)
         .app_data(shared.metrics)
         .app_data(web::QueryConfig::default().error_handler(|error, _| {
-            StoreError::BadParameter {
+            ApiError::BadParameter {
                 parameter: "query string".to_owned(),
                 message: error.to_string(),
             }

@@ -2,12 +2,13 @@
 //! document is assembled from the handlers actually registered.
 
 pub mod containers;
+mod extract;
 pub mod operations;
 
 use actix_web::{HttpRequest, web};
 use utoipa::openapi::OpenApi;
 
-use crate::error::StoreError;
+use crate::error::ApiError;
 
 /// Every path template of the API with its methods, read from the OpenAPI
 /// document so that a 405 lists exactly what the routes accept. It also names
@@ -72,15 +73,15 @@ impl RouteTable {
 pub async fn fallback(
     request: HttpRequest,
     routes: web::Data<RouteTable>,
-) -> Result<actix_web::HttpResponse, StoreError> {
+) -> Result<actix_web::HttpResponse, ApiError> {
     let method = request.method().to_string();
     let path = request.path().to_owned();
     Err(match routes.find(&path) {
-        Some(route) => StoreError::MethodNotAllowed {
+        Some(route) => ApiError::MethodNotAllowed {
             method,
             path,
             allowed: route.methods.clone(),
         },
-        None => StoreError::NoSuchRoute { method, path },
+        None => ApiError::NoSuchRoute { method, path },
     })
 }

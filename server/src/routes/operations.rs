@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::containers::Replica;
-use crate::error::StoreError;
+use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::storage::Store;
 
@@ -45,7 +45,7 @@ pub async fn healthz(replica: web::Data<Replica>) -> web::Json<Health> {
 pub async fn readyz(
     store: web::Data<Store>,
     replica: web::Data<Replica>,
-) -> Result<web::Json<Health>, StoreError> {
+) -> Result<web::Json<Health>, ApiError> {
     store.check_readable().await?;
     store.check_writable().await?;
     Ok(web::Json(Health {
@@ -62,7 +62,7 @@ pub async fn readyz(
 pub async fn metrics(
     store: web::Data<Store>,
     metrics: web::Data<Metrics>,
-) -> Result<HttpResponse, StoreError> {
+) -> Result<HttpResponse, ApiError> {
     let rows = store.row_counts().await?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+use super::StorageError;
 use super::connection;
-use crate::error::StoreError;
 
 /// The pause after a checkpoint: while commits keep coming, the next
 /// checkpoint copies what they wrote meanwhile, about 10 ms of writes.
@@ -52,7 +52,7 @@ impl Checkpoints {
     }
 }
 
-pub fn start(path: &Path) -> Result<Checkpoints, StoreError> {
+pub fn start(path: &Path) -> Result<Checkpoints, StorageError> {
     let conn = connection::open_writer(path)?;
     let (log_grew, notices) = mpsc::sync_channel::<()>(1);
     let thread = std::thread::Builder::new()
@@ -74,7 +74,10 @@ pub fn start(path: &Path) -> Result<Checkpoints, StoreError> {
                 std::thread::sleep(SPACING);
             }
         })
-        .map_err(StoreError::WriterThread)?;
+        .map_err(|source| StorageError::Thread {
+            name: "checkpoint",
+            source,
+        })?;
     Ok(Checkpoints { log_grew, thread })
 }
 

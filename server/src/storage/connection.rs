@@ -8,7 +8,7 @@ use prometheus::IntCounter;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 
-use crate::error::StoreError;
+use super::StorageError;
 
 /// Times a connection found the file locked by another connection (often another
 /// replica) and waited. Process-wide, because SQLite's busy handler is a plain
@@ -58,7 +58,7 @@ pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
 /// safety net, since the checkpointer thread normally keeps the log short.
 const WRITER_CHECKPOINT_PAGES: u32 = 20_000;
 
-pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+pub fn open_writer(path: &Path) -> Result<Connection, StorageError> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -69,7 +69,7 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     let mode: String =
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::NoWal {
+        return Err(StorageError::NoWal {
             path: path.to_owned(),
             mode,
         });

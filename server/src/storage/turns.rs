@@ -10,7 +10,7 @@
 use std::fs::{File, OpenOptions};
 use std::path::Path;
 
-use crate::error::StoreError;
+use super::StorageError;
 
 pub struct WriteTurns(File);
 
@@ -32,7 +32,7 @@ impl Drop for Turn<'_> {
 }
 
 impl WriteTurns {
-    pub fn open(database: &Path) -> Result<Self, StoreError> {
+    pub fn open(database: &Path) -> Result<Self, StorageError> {
         let mut path = database.as_os_str().to_owned();
         path.push("-write-turns");
         OpenOptions::new()
@@ -41,7 +41,7 @@ impl WriteTurns {
             .write(true)
             .open(&path)
             .map(Self)
-            .map_err(|source| StoreError::TurnsFile {
+            .map_err(|source| StorageError::TurnsFile {
                 path: path.into(),
                 source,
             })

@@ -14,7 +14,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use tokio::sync::{mpsc, oneshot};
 
 use super::NewSnapshot;
-use crate::error::StoreError;
+use super::StorageError;
 
 /// More than this many requests in one commit only delays the first of them.
 const MAX_REQUESTS_PER_COMMIT: usize = 512;
@@ -24,7 +24,7 @@ const MAX_REQUESTS_PER_COMMIT: usize = 512;
 /// beside a commit's fsync; meanwhile this replica's next group grows.
 const PASS_THE_TURN: std::time::Duration = std::time::Duration::from_micros(300);
 
-type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+type Reply<T> = oneshot::Sender<Result<T, StorageError>>;
 
 pub(super) enum Job {
     Write {
@@ -44,8 +44,8 @@ pub(super) enum Job {
 /// A job done inside the open transaction, waiting for the commit to be answered.
 enum Applied {
     /// With how many of the snapshots were new (not retries).
-    Write(Reply<Vec<String>>, Result<(Vec<String>, u64), StoreError>),
-    Delete(Reply<bool>, Result<bool, StoreError>),
+    Write(Reply<Vec<String>>, Result<(Vec<String>, u64), StorageError>),
+    Delete(Reply<bool>, Result<bool, StorageError>),
     Probe(Reply<()>),
 }
 
@@ -55,11 +55,11 @@ impl Applied {
     /// the failed commit often only its consequence.
     fn answer(self, commit_error: Option<&Arc<rusqlite::Error>>, written: &IntCounter) {
         fn settle<T>(
-            done: Result<T, StoreError>,
+            done: Result<T, StorageError>,
             commit_error: Option<&Arc<rusqlite::Error>>,
-        ) -> Result<T, StoreError> {
+        ) -> Result<T, StorageError> {
             match (done, commit_error) {
-                (Ok(_), Some(error)) => Err(StoreError::Database(Arc::clone(error))),
+                (Ok(_), Some(error)) => Err(StorageError::Database(Arc::clone(error))),
                 (done, _) => done,
             }
         }
@@ -186,7 +186,7 @@ fn apply(tx: &Transaction, job: Job, history_limit: u32) -> Applied {
 fn in_savepoint<T>(
     tx: &Transaction,
     work: impl FnOnce() -> rusqlite::Result<T>,
-) -> Result<T, StoreError> {
+) -> Result<T, StorageError> {
     tx.execute_batch("SAVEPOINT job")?;
     match work() {
         Ok(value) => {

@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 
 use chrono::{DateTime, Utc};
-use container_info_wire::{ContainerState, Snapshot, StoredSnapshot};
+use container_info_wire::{ContainerState, Snapshot, Stats, StoredSnapshot};
 use serde::Serialize;
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -224,7 +224,38 @@ pub fn detail(
     now: DateTime<Utc>,
     color: bool,
 ) -> io::Result<()> {
-    let mut lines: Vec<(&str, String)> = vec![
+    let mut lines = identity_lines(snapshot, now, color);
+    lines.extend(network_lines(snapshot));
+    lines.extend(
+        snapshot
+            .labels
+            .iter()
+            .map(|(key, value)| ("Label", format!("{key}={value}"))),
+    );
+    if let Some(stats) = &snapshot.stats {
+        lines.extend(stats_lines(stats));
+    }
+    lines.push(("Observed", timestamp(snapshot.observed_at, now)));
+    if let Some(stored) = stored {
+        lines.push(("Received", timestamp(stored.received_at, now)));
+        lines.push(("Replica", stored.received_by.clone()));
+        lines.push(("From", stored.reporter_addr.clone()));
+    }
+    let width = lines.iter().map(|(key, _)| key.len()).max().unwrap_or(0);
+    for (key, value) in lines {
+        let key = paint(&format!("{key:width$}"), Paint::Bold, color);
+        writeln!(out, "{key}  {value}")?;
+    }
+    Ok(())
+}
+
+/// What the container is, where, and since when.
+fn identity_lines(
+    snapshot: &Snapshot,
+    now: DateTime<Utc>,
+    color: bool,
+) -> Vec<(&'static str, String)> {
+    let mut lines = vec![
         ("ID", snapshot.id.to_string()),
         ("Name", snapshot.name.clone()),
         ("Image", snapshot.image.clone()),
@@ -243,7 +274,12 @@ pub fn detail(
     if let Some(started) = snapshot.started_at {
         lines.push(("Started", timestamp(started, now)));
     }
-    for (name, address) in &snapshot.networks {
+    lines
+}
+
+/// One line per network: its addresses, and the gateway when there is one.
+fn network_lines(snapshot: &Snapshot) -> impl Iterator<Item = (&'static str, String)> + '_ {
+    snapshot.networks.iter().map(|(name, address)| {
         let addresses: Vec<&str> = [&address.ip_address, &address.ipv6_address]
             .into_iter()
             .filter(|ip| !ip.is_empty())
@@ -253,43 +289,31 @@ pub fn detail(
         if !address.gateway.is_empty() {
             text.push_str(&format!(" (gateway {})", address.gateway));
         }
-        lines.push(("Network", text));
-    }
-    for (key, value) in &snapshot.labels {
-        lines.push(("Label", format!("{key}={value}")));
-    }
-    if let Some(stats) = &snapshot.stats {
-        lines.push(("CPU", format!("{:.1}%", stats.cpu_percent)));
-        let limit = match stats.memory_limit_bytes {
-            0 => "(no limit)".to_owned(),
-            limit => format!("of {}", mib(limit)),
-        };
-        lines.push((
+        ("Network", text)
+    })
+}
+
+fn stats_lines(stats: &Stats) -> [(&'static str, String); 4] {
+    let limit = match stats.memory_limit_bytes {
+        0 => "(no limit)".to_owned(),
+        limit => format!("of {}", mib(limit)),
+    };
+    [
+        ("CPU", format!("{:.1}%", stats.cpu_percent)),
+        (
             "Memory",
             format!("{} {limit}", mib(stats.memory_usage_bytes)),
-        ));
-        lines.push((
+        ),
+        (
             "Net I/O",
             format!(
                 "{} in, {} out",
                 mib(stats.network_rx_bytes),
                 mib(stats.network_tx_bytes)
             ),
-        ));
-        lines.push(("PIDs", stats.pids.to_string()));
-    }
-    lines.push(("Observed", timestamp(snapshot.observed_at, now)));
-    if let Some(stored) = stored {
-        lines.push(("Received", timestamp(stored.received_at, now)));
-        lines.push(("Replica", stored.received_by.clone()));
-        lines.push(("From", stored.reporter_addr.clone()));
-    }
-    let width = lines.iter().map(|(key, _)| key.len()).max().unwrap_or(0);
-    for (key, value) in lines {
-        let key = paint(&format!("{key:width$}"), Paint::Bold, color);
-        writeln!(out, "{key}  {value}")?;
-    }
-    Ok(())
+        ),
+        ("PIDs", stats.pids.to_string()),
+    ]
 }
 
 pub fn json(out: &mut dyn Write, value: &impl Serialize) -> io::Result<()> {

@@ -205,72 +205,86 @@ fn in_savepoint<T>(
     }
 }
 
-/// Stores one snapshot and returns the stored record, and whether it was new. A snapshot already stored
-/// (same container, same `observed_at`) is not stored again: the first record
-/// is returned, so a retried request gets the answer it missed.
+/// Stores one snapshot and returns the stored record, and whether it was new.
+/// A snapshot already stored (same container, same `observed_at`) is not
+/// stored again: the first record is returned, so a retried request gets the
+/// answer it missed.
 fn insert_snapshot(
     tx: &Transaction,
     snapshot: &NewSnapshot,
     history_limit: u32,
 ) -> rusqlite::Result<(String, bool)> {
-    let seq: Option<i64> = tx
-        .prepare_cached(
-            "INSERT INTO snapshots (container_id, observed_at, body) VALUES (?1, ?2, ?3)
-             ON CONFLICT (container_id, observed_at) DO NOTHING RETURNING seq",
-        )?
-        .query_row(
-            params![snapshot.id, snapshot.observed_at, snapshot.body],
-            |row| row.get(0),
-        )
-        .optional()?;
-    let Some(seq) = seq else {
-        return tx
-            .prepare_cached(
-                "SELECT body FROM snapshots WHERE container_id = ?1 AND observed_at = ?2",
-            )?
-            .query_row(params![snapshot.id, snapshot.observed_at], |row| {
-                Ok((row.get(0)?, false))
-            });
+    let Some(seq) = add_to_history(tx, snapshot)? else {
+        return Ok((body_stored_before(tx, snapshot)?, false));
     };
-    // A snapshot that arrives late (older than the one held) joins the history
-    // but does not replace the latest. SET expressions all read the old row.
-    let history_len: u32 = tx
-        .prepare_cached(
-            "INSERT INTO containers (id, seq, name, image, node, state, observed_at, labels, history_len)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)
-             ON CONFLICT (id) DO UPDATE SET
-                 history_len = history_len + 1,
-                 seq = iif(excluded.observed_at > observed_at, excluded.seq, seq),
-                 name = iif(excluded.observed_at > observed_at, excluded.name, name),
-                 image = iif(excluded.observed_at > observed_at, excluded.image, image),
-                 node = iif(excluded.observed_at > observed_at, excluded.node, node),
-                 state = iif(excluded.observed_at > observed_at, excluded.state, state),
-                 labels = iif(excluded.observed_at > observed_at, excluded.labels, labels),
-                 observed_at = max(excluded.observed_at, observed_at)
-             RETURNING history_len",
-        )?
-        .query_row(
-            params![
-                snapshot.id,
-                seq,
-                snapshot.name,
-                snapshot.image,
-                snapshot.node,
-                snapshot.state,
-                snapshot.observed_at,
-                snapshot.labels,
-            ],
-            |row| row.get(0),
-        )?;
+    let history_len = update_latest(tx, snapshot, seq)?;
     if history_len > history_limit {
-        tx.prepare_cached(
-            "DELETE FROM snapshots WHERE seq IN (
-                 SELECT seq FROM snapshots WHERE container_id = ?1
-                 ORDER BY observed_at, seq LIMIT ?2)",
-        )?
-        .execute(params![snapshot.id, history_len - history_limit])?;
-        tx.prepare_cached("UPDATE containers SET history_len = ?2 WHERE id = ?1")?
-            .execute(params![snapshot.id, history_limit])?;
+        trim_history(tx, &snapshot.id, history_len - history_limit, history_limit)?;
     }
     Ok((snapshot.body.clone(), true))
+}
+
+/// The new history row's `seq`; none when this snapshot is stored already.
+fn add_to_history(tx: &Transaction, snapshot: &NewSnapshot) -> rusqlite::Result<Option<i64>> {
+    tx.prepare_cached(
+        "INSERT INTO snapshots (container_id, observed_at, body) VALUES (?1, ?2, ?3)
+         ON CONFLICT (container_id, observed_at) DO NOTHING RETURNING seq",
+    )?
+    .query_row(
+        params![snapshot.id, snapshot.observed_at, snapshot.body],
+        |row| row.get(0),
+    )
+    .optional()
+}
+
+fn body_stored_before(tx: &Transaction, snapshot: &NewSnapshot) -> rusqlite::Result<String> {
+    tx.prepare_cached("SELECT body FROM snapshots WHERE container_id = ?1 AND observed_at = ?2")?
+        .query_row(params![snapshot.id, snapshot.observed_at], |row| row.get(0))
+}
+
+/// Counts the new history row in the container's record, and makes the
+/// snapshot its latest unless a newer one is held; returns the history's length.
+fn update_latest(tx: &Transaction, snapshot: &NewSnapshot, seq: i64) -> rusqlite::Result<u32> {
+    // A snapshot that arrives late (older than the one held) joins the history
+    // but does not replace the latest. SET expressions all read the old row.
+    tx.prepare_cached(
+        "INSERT INTO containers (id, seq, name, image, node, state, observed_at, labels, history_len)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)
+         ON CONFLICT (id) DO UPDATE SET
+             history_len = history_len + 1,
+             seq = iif(excluded.observed_at > observed_at, excluded.seq, seq),
+             name = iif(excluded.observed_at > observed_at, excluded.name, name),
+             image = iif(excluded.observed_at > observed_at, excluded.image, image),
+             node = iif(excluded.observed_at > observed_at, excluded.node, node),
+             state = iif(excluded.observed_at > observed_at, excluded.state, state),
+             labels = iif(excluded.observed_at > observed_at, excluded.labels, labels),
+             observed_at = max(excluded.observed_at, observed_at)
+         RETURNING history_len",
+    )?
+    .query_row(
+        params![
+            snapshot.id,
+            seq,
+            snapshot.name,
+            snapshot.image,
+            snapshot.node,
+            snapshot.state,
+            snapshot.observed_at,
+            snapshot.labels,
+        ],
+        |row| row.get(0),
+    )
+}
+
+/// Removes the container's `excess` oldest snapshots, leaving `kept`.
+fn trim_history(tx: &Transaction, id: &str, excess: u32, kept: u32) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "DELETE FROM snapshots WHERE seq IN (
+             SELECT seq FROM snapshots WHERE container_id = ?1
+             ORDER BY observed_at, seq LIMIT ?2)",
+    )?
+    .execute(params![id, excess])?;
+    tx.prepare_cached("UPDATE containers SET history_len = ?2 WHERE id = ?1")?
+        .execute(params![id, kept])?;
+    Ok(())
 }

@@ -70,18 +70,8 @@ async fn get_shows_a_table_with_short_ids_mib_and_relative_times() {
         .filter(|h| !h.is_empty())
         .collect();
     assert_eq!(
-        header,
-        [
-            "CONTAINER ID",
-            "NAME",
-            "IMAGE",
-            "NODE",
-            "STATE",
-            "CPU",
-            "MEMORY",
-            "OBSERVED",
-            "REPLICA"
-        ]
+        header.join(","),
+        "CONTAINER ID,NAME,IMAGE,NODE,STATE,CPU,MEMORY,OBSERVED,REPLICA"
     );
     // The most recently updated first, as the store lists them.
     assert!(lines[1].starts_with(&container_id(4)[..12]), "{lines:?}");

@@ -16,7 +16,7 @@ const ROUTE_TABLE: &str = "/proc/net/route";
 const RTF_GATEWAY: u32 = 0x2;
 
 /// A base URL as a person types it: `http://host:port`, or just `host:port`.
-pub fn parse_base_url(given: &str) -> Result<Url, String> {
+pub(crate) fn parse_base_url(given: &str) -> Result<Url, String> {
     let with_scheme = if given.contains("://") {
         given.to_owned()
     } else {
@@ -33,7 +33,7 @@ pub fn parse_base_url(given: &str) -> Result<Url, String> {
 }
 
 /// The given URL, or the default gateway with the service's port.
-pub fn locate(service: Service, given: Option<Url>) -> Result<Url, ClientError> {
+pub(crate) fn locate(service: Service, given: Option<Url>) -> Result<Url, ClientError> {
     if let Some(url) = given {
         return Ok(url);
     }
@@ -51,7 +51,7 @@ pub fn locate(service: Service, given: Option<Url>) -> Result<Url, ClientError> 
 
 /// The gateway of the default route in the text of `/proc/net/route`, where
 /// addresses are hex in the kernel's (little-endian) byte order.
-pub fn default_gateway(routes: &str) -> Option<Ipv4Addr> {
+pub(crate) fn default_gateway(routes: &str) -> Option<Ipv4Addr> {
     routes.lines().skip(1).find_map(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
         let [_iface, destination, gateway, flags, ..] = fields[..] else {

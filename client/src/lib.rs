@@ -1,18 +1,18 @@
 //! `container-info`: asks the host's agent who this container is, posts that to
 //! the store, and shows what the store holds; at a prompt or one command at a time.
 
-pub mod agent;
+pub(crate) mod agent;
 pub mod cli;
 pub mod commands;
-pub mod discovery;
-pub mod error;
-pub mod http;
-pub mod output;
-pub mod prompt;
+pub(crate) mod discovery;
+pub(crate) mod error;
+pub(crate) mod http;
+pub(crate) mod output;
+pub(crate) mod prompt;
 pub mod service;
-pub mod session;
-pub mod store;
-pub mod targets;
+pub(crate) mod session;
+pub(crate) mod store;
+pub(crate) mod targets;
 
 use std::process::ExitCode;
 

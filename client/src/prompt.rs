@@ -23,7 +23,7 @@ use crate::output::{Paint, paint};
 use crate::session::{Session, color_wanted};
 use crate::targets::Targets;
 
-pub const PROMPT: &str = "container-info> ";
+pub(crate) const PROMPT: &str = "container-info> ";
 const MORE: &str = "-- more? [Enter: next page, q: stop] ";
 /// Rows kept free on a page for the header and the "more?" line.
 const SCREEN_MARGIN: usize = 3;
@@ -205,7 +205,11 @@ fn page_size() -> usize {
         .map_or(FALLBACK_PAGE, |rows| rows - SCREEN_MARGIN)
 }
 
-pub fn run(runtime: &Runtime, targets: &Targets, no_history: bool) -> Result<(), ClientError> {
+pub(crate) fn run(
+    runtime: &Runtime,
+    targets: &Targets,
+    no_history: bool,
+) -> Result<(), ClientError> {
     let color = color_wanted();
     let mut prompt = Prompt::open(color, no_history)?;
     // From the start, so that Ctrl-C never ends the program: at the prompt the

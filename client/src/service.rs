@@ -11,7 +11,7 @@ pub enum Service {
 }
 
 impl Service {
-    pub fn port(self) -> u16 {
+    pub(crate) fn port(self) -> u16 {
         match self {
             Self::Store => 5001,
             Self::Agent => 5002,
@@ -19,7 +19,7 @@ impl Service {
     }
 
     /// What a person sets to point the client elsewhere.
-    pub fn setting(self) -> &'static str {
+    pub(crate) fn setting(self) -> &'static str {
         match self {
             Self::Store => "--server URL or CONTAINER_INFO_SERVER",
             Self::Agent => "--agent URL or CONTAINER_INFO_AGENT",

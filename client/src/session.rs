@@ -10,9 +10,9 @@ use crate::output;
 use crate::targets::Targets;
 
 /// The store's own default page size; one-shot lists are fetched in pages of it.
-pub const ONE_SHOT_PAGE: usize = 100;
+pub(crate) const ONE_SHOT_PAGE: usize = 100;
 
-pub struct Session<'a> {
+pub(crate) struct Session<'a> {
     pub targets: &'a Targets,
     pub out: &'a mut dyn Write,
     pub color: bool,
@@ -25,7 +25,7 @@ pub struct Session<'a> {
 impl<'a> Session<'a> {
     /// One record, as JSON (the stored record when there is one) or as the
     /// detail view: what `whoami`, `post` and `get ID` print.
-    pub fn show_record(
+    pub(crate) fn show_record(
         &mut self,
         json: bool,
         snapshot: &Snapshot,
@@ -40,7 +40,7 @@ impl<'a> Session<'a> {
 
     /// Runs `f` with a session that prints to stdout and fetches every page as
     /// it goes.
-    pub fn one_shot<T>(targets: &'a Targets, f: impl FnOnce(&mut Session<'_>) -> T) -> T {
+    pub(crate) fn one_shot<T>(targets: &'a Targets, f: impl FnOnce(&mut Session<'_>) -> T) -> T {
         let mut stdout = std::io::stdout().lock();
         let mut always = || true;
         let mut session = Session {
@@ -56,7 +56,7 @@ impl<'a> Session<'a> {
 
 /// Colour only for a person looking at a terminal who has not opted out
 /// (https://no-color.org: any non-empty NO_COLOR).
-pub fn color_wanted() -> bool {
+pub(crate) fn color_wanted() -> bool {
     std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
 }

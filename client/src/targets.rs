@@ -12,7 +12,7 @@ use crate::store::Store;
 
 /// The agent and the store, found when a command first needs them: `whoami`
 /// works without any store address, and `get` without an agent.
-pub struct Targets {
+pub(crate) struct Targets {
     server: Option<Url>,
     agent: Option<Url>,
     http: Client,
@@ -21,7 +21,7 @@ pub struct Targets {
 impl Targets {
     /// `server` and `agent` as given (flag or environment); the default gateway
     /// stands in for what is not.
-    pub fn new(server: Option<Url>, agent: Option<Url>) -> Result<Self, ClientError> {
+    pub(crate) fn new(server: Option<Url>, agent: Option<Url>) -> Result<Self, ClientError> {
         Ok(Self {
             server,
             agent,
@@ -29,11 +29,11 @@ impl Targets {
         })
     }
 
-    pub fn store(&self) -> Result<Store, ClientError> {
+    pub(crate) fn store(&self) -> Result<Store, ClientError> {
         Ok(Store(self.endpoint(Service::Store, self.server.clone())?))
     }
 
-    pub fn agent(&self) -> Result<Agent, ClientError> {
+    pub(crate) fn agent(&self) -> Result<Agent, ClientError> {
         Ok(Agent(self.endpoint(Service::Agent, self.agent.clone())?))
     }
 
@@ -45,7 +45,7 @@ impl Targets {
         ))
     }
 
-    pub fn http(&self) -> &Client {
+    pub(crate) fn http(&self) -> &Client {
         &self.http
     }
 }

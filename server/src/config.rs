@@ -76,7 +76,7 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn replica_id(&self) -> String {
+    pub(crate) fn replica_id(&self) -> String {
         self.replica_id.clone().unwrap_or_else(|| {
             hostname::get()
                 .map(|name| name.to_string_lossy().into_owned())

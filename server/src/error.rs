@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::storage::StorageError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     #[error("the request body is not valid JSON: {message}")]
     MalformedJson {
         message: String,

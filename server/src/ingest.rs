@@ -9,16 +9,16 @@ use crate::error::ApiError;
 use crate::storage::{NewSnapshot, timestamp_key};
 
 /// Bodies over this are refused before they are parsed.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// What a request posted; the client gets back the shape it sent.
-pub struct Posted {
+pub(crate) struct Posted {
     pub snapshots: Vec<Snapshot>,
     pub as_array: bool,
 }
 
 impl Posted {
-    pub fn parse(body: &[u8]) -> Result<Self, ApiError> {
+    pub(crate) fn parse(body: &[u8]) -> Result<Self, ApiError> {
         let value: Value =
             serde_json::from_slice(body).map_err(|error| ApiError::MalformedJson {
                 message: error.to_string(),
@@ -81,7 +81,7 @@ fn json_kind(value: &Value) -> &'static str {
 }
 
 /// How a request reached this replica; stored beside what it reported.
-pub struct Receipt {
+pub(crate) struct Receipt {
     pub received_at: DateTime<Utc>,
     pub received_by: String,
     pub reporter_addr: String,
@@ -89,7 +89,7 @@ pub struct Receipt {
 }
 
 impl Receipt {
-    pub fn record(&self, mut snapshot: Snapshot) -> NewSnapshot {
+    pub(crate) fn record(&self, mut snapshot: Snapshot) -> NewSnapshot {
         for field in StoredSnapshot::STORE_FIELDS {
             snapshot.extra.remove(field);
         }

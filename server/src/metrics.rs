@@ -8,7 +8,7 @@ use prometheus::{
 
 use crate::storage::{BUSY_RETRIES, RowCounts};
 
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
@@ -26,7 +26,7 @@ const LATENCY_BUCKETS: [f64; 12] = [
 const GROUP_BUCKETS: [f64; 10] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
 
 impl Metrics {
-    pub fn new() -> prometheus::Result<Self> {
+    pub(crate) fn new() -> prometheus::Result<Self> {
         let metrics = Self {
             registry: Registry::new(),
             requests: IntCounterVec::new(
@@ -83,14 +83,14 @@ impl Metrics {
             .try_for_each(|collector| self.registry.register(collector))
     }
 
-    pub fn observe_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
+    pub(crate) fn observe_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
         self.requests
             .with_label_values(&[route, method, &status.to_string()])
             .inc();
         self.latency.with_label_values(&[route]).observe(seconds);
     }
 
-    pub fn render(&self, rows: RowCounts) -> String {
+    pub(crate) fn render(&self, rows: RowCounts) -> String {
         self.containers.set(rows.containers);
         self.snapshots.set(rows.snapshots);
         let mut text = Vec::new();

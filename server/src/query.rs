@@ -9,26 +9,26 @@ use container_info_wire::{ContainerId, ContainerState};
 use crate::error::ApiError;
 use crate::storage::{ContainerFilter, HistoryRange, Listed, timestamp_key};
 
-pub const DEFAULT_LIMIT: usize = 100;
-pub const MAX_LIMIT: usize = 1000;
+pub(crate) const DEFAULT_LIMIT: usize = 100;
+pub(crate) const MAX_LIMIT: usize = 1000;
 /// Shorter prefixes match too much to be useful, as with the docker CLI.
-pub const MIN_PREFIX: usize = 4;
+pub(crate) const MIN_PREFIX: usize = 4;
 
 /// `GET /containers?node=&image=&state=&name=&label=k=v&limit=&cursor=`
-pub struct ListQuery {
+pub(crate) struct ListQuery {
     pub filter: ContainerFilter,
     pub limit: usize,
     pub before_seq: Option<i64>,
 }
 
 /// `GET /containers/{id}/history?since=&until=&limit=&cursor=`
-pub struct HistoryQuery {
+pub(crate) struct HistoryQuery {
     pub range: HistoryRange,
     pub limit: usize,
 }
 
 impl ListQuery {
-    pub fn parse(pairs: Vec<(String, String)>) -> Result<Self, ApiError> {
+    pub(crate) fn parse(pairs: Vec<(String, String)>) -> Result<Self, ApiError> {
         let mut query = Self {
             filter: ContainerFilter::default(),
             limit: DEFAULT_LIMIT,
@@ -71,7 +71,7 @@ impl ListQuery {
 }
 
 impl HistoryQuery {
-    pub fn parse(pairs: Vec<(String, String)>) -> Result<Self, ApiError> {
+    pub(crate) fn parse(pairs: Vec<(String, String)>) -> Result<Self, ApiError> {
         let mut query = Self {
             range: HistoryRange::default(),
             limit: DEFAULT_LIMIT,
@@ -200,7 +200,7 @@ impl Cursor {
 
 /// Splits the rows fetched for a page (one more than the limit) into the page
 /// and the cursor that continues after it.
-pub fn page_of(
+pub(crate) fn page_of(
     mut rows: Vec<Listed>,
     limit: usize,
     history: bool,
@@ -222,7 +222,7 @@ pub fn page_of(
 }
 
 /// A container ID or the start of one, as a path segment gives it.
-pub fn parse_id_prefix(given: &str) -> Result<String, ApiError> {
+pub(crate) fn parse_id_prefix(given: &str) -> Result<String, ApiError> {
     let refuse = |reason: String| ApiError::BadIdPrefix {
         given: given.to_owned(),
         reason,

@@ -15,12 +15,15 @@ use crate::query::{HistoryQuery, ListQuery, page_of, parse_id_prefix};
 use crate::storage::{Listed, Lookup, Store};
 
 /// The name of this replica, as it answers in `X-Replica` and `received_by`.
-pub struct Replica(pub String);
+pub(crate) struct Replica(pub String);
 
 /// The body of `POST /containers`: one snapshot, or an array stored all or nothing.
+/// Only its schema is used, in the OpenAPI document; the body itself is parsed
+/// by `Posted`, which can say where a snapshot is wrong.
+#[expect(dead_code, reason = "a schema for the OpenAPI document, never built")]
 #[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
-pub enum PostedSnapshots {
+pub(crate) enum PostedSnapshots {
     One(Box<Snapshot>),
     Many(Vec<Snapshot>),
 }
@@ -38,7 +41,7 @@ pub enum PostedSnapshots {
     )
 )]
 #[post("/containers")]
-pub async fn post_containers(
+pub(crate) async fn post_containers(
     posted: Posted,
     receipt: Receipt,
     store: web::Data<Store>,
@@ -77,7 +80,7 @@ pub async fn post_containers(
     )
 )]
 #[get("/containers")]
-pub async fn list_containers(
+pub(crate) async fn list_containers(
     query: web::Query<Vec<(String, String)>>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
@@ -99,7 +102,7 @@ pub async fn list_containers(
     )
 )]
 #[get("/containers/{id}")]
-pub async fn get_container(
+pub(crate) async fn get_container(
     id: web::Path<String>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
@@ -126,7 +129,7 @@ pub async fn get_container(
     )
 )]
 #[get("/containers/{id}/history")]
-pub async fn container_history(
+pub(crate) async fn container_history(
     id: web::Path<String>,
     query: web::Query<Vec<(String, String)>>,
     store: web::Data<Store>,
@@ -148,7 +151,7 @@ pub async fn container_history(
     )
 )]
 #[delete("/containers/{id}")]
-pub async fn delete_container(
+pub(crate) async fn delete_container(
     id: web::Path<String>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {

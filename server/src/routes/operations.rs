@@ -13,21 +13,21 @@ use crate::metrics::Metrics;
 use crate::storage::Store;
 
 #[derive(Serialize, ToSchema)]
-pub struct Health {
+pub(crate) struct Health {
     /// `ok` from /healthz, `ready` from /readyz.
     pub status: &'static str,
     pub replica: String,
 }
 
 /// The OpenAPI document, rendered once at start.
-pub struct ApiDocument(pub String);
+pub(crate) struct ApiDocument(pub String);
 
 #[utoipa::path(
     tag = "operations",
     responses((status = 200, description = "The process is up", body = Health))
 )]
 #[get("/healthz")]
-pub async fn healthz(replica: web::Data<Replica>) -> web::Json<Health> {
+pub(crate) async fn healthz(replica: web::Data<Replica>) -> web::Json<Health> {
     web::Json(Health {
         status: "ok",
         replica: replica.0.clone(),
@@ -42,7 +42,7 @@ pub async fn healthz(replica: web::Data<Replica>) -> web::Json<Health> {
     )
 )]
 #[get("/readyz")]
-pub async fn readyz(
+pub(crate) async fn readyz(
     store: web::Data<Store>,
     replica: web::Data<Replica>,
 ) -> Result<web::Json<Health>, ApiError> {
@@ -59,7 +59,7 @@ pub async fn readyz(
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String))
 )]
 #[get("/metrics")]
-pub async fn metrics(
+pub(crate) async fn metrics(
     store: web::Data<Store>,
     metrics: web::Data<Metrics>,
 ) -> Result<HttpResponse, ApiError> {
@@ -74,7 +74,7 @@ pub async fn metrics(
     responses((status = 200, description = "This document: OpenAPI 3 for every route", content_type = "application/json", body = Object))
 )]
 #[get("/openapi.json")]
-pub async fn openapi(document: web::Data<ApiDocument>) -> HttpResponse {
+pub(crate) async fn openapi(document: web::Data<ApiDocument>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(ContentType::json())
         .body(document.0.clone())

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rusqlite::ErrorCode;
 
 #[derive(Debug, thiserror::Error)]
-pub enum StorageError {
+pub(crate) enum StorageError {
     #[error("database error: {0}")]
     Database(#[source] Arc<rusqlite::Error>),
     #[error("no database connection came free in time: {0}")]
@@ -55,7 +55,7 @@ impl From<rusqlite::Error> for StorageError {
 impl StorageError {
     /// Whether trying again shortly may succeed: the database or this replica is
     /// busy, or going away, rather than broken.
-    pub fn is_temporary(&self) -> bool {
+    pub(crate) fn is_temporary(&self) -> bool {
         match self {
             Self::Pool(_) | Self::WriterStopped => true,
             Self::Database(error) => matches!(

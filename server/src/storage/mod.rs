@@ -18,11 +18,11 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 
-pub use connection::BUSY_RETRIES;
-pub use error::StorageError;
-pub use reader::{ContainerFilter, HistoryRange, Listed, Lookup, RowCounts};
+pub(crate) use connection::BUSY_RETRIES;
+pub(crate) use error::StorageError;
+pub(crate) use reader::{ContainerFilter, HistoryRange, Listed, Lookup, RowCounts};
 
-pub use writer::WriterMetrics;
+pub(crate) use writer::WriterMetrics;
 use writer::{Job, Writer};
 
 /// Requests waiting for the writer before new ones wait to be queued.
@@ -38,12 +38,12 @@ fn read_connections() -> u32 {
 
 /// The stored form of a time: UTC with nine fraction digits, so that comparing
 /// the text compares the times.
-pub fn timestamp_key(time: DateTime<Utc>) -> String {
+pub(crate) fn timestamp_key(time: DateTime<Utc>) -> String {
     time.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string()
 }
 
 /// One snapshot, checked and serialized, as the writer stores it.
-pub struct NewSnapshot {
+pub(crate) struct NewSnapshot {
     pub id: String,
     /// UTC with nine fraction digits, so that text order is time order.
     pub observed_at: String,
@@ -58,7 +58,7 @@ pub struct NewSnapshot {
 }
 
 #[derive(Clone)]
-pub struct Store {
+pub(crate) struct Store {
     readers: r2d2::Pool<SqliteConnectionManager>,
     jobs: mpsc::Sender<Job>,
 }
@@ -66,7 +66,7 @@ pub struct Store {
 impl Store {
     /// Opens (creating it and its folder if need be) and migrates the database,
     /// and starts the writer thread, which ends once every `Store` is dropped.
-    pub fn open(
+    pub(crate) fn open(
         path: &Path,
         history_limit: u32,
         metrics: WriterMetrics,
@@ -108,17 +108,20 @@ impl Store {
     }
 
     /// Stores the snapshots all together or not at all; answers once they are on disk.
-    pub async fn write(&self, snapshots: Vec<NewSnapshot>) -> Result<Vec<String>, StorageError> {
+    pub(crate) async fn write(
+        &self,
+        snapshots: Vec<NewSnapshot>,
+    ) -> Result<Vec<String>, StorageError> {
         self.submit(|reply| Job::Write { snapshots, reply }).await
     }
 
     /// Removes a container and its history; false when there was none.
-    pub async fn delete(&self, id: String) -> Result<bool, StorageError> {
+    pub(crate) async fn delete(&self, id: String) -> Result<bool, StorageError> {
         self.submit(|reply| Job::Delete { id, reply }).await
     }
 
     /// Succeeds when this replica can take the database's write lock now.
-    pub async fn check_writable(&self) -> Result<(), StorageError> {
+    pub(crate) async fn check_writable(&self) -> Result<(), StorageError> {
         self.submit(|reply| Job::Probe { reply }).await
     }
 
@@ -134,7 +137,7 @@ impl Store {
         answer.await.map_err(|_| StorageError::WriterStopped)?
     }
 
-    pub async fn list(
+    pub(crate) async fn list(
         &self,
         filter: ContainerFilter,
         before_seq: Option<i64>,
@@ -144,11 +147,11 @@ impl Store {
             .await
     }
 
-    pub async fn find(&self, prefix: String) -> Result<Lookup, StorageError> {
+    pub(crate) async fn find(&self, prefix: String) -> Result<Lookup, StorageError> {
         self.read(move |conn| reader::find(conn, &prefix)).await
     }
 
-    pub async fn history(
+    pub(crate) async fn history(
         &self,
         id: String,
         range: HistoryRange,
@@ -159,12 +162,12 @@ impl Store {
     }
 
     /// Succeeds when a read transaction can be opened now.
-    pub async fn check_readable(&self) -> Result<(), StorageError> {
+    pub(crate) async fn check_readable(&self) -> Result<(), StorageError> {
         self.read(|conn| conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(())))
             .await
     }
 
-    pub async fn row_counts(&self) -> Result<RowCounts, StorageError> {
+    pub(crate) async fn row_counts(&self) -> Result<RowCounts, StorageError> {
         self.read(reader::row_counts).await
     }
 

@@ -42,7 +42,7 @@ const MIGRATIONS: &[&str] = &[
     ",
 ];
 
-pub fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let current: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
     let current = usize::try_from(current).unwrap_or(usize::MAX);

@@ -98,7 +98,7 @@ pub(super) struct Writer {
     pub turns: super::turns::WriteTurns,
 }
 
-pub struct WriterMetrics {
+pub(crate) struct WriterMetrics {
     pub requests_per_commit: Histogram,
     pub snapshots_written: IntCounter,
 }
@@ -106,7 +106,7 @@ pub struct WriterMetrics {
 impl Writer {
     /// Runs until every sender is dropped, which is how the server shuts it down
     /// after the last in-flight request has been answered.
-    pub fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
+    pub(crate) fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
         while let Some(first) = jobs.blocking_recv() {
             let mut group = vec![first];
             while group.len() < MAX_REQUESTS_PER_COMMIT {

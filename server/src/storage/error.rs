@@ -1,4 +1,4 @@
-//! Every way the storage layer fails. It knows nothing of HTTP: `crate::error`
+//! Every way the storage layer fails. It knows nothing of HTTP: `ApiError`
 //! maps these to statuses, in the one place where every error becomes an answer.
 
 use std::path::PathBuf;

@@ -5,12 +5,12 @@ use container_info_wire::Snapshot;
 use crate::error::ClientError;
 use crate::http::Endpoint;
 
-pub struct Agent(pub Endpoint);
+pub(crate) struct Agent(pub Endpoint);
 
 impl Agent {
     /// The agent's answer about the container this client runs in, told apart
     /// from its neighbours by the address the request comes from.
-    pub async fn whoami(&self) -> Result<Snapshot, ClientError> {
+    pub(crate) async fn whoami(&self) -> Result<Snapshot, ClientError> {
         self.0.get(&["self"], &[]).await
     }
 }

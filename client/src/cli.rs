@@ -28,23 +28,23 @@ answered.";
 )]
 pub struct Cli {
     #[command(flatten)]
-    pub targets: TargetArgs,
+    pub(crate) targets: TargetArgs,
 
     /// Do not read or write the prompt's history file (kept in the user's data folder).
     #[arg(long)]
-    pub no_history: bool,
+    pub(crate) no_history: bool,
 
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub(crate) command: Option<Command>,
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct TargetArgs {
+pub(crate) struct TargetArgs {
     /// The store's URL [default: http://<default gateway>:5001].
     #[arg(long, env = "CONTAINER_INFO_SERVER", global = true, value_name = "URL", help_heading = "Where the agent and the store are", value_parser = parse_base_url)]
-    pub server: Option<Url>,
+    pub(crate) server: Option<Url>,
 
     /// The agent's URL [default: http://<default gateway>:5002].
     #[arg(long, env = "CONTAINER_INFO_AGENT", global = true, value_name = "URL", help_heading = "Where the agent and the store are", value_parser = parse_base_url)]
-    pub agent: Option<Url>,
+    pub(crate) agent: Option<Url>,
 }

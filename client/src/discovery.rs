@@ -3,52 +3,20 @@
 //! service's well-known port. On a Swarm node the gateway is the host, which runs
 //! the agent and reaches the store through the routing mesh.
 
-use std::fmt;
 use std::net::Ipv4Addr;
 
 use reqwest::Url;
 
 use crate::error::ClientError;
+use crate::service::Service;
 
 /// Linux's routing table, as text.
 const ROUTE_TABLE: &str = "/proc/net/route";
 /// `RTF_GATEWAY` from linux/route.h: the route goes through a gateway.
 const RTF_GATEWAY: u32 = 0x2;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Service {
-    Store,
-    Agent,
-}
-
-impl Service {
-    pub fn port(self) -> u16 {
-        match self {
-            Self::Store => 5001,
-            Self::Agent => 5002,
-        }
-    }
-
-    /// What a person sets to point the client elsewhere.
-    pub fn setting(self) -> &'static str {
-        match self {
-            Self::Store => "--server URL or CONTAINER_INFO_SERVER",
-            Self::Agent => "--agent URL or CONTAINER_INFO_AGENT",
-        }
-    }
-}
-
-impl fmt::Display for Service {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Store => "store",
-            Self::Agent => "agent",
-        })
-    }
-}
-
 /// A base URL as a person types it: `http://host:port`, or just `host:port`.
-pub fn parse_base_url(given: &str) -> Result<Url, String> {
+pub(crate) fn parse_base_url(given: &str) -> Result<Url, String> {
     let with_scheme = if given.contains("://") {
         given.to_owned()
     } else {
@@ -65,7 +33,7 @@ pub fn parse_base_url(given: &str) -> Result<Url, String> {
 }
 
 /// The given URL, or the default gateway with the service's port.
-pub fn locate(service: Service, given: Option<Url>) -> Result<Url, ClientError> {
+pub(crate) fn locate(service: Service, given: Option<Url>) -> Result<Url, ClientError> {
     if let Some(url) = given {
         return Ok(url);
     }
@@ -83,7 +51,7 @@ pub fn locate(service: Service, given: Option<Url>) -> Result<Url, ClientError> 
 
 /// The gateway of the default route in the text of `/proc/net/route`, where
 /// addresses are hex in the kernel's (little-endian) byte order.
-pub fn default_gateway(routes: &str) -> Option<Ipv4Addr> {
+pub(crate) fn default_gateway(routes: &str) -> Option<Ipv4Addr> {
     routes.lines().skip(1).find_map(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
         let [_iface, destination, gateway, flags, ..] = fields[..] else {

@@ -6,10 +6,10 @@ use std::process::ExitCode;
 
 use reqwest::{Method, StatusCode};
 
-use crate::discovery::Service;
+use crate::service::Service;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ClientError {
+pub(crate) enum ClientError {
     #[error("cannot tell where the {service} is: {reason}; set {}", service.setting())]
     NoAddress { service: Service, reason: String },
     #[error("{method} {url}: the {service} is not responding ({reason}); set {} to use another", service.setting())]
@@ -52,7 +52,7 @@ pub enum ClientError {
 
 impl ClientError {
     /// Documented in `container-info --help`, so scripts can tell the cases apart.
-    pub fn exit_code(&self) -> u8 {
+    pub(crate) fn exit_code(&self) -> u8 {
         match self {
             Self::Output(_) | Self::Terminal(_) | Self::Runtime(_) => 1,
             Self::Usage(_) | Self::NoAddress { .. } => 2,
@@ -64,7 +64,7 @@ impl ClientError {
     }
 
     /// Prints the one-line message on stderr and gives the exit code.
-    pub fn report(&self) -> ExitCode {
+    pub(crate) fn report(&self) -> ExitCode {
         // A reader that went away (`container-info get | head`) is not a failure.
         if let Self::Output(error) = self
             && error.kind() == io::ErrorKind::BrokenPipe
@@ -78,7 +78,7 @@ impl ClientError {
 
 /// The innermost cause of a transport error: "Connection refused (os error 111)"
 /// says more than the layers of "error sending request" around it.
-pub fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     let mut cause = error;
     while let Some(next) = cause.source() {
         cause = next;

@@ -8,15 +8,15 @@ use reqwest::{Client, Method, RequestBuilder, Response, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::discovery::Service;
 use crate::error::{ClientError, root_cause};
+use crate::service::Service;
 
 /// Both services are on the local network: a slow answer means a problem, and a
 /// person at the prompt should hear about it quickly.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
-pub fn http_client() -> Result<Client, ClientError> {
+pub(crate) fn http_client() -> Result<Client, ClientError> {
     let builder = || {
         Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
@@ -34,7 +34,7 @@ pub fn http_client() -> Result<Client, ClientError> {
 
 /// `base` with path segments added, each percent-encoded, so that whatever a
 /// person typed as an ID stays one segment.
-pub fn join(base: &Url, segments: &[&str]) -> Url {
+pub(crate) fn join(base: &Url, segments: &[&str]) -> Url {
     let mut url = base.clone();
     url.path_segments_mut()
         .expect("http URLs have a path")
@@ -45,14 +45,14 @@ pub fn join(base: &Url, segments: &[&str]) -> Url {
 
 /// One service at one base URL.
 #[derive(Clone, Debug)]
-pub struct Endpoint {
+pub(crate) struct Endpoint {
     pub service: Service,
     pub base: Url,
     http: Client,
 }
 
 impl Endpoint {
-    pub fn new(service: Service, base: Url, http: Client) -> Self {
+    pub(crate) fn new(service: Service, base: Url, http: Client) -> Self {
         Self {
             service,
             base,
@@ -60,7 +60,7 @@ impl Endpoint {
         }
     }
 
-    pub async fn get<T: DeserializeOwned>(
+    pub(crate) async fn get<T: DeserializeOwned>(
         &self,
         segments: &[&str],
         query: &[(&str, String)],
@@ -71,7 +71,7 @@ impl Endpoint {
         self.read(Method::GET, response).await
     }
 
-    pub async fn post<B: Serialize, T: DeserializeOwned>(
+    pub(crate) async fn post<B: Serialize, T: DeserializeOwned>(
         &self,
         segments: &[&str],
         body: &B,

@@ -1,16 +1,18 @@
 //! `container-info`: asks the host's agent who this container is, posts that to
 //! the store, and shows what the store holds; at a prompt or one command at a time.
 
-pub mod agent;
+pub(crate) mod agent;
 pub mod cli;
 pub mod commands;
-pub mod discovery;
-pub mod error;
-pub mod http;
-pub mod output;
-pub mod prompt;
-pub mod session;
-pub mod store;
+pub(crate) mod discovery;
+pub(crate) mod error;
+pub(crate) mod http;
+pub(crate) mod output;
+pub(crate) mod prompt;
+pub mod service;
+pub(crate) mod session;
+pub(crate) mod store;
+pub(crate) mod targets;
 
 use std::process::ExitCode;
 
@@ -30,7 +32,7 @@ fn run(cli: Cli) -> Result<(), ClientError> {
         .enable_all()
         .build()
         .map_err(|error| ClientError::Runtime(error.to_string()))?;
-    let targets = session::Targets::new(cli.targets)?;
+    let targets = targets::Targets::new(cli.targets.server, cli.targets.agent)?;
     match cli.command {
         None => prompt::run(&runtime, &targets, cli.no_history),
         Some(command) => {

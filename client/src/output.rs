@@ -4,14 +4,14 @@
 use std::io::{self, Write};
 
 use chrono::{DateTime, Utc};
-use container_info_wire::{ContainerState, Snapshot, StoredSnapshot};
+use container_info_wire::{ContainerState, Snapshot, Stats, StoredSnapshot};
 use serde::Serialize;
 
 const MIB: f64 = 1024.0 * 1024.0;
 const COLUMN_GAP: &str = "   ";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Paint {
+pub(crate) enum Paint {
     Bold,
     Dim,
     Green,
@@ -20,7 +20,7 @@ pub enum Paint {
 }
 
 /// `text` in ANSI colour when colour is wanted, as it is otherwise.
-pub fn paint(text: &str, paint: Paint, color: bool) -> String {
+pub(crate) fn paint(text: &str, paint: Paint, color: bool) -> String {
     if !color {
         return text.to_owned();
     }
@@ -34,7 +34,7 @@ pub fn paint(text: &str, paint: Paint, color: bool) -> String {
     format!("\x1b[{code}m{text}\x1b[0m")
 }
 
-pub fn state_paint(state: ContainerState) -> Paint {
+pub(crate) fn state_paint(state: ContainerState) -> Paint {
     match state {
         ContainerState::Running => Paint::Green,
         ContainerState::Exited | ContainerState::Dead | ContainerState::Removed => Paint::Red,
@@ -43,7 +43,7 @@ pub fn state_paint(state: ContainerState) -> Paint {
 }
 
 /// "3 minutes ago", as `docker ps` says it.
-pub fn ago(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
+pub(crate) fn ago(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let seconds = (now - then).num_seconds();
     if seconds < -5 {
         return "in the future".to_owned();
@@ -59,7 +59,7 @@ pub fn ago(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
     format!("{count} {unit}{plural} ago")
 }
 
-pub fn mib(bytes: u64) -> String {
+pub(crate) fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / MIB)
 }
 
@@ -67,20 +67,20 @@ fn timestamp(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     format!("{} ({})", ago(at, now), at.format("%Y-%m-%d %H:%M:%S UTC"))
 }
 
-pub struct Cell {
+pub(crate) struct Cell {
     text: String,
     paint: Option<Paint>,
 }
 
 impl Cell {
-    pub fn plain(text: impl Into<String>) -> Self {
+    pub(crate) fn plain(text: impl Into<String>) -> Self {
         Self {
             text: text.into(),
             paint: None,
         }
     }
 
-    pub fn painted(text: impl Into<String>, paint: Paint) -> Self {
+    pub(crate) fn painted(text: impl Into<String>, paint: Paint) -> Self {
         Self {
             text: text.into(),
             paint: Some(paint),
@@ -90,7 +90,7 @@ impl Cell {
 
 /// A table printed a page at a time: the header once, and columns that only
 /// grow, so that later pages line up with earlier ones as far as they can.
-pub struct Table {
+pub(crate) struct Table {
     headers: &'static [&'static str],
     widths: Vec<usize>,
     rows_printed: usize,
@@ -98,7 +98,7 @@ pub struct Table {
 }
 
 impl Table {
-    pub fn new(headers: &'static [&'static str], color: bool) -> Self {
+    pub(crate) fn new(headers: &'static [&'static str], color: bool) -> Self {
         Self {
             headers,
             widths: headers
@@ -110,7 +110,7 @@ impl Table {
         }
     }
 
-    pub fn print(&mut self, out: &mut dyn Write, rows: Vec<Vec<Cell>>) -> io::Result<()> {
+    pub(crate) fn print(&mut self, out: &mut dyn Write, rows: Vec<Vec<Cell>>) -> io::Result<()> {
         for row in &rows {
             for (width, cell) in self.widths.iter_mut().zip(row) {
                 *width = (*width).max(cell.text.chars().count());
@@ -131,7 +131,7 @@ impl Table {
         Ok(())
     }
 
-    pub fn rows_printed(&self) -> usize {
+    pub(crate) fn rows_printed(&self) -> usize {
         self.rows_printed
     }
 
@@ -156,7 +156,7 @@ impl Table {
     }
 }
 
-pub const CONTAINER_COLUMNS: &[&str] = &[
+pub(crate) const CONTAINER_COLUMNS: &[&str] = &[
     "CONTAINER ID",
     "NAME",
     "IMAGE",
@@ -168,7 +168,7 @@ pub const CONTAINER_COLUMNS: &[&str] = &[
     "REPLICA",
 ];
 
-pub fn container_row(stored: &StoredSnapshot, now: DateTime<Utc>) -> Vec<Cell> {
+pub(crate) fn container_row(stored: &StoredSnapshot, now: DateTime<Utc>) -> Vec<Cell> {
     let snapshot = &stored.snapshot;
     let (cpu, memory) = usage(snapshot);
     vec![
@@ -184,11 +184,11 @@ pub fn container_row(stored: &StoredSnapshot, now: DateTime<Utc>) -> Vec<Cell> {
     ]
 }
 
-pub const HISTORY_COLUMNS: &[&str] = &[
+pub(crate) const HISTORY_COLUMNS: &[&str] = &[
     "OBSERVED", "STATE", "CPU", "MEMORY", "PIDS", "REPLICA", "FROM",
 ];
 
-pub fn history_row(stored: &StoredSnapshot, now: DateTime<Utc>) -> Vec<Cell> {
+pub(crate) fn history_row(stored: &StoredSnapshot, now: DateTime<Utc>) -> Vec<Cell> {
     let snapshot = &stored.snapshot;
     let (cpu, memory) = usage(snapshot);
     let pids = snapshot
@@ -217,14 +217,45 @@ fn usage(snapshot: &Snapshot) -> (String, String) {
 }
 
 /// One container, field by field; with the store's receipt when it has one.
-pub fn detail(
+pub(crate) fn detail(
     out: &mut dyn Write,
     snapshot: &Snapshot,
     stored: Option<&StoredSnapshot>,
     now: DateTime<Utc>,
     color: bool,
 ) -> io::Result<()> {
-    let mut lines: Vec<(&str, String)> = vec![
+    let mut lines = identity_lines(snapshot, now, color);
+    lines.extend(network_lines(snapshot));
+    lines.extend(
+        snapshot
+            .labels
+            .iter()
+            .map(|(key, value)| ("Label", format!("{key}={value}"))),
+    );
+    if let Some(stats) = &snapshot.stats {
+        lines.extend(stats_lines(stats));
+    }
+    lines.push(("Observed", timestamp(snapshot.observed_at, now)));
+    if let Some(stored) = stored {
+        lines.push(("Received", timestamp(stored.received_at, now)));
+        lines.push(("Replica", stored.received_by.clone()));
+        lines.push(("From", stored.reporter_addr.clone()));
+    }
+    let width = lines.iter().map(|(key, _)| key.len()).max().unwrap_or(0);
+    for (key, value) in lines {
+        let key = paint(&format!("{key:width$}"), Paint::Bold, color);
+        writeln!(out, "{key}  {value}")?;
+    }
+    Ok(())
+}
+
+/// What the container is, where, and since when.
+fn identity_lines(
+    snapshot: &Snapshot,
+    now: DateTime<Utc>,
+    color: bool,
+) -> Vec<(&'static str, String)> {
+    let mut lines = vec![
         ("ID", snapshot.id.to_string()),
         ("Name", snapshot.name.clone()),
         ("Image", snapshot.image.clone()),
@@ -243,7 +274,12 @@ pub fn detail(
     if let Some(started) = snapshot.started_at {
         lines.push(("Started", timestamp(started, now)));
     }
-    for (name, address) in &snapshot.networks {
+    lines
+}
+
+/// One line per network: its addresses, and the gateway when there is one.
+fn network_lines(snapshot: &Snapshot) -> impl Iterator<Item = (&'static str, String)> + '_ {
+    snapshot.networks.iter().map(|(name, address)| {
         let addresses: Vec<&str> = [&address.ip_address, &address.ipv6_address]
             .into_iter()
             .filter(|ip| !ip.is_empty())
@@ -253,46 +289,34 @@ pub fn detail(
         if !address.gateway.is_empty() {
             text.push_str(&format!(" (gateway {})", address.gateway));
         }
-        lines.push(("Network", text));
-    }
-    for (key, value) in &snapshot.labels {
-        lines.push(("Label", format!("{key}={value}")));
-    }
-    if let Some(stats) = &snapshot.stats {
-        lines.push(("CPU", format!("{:.1}%", stats.cpu_percent)));
-        let limit = match stats.memory_limit_bytes {
-            0 => "(no limit)".to_owned(),
-            limit => format!("of {}", mib(limit)),
-        };
-        lines.push((
+        ("Network", text)
+    })
+}
+
+fn stats_lines(stats: &Stats) -> [(&'static str, String); 4] {
+    let limit = match stats.memory_limit_bytes {
+        0 => "(no limit)".to_owned(),
+        limit => format!("of {}", mib(limit)),
+    };
+    [
+        ("CPU", format!("{:.1}%", stats.cpu_percent)),
+        (
             "Memory",
             format!("{} {limit}", mib(stats.memory_usage_bytes)),
-        ));
-        lines.push((
+        ),
+        (
             "Net I/O",
             format!(
                 "{} in, {} out",
                 mib(stats.network_rx_bytes),
                 mib(stats.network_tx_bytes)
             ),
-        ));
-        lines.push(("PIDs", stats.pids.to_string()));
-    }
-    lines.push(("Observed", timestamp(snapshot.observed_at, now)));
-    if let Some(stored) = stored {
-        lines.push(("Received", timestamp(stored.received_at, now)));
-        lines.push(("Replica", stored.received_by.clone()));
-        lines.push(("From", stored.reporter_addr.clone()));
-    }
-    let width = lines.iter().map(|(key, _)| key.len()).max().unwrap_or(0);
-    for (key, value) in lines {
-        let key = paint(&format!("{key:width$}"), Paint::Bold, color);
-        writeln!(out, "{key}  {value}")?;
-    }
-    Ok(())
+        ),
+        ("PIDs", stats.pids.to_string()),
+    ]
 }
 
-pub fn json(out: &mut dyn Write, value: &impl Serialize) -> io::Result<()> {
+pub(crate) fn json(out: &mut dyn Write, value: &impl Serialize) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, value)?;
     writeln!(out)
 }
@@ -300,12 +324,16 @@ pub fn json(out: &mut dyn Write, value: &impl Serialize) -> io::Result<()> {
 /// A JSON array written as its items arrive, so that a long list is never held
 /// whole; one item per line.
 #[derive(Default)]
-pub struct JsonList {
+pub(crate) struct JsonList {
     started: bool,
 }
 
 impl JsonList {
-    pub fn items<T: Serialize>(&mut self, out: &mut dyn Write, items: &[T]) -> io::Result<()> {
+    pub(crate) fn items<T: Serialize>(
+        &mut self,
+        out: &mut dyn Write,
+        items: &[T],
+    ) -> io::Result<()> {
         for item in items {
             out.write_all(if self.started { b",\n" } else { b"[\n" })?;
             self.started = true;
@@ -314,7 +342,7 @@ impl JsonList {
         Ok(())
     }
 
-    pub fn finish(self, out: &mut dyn Write) -> io::Result<()> {
+    pub(crate) fn finish(self, out: &mut dyn Write) -> io::Result<()> {
         out.write_all(if self.started { b"\n]\n" } else { b"[]\n" })
     }
 }

@@ -20,9 +20,10 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::commands::Command;
 use crate::error::ClientError;
 use crate::output::{Paint, paint};
-use crate::session::{Session, Targets, color_wanted};
+use crate::session::{Session, color_wanted};
+use crate::targets::Targets;
 
-pub const PROMPT: &str = "container-info> ";
+pub(crate) const PROMPT: &str = "container-info> ";
 const MORE: &str = "-- more? [Enter: next page, q: stop] ";
 /// Rows kept free on a page for the header and the "more?" line.
 const SCREEN_MARGIN: usize = 3;
@@ -204,58 +205,21 @@ fn page_size() -> usize {
         .map_or(FALLBACK_PAGE, |rows| rows - SCREEN_MARGIN)
 }
 
-pub fn run(runtime: &Runtime, targets: &Targets, no_history: bool) -> Result<(), ClientError> {
-    let terminal = |error: ReadlineError| ClientError::Terminal(error.to_string());
+pub(crate) fn run(
+    runtime: &Runtime,
+    targets: &Targets,
+    no_history: bool,
+) -> Result<(), ClientError> {
     let color = color_wanted();
-    let config = Config::builder()
-        .completion_type(CompletionType::List)
-        .auto_add_history(false)
-        .build();
-    let mut editor: Editor<PromptHelper, DefaultHistory> =
-        Editor::with_config(config).map_err(terminal)?;
-    editor.set_helper(Some(PromptHelper {
-        names: commands().into_iter().map(|(name, _)| name).collect(),
-        color,
-    }));
-    let history = if no_history { None } else { history_file() };
-    if let Some(path) = &history {
-        // No file yet on the first run; any other trouble shows when saving.
-        let _ = editor.load_history(path);
-    }
+    let mut prompt = Prompt::open(color, no_history)?;
     // From the start, so that Ctrl-C never ends the program: at the prompt the
     // terminal hands it over as a key, while a command runs it arrives as SIGINT.
     let mut interrupts = runtime
         .block_on(async { signal(SignalKind::interrupt()) })
         .map_err(|error| ClientError::Terminal(error.to_string()))?;
     println!("container-info: type help for the commands, exit to leave.");
-    let mut history_warned = false;
-    loop {
-        let line = match editor.readline(PROMPT) {
-            Ok(line) => line,
-            Err(ReadlineError::Interrupted) => continue,
-            Err(ReadlineError::Eof) => break,
-            Err(error) => return Err(terminal(error)),
-        };
-        if line.trim().is_empty() {
-            continue;
-        }
-        let parsed = parse(&line);
-        // Leaving is not worth recalling: Up after a restart should bring back
-        // the last real command.
-        if !matches!(parsed, Line::Exit) {
-            editor.add_history_entry(line.trim()).map_err(terminal)?;
-            if let Some(path) = &history
-                && let Err(error) = save_history(&mut editor, path)
-                && !history_warned
-            {
-                history_warned = true;
-                eprintln!(
-                    "history not saved to {}: {error} (--no-history turns it off)",
-                    path.display()
-                );
-            }
-        }
-        let command = match parsed {
+    while let Some(line) = prompt.read_line()? {
+        let command = match line {
             Line::Exit => break,
             Line::Help(topic) => {
                 print!("{}", help(topic.as_deref()));
@@ -268,6 +232,7 @@ pub fn run(runtime: &Runtime, targets: &Targets, no_history: bool) -> Result<(),
             Line::Run(command) => command,
         };
         let mut stdout = std::io::stdout();
+        let editor = &mut prompt.editor;
         let mut more = || matches!(editor.readline(MORE), Ok(answer) if !answer.trim().eq_ignore_ascii_case("q"));
         let mut session = Session {
             targets,
@@ -293,6 +258,81 @@ pub fn run(runtime: &Runtime, targets: &Targets, no_history: bool) -> Result<(),
         stdout.flush()?;
     }
     Ok(())
+}
+
+fn terminal(error: ReadlineError) -> ClientError {
+    ClientError::Terminal(error.to_string())
+}
+
+/// The line editor, with its history file when there is one.
+struct Prompt {
+    editor: Editor<PromptHelper, DefaultHistory>,
+    history: Option<PathBuf>,
+    /// A history that cannot be saved is said once, not after every line.
+    history_warned: bool,
+}
+
+impl Prompt {
+    fn open(color: bool, no_history: bool) -> Result<Self, ClientError> {
+        let config = Config::builder()
+            .completion_type(CompletionType::List)
+            .auto_add_history(false)
+            .build();
+        let mut editor: Editor<PromptHelper, DefaultHistory> =
+            Editor::with_config(config).map_err(terminal)?;
+        editor.set_helper(Some(PromptHelper {
+            names: commands().into_iter().map(|(name, _)| name).collect(),
+            color,
+        }));
+        let history = if no_history { None } else { history_file() };
+        if let Some(path) = &history {
+            // No file yet on the first run; any other trouble shows when saving.
+            let _ = editor.load_history(path);
+        }
+        Ok(Self {
+            editor,
+            history,
+            history_warned: false,
+        })
+    }
+
+    /// The next line that says something, parsed and kept in the history;
+    /// `None` at the end of input (Ctrl-D).
+    fn read_line(&mut self) -> Result<Option<Line>, ClientError> {
+        loop {
+            let line = match self.editor.readline(PROMPT) {
+                Ok(line) => line,
+                Err(ReadlineError::Interrupted) => continue,
+                Err(ReadlineError::Eof) => return Ok(None),
+                Err(error) => return Err(terminal(error)),
+            };
+            if line.trim().is_empty() {
+                continue;
+            }
+            let parsed = parse(&line);
+            // Leaving is not worth recalling: Up after a restart should bring back
+            // the last real command.
+            if !matches!(parsed, Line::Exit) {
+                self.remember(line.trim())?;
+            }
+            return Ok(Some(parsed));
+        }
+    }
+
+    fn remember(&mut self, line: &str) -> Result<(), ClientError> {
+        self.editor.add_history_entry(line).map_err(terminal)?;
+        if let Some(path) = &self.history
+            && let Err(error) = save_history(&mut self.editor, path)
+            && !self.history_warned
+        {
+            self.history_warned = true;
+            eprintln!(
+                "history not saved to {}: {error} (--no-history turns it off)",
+                path.display()
+            );
+        }
+        Ok(())
+    }
 }
 
 fn save_history(

@@ -1,62 +1,18 @@
-//! What a command runs with: where the services are, where output goes, and how
-//! to ask whether to go on to the next page.
+//! What a command runs with: the services (found by `targets`), where output
+//! goes, and how to ask whether to go on to the next page.
 
 use std::io::{self, IsTerminal, Write};
 
 use chrono::Utc;
 use container_info_wire::{Snapshot, StoredSnapshot};
-use reqwest::{Client, Url};
 
-use crate::agent::Agent;
-use crate::cli::TargetArgs;
-use crate::discovery::{Service, locate};
-use crate::error::ClientError;
-use crate::http::{Endpoint, http_client};
 use crate::output;
-use crate::store::Store;
+use crate::targets::Targets;
 
 /// The store's own default page size; one-shot lists are fetched in pages of it.
-pub const ONE_SHOT_PAGE: usize = 100;
+pub(crate) const ONE_SHOT_PAGE: usize = 100;
 
-/// The agent and the store, found when a command first needs them: `whoami`
-/// works without any store address, and `get` without an agent.
-pub struct Targets {
-    server: Option<Url>,
-    agent: Option<Url>,
-    http: Client,
-}
-
-impl Targets {
-    pub fn new(args: TargetArgs) -> Result<Self, ClientError> {
-        Ok(Self {
-            server: args.server,
-            agent: args.agent,
-            http: http_client()?,
-        })
-    }
-
-    pub fn store(&self) -> Result<Store, ClientError> {
-        Ok(Store(self.endpoint(Service::Store, self.server.clone())?))
-    }
-
-    pub fn agent(&self) -> Result<Agent, ClientError> {
-        Ok(Agent(self.endpoint(Service::Agent, self.agent.clone())?))
-    }
-
-    pub fn endpoint(&self, service: Service, given: Option<Url>) -> Result<Endpoint, ClientError> {
-        Ok(Endpoint::new(
-            service,
-            locate(service, given)?,
-            self.http.clone(),
-        ))
-    }
-
-    pub fn http(&self) -> &Client {
-        &self.http
-    }
-}
-
-pub struct Session<'a> {
+pub(crate) struct Session<'a> {
     pub targets: &'a Targets,
     pub out: &'a mut dyn Write,
     pub color: bool,
@@ -69,7 +25,7 @@ pub struct Session<'a> {
 impl<'a> Session<'a> {
     /// One record, as JSON (the stored record when there is one) or as the
     /// detail view: what `whoami`, `post` and `get ID` print.
-    pub fn show_record(
+    pub(crate) fn show_record(
         &mut self,
         json: bool,
         snapshot: &Snapshot,
@@ -84,7 +40,7 @@ impl<'a> Session<'a> {
 
     /// Runs `f` with a session that prints to stdout and fetches every page as
     /// it goes.
-    pub fn one_shot<T>(targets: &'a Targets, f: impl FnOnce(&mut Session<'_>) -> T) -> T {
+    pub(crate) fn one_shot<T>(targets: &'a Targets, f: impl FnOnce(&mut Session<'_>) -> T) -> T {
         let mut stdout = std::io::stdout().lock();
         let mut always = || true;
         let mut session = Session {
@@ -100,7 +56,7 @@ impl<'a> Session<'a> {
 
 /// Colour only for a person looking at a terminal who has not opted out
 /// (https://no-color.org: any non-empty NO_COLOR).
-pub fn color_wanted() -> bool {
+pub(crate) fn color_wanted() -> bool {
     std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
 }

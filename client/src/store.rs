@@ -7,7 +7,7 @@ use crate::http::Endpoint;
 
 /// What `GET /containers` can be narrowed down by.
 #[derive(Clone, Debug, Default)]
-pub struct Filter {
+pub(crate) struct Filter {
     pub node: Option<String>,
     pub image: Option<String>,
     pub state: Option<String>,
@@ -15,14 +15,14 @@ pub struct Filter {
     pub labels: Vec<String>,
 }
 
-pub struct Store(pub Endpoint);
+pub(crate) struct Store(pub Endpoint);
 
 impl Store {
-    pub async fn post(&self, snapshot: &Snapshot) -> Result<StoredSnapshot, ClientError> {
+    pub(crate) async fn post(&self, snapshot: &Snapshot) -> Result<StoredSnapshot, ClientError> {
         self.0.post(&["containers"], snapshot).await
     }
 
-    pub async fn list(
+    pub(crate) async fn list(
         &self,
         filter: &Filter,
         limit: usize,
@@ -45,11 +45,11 @@ impl Store {
     }
 
     /// One container by its ID or a unique prefix of it.
-    pub async fn get(&self, id: &str) -> Result<StoredSnapshot, ClientError> {
+    pub(crate) async fn get(&self, id: &str) -> Result<StoredSnapshot, ClientError> {
         self.0.get(&["containers", id], &[]).await
     }
 
-    pub async fn history(
+    pub(crate) async fn history(
         &self,
         id: &str,
         limit: usize,

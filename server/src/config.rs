@@ -67,10 +67,16 @@ pub struct Config {
     /// replicas with host networking share one port on one host.
     #[arg(long, env = "CONTAINER_INFO_REUSE_PORT")]
     pub reuse_port: bool,
+
+    /// Once the store listens, write the address it is bound to (`ip:port`, one
+    /// line) to this file: for a program that starts it on port 0 and needs to
+    /// know where it listens. The file appears whole or not at all.
+    #[arg(long, env = "CONTAINER_INFO_READY_FILE", value_name = "PATH")]
+    pub ready_file: Option<PathBuf>,
 }
 
 impl Config {
-    pub fn replica_id(&self) -> String {
+    pub(crate) fn replica_id(&self) -> String {
         self.replica_id.clone().unwrap_or_else(|| {
             hostname::get()
                 .map(|name| name.to_string_lossy().into_owned())

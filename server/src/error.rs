@@ -1,18 +1,17 @@
-//! Every way a request or the store can fail, and the one place each maps to an
-//! HTTP status and a JSON body `{"error": ..., "detail": ...}`.
-
-use std::path::PathBuf;
-use std::sync::Arc;
+//! Every way a request can fail, the storage layer's failures among them, and
+//! the one place each maps to an HTTP status and a JSON body
+//! `{"error": ..., "detail": ...}`.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use container_info_wire::ErrorBody;
-use rusqlite::ErrorCode;
 use serde_json::{Value, json};
 
+use crate::storage::StorageError;
+
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub(crate) enum ApiError {
     #[error("the request body is not valid JSON: {message}")]
     MalformedJson {
         message: String,
@@ -51,50 +50,11 @@ pub enum StoreError {
         allowed: Vec<String>,
     },
 
-    #[error("database error: {0}")]
-    Database(#[source] Arc<rusqlite::Error>),
-    #[error("no database connection came free in time: {0}")]
-    Pool(#[from] r2d2::Error),
-    #[error("the store is shutting down")]
-    WriterStopped,
-    #[error("cannot create the database folder {path}")]
-    Folder {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot open {path}, the lock file replicas take turns at writing with")]
-    TurnsFile {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot start the database writer thread")]
-    WriterThread(#[source] std::io::Error),
-    #[error(
-        "the database has schema version {found}, newer than this store knows ({known}); run a newer container-info-server"
-    )]
-    SchemaTooNew { found: usize, known: usize },
-    #[error(
-        "the database {path} cannot use write-ahead logging (journal mode stayed {mode:?}); put it on a local filesystem"
-    )]
-    NoWal { path: PathBuf, mode: String },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
 }
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(error: rusqlite::Error) -> Self {
-        Self::Database(Arc::new(error))
-    }
-}
-
-impl StoreError {
-    fn is_busy(&self) -> bool {
-        matches!(self, Self::Database(error) if matches!(
-            error.sqlite_error_code(),
-            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
-        ))
-    }
-
+impl ApiError {
     fn detail(&self) -> Option<Value> {
         match self {
             Self::MalformedJson { line, column, .. } => {
@@ -113,7 +73,7 @@ impl StoreError {
     }
 }
 
-impl ResponseError for StoreError {
+impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::MalformedJson { .. }
@@ -128,14 +88,8 @@ impl ResponseError for StoreError {
             Self::NoSuchContainer(_) | Self::NoSuchRoute { .. } => StatusCode::NOT_FOUND,
             Self::AmbiguousPrefix { .. } => StatusCode::CONFLICT,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Pool(_) | Self::WriterStopped => StatusCode::SERVICE_UNAVAILABLE,
-            error if error.is_busy() => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Database(_)
-            | Self::Folder { .. }
-            | Self::TurnsFile { .. }
-            | Self::WriterThread(_)
-            | Self::SchemaTooNew { .. }
-            | Self::NoWal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Storage(error) if error.is_temporary() => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 

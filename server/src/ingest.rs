@@ -5,22 +5,22 @@ use chrono::{DateTime, Utc};
 use container_info_wire::{Snapshot, StoredSnapshot};
 use serde_json::Value;
 
-use crate::error::StoreError;
+use crate::error::ApiError;
 use crate::storage::{NewSnapshot, timestamp_key};
 
 /// Bodies over this are refused before they are parsed.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// What a request posted; the client gets back the shape it sent.
-pub struct Posted {
+pub(crate) struct Posted {
     pub snapshots: Vec<Snapshot>,
     pub as_array: bool,
 }
 
 impl Posted {
-    pub fn parse(body: &[u8]) -> Result<Self, StoreError> {
+    pub(crate) fn parse(body: &[u8]) -> Result<Self, ApiError> {
         let value: Value =
-            serde_json::from_slice(body).map_err(|error| StoreError::MalformedJson {
+            serde_json::from_slice(body).map_err(|error| ApiError::MalformedJson {
                 message: error.to_string(),
                 line: error.line(),
                 column: error.column(),
@@ -30,7 +30,7 @@ impl Posted {
                 snapshots: vec![snapshot_at(value, None)?],
                 as_array: false,
             }),
-            Value::Array(items) if items.is_empty() => Err(StoreError::EmptyBatch),
+            Value::Array(items) if items.is_empty() => Err(ApiError::EmptyBatch),
             Value::Array(items) => items
                 .into_iter()
                 .enumerate()
@@ -40,16 +40,16 @@ impl Posted {
                     snapshots,
                     as_array: true,
                 }),
-            other => Err(StoreError::NotASnapshot {
+            other => Err(ApiError::NotASnapshot {
                 found: json_kind(&other),
             }),
         }
     }
 }
 
-fn snapshot_at(value: Value, index: Option<usize>) -> Result<Snapshot, StoreError> {
+fn snapshot_at(value: Value, index: Option<usize>) -> Result<Snapshot, ApiError> {
     if !value.is_object() {
-        return Err(StoreError::InvalidSnapshot {
+        return Err(ApiError::InvalidSnapshot {
             path: index.map_or_else(String::new, |i| format!("[{i}]")),
             message: format!("expected a snapshot object, got {}", json_kind(&value)),
         });
@@ -62,7 +62,7 @@ fn snapshot_at(value: Value, index: Option<usize>) -> Result<Snapshot, StoreErro
             (Some(i), ".") => format!("[{i}]"),
             (Some(i), _) => format!("[{i}].{field}"),
         };
-        StoreError::InvalidSnapshot {
+        ApiError::InvalidSnapshot {
             path,
             message: error.into_inner().to_string(),
         }
@@ -81,7 +81,7 @@ fn json_kind(value: &Value) -> &'static str {
 }
 
 /// How a request reached this replica; stored beside what it reported.
-pub struct Receipt {
+pub(crate) struct Receipt {
     pub received_at: DateTime<Utc>,
     pub received_by: String,
     pub reporter_addr: String,
@@ -89,7 +89,7 @@ pub struct Receipt {
 }
 
 impl Receipt {
-    pub fn record(&self, mut snapshot: Snapshot) -> NewSnapshot {
+    pub(crate) fn record(&self, mut snapshot: Snapshot) -> NewSnapshot {
         for field in StoredSnapshot::STORE_FIELDS {
             snapshot.extra.remove(field);
         }
@@ -130,7 +130,7 @@ mod tests {
         })
     }
 
-    fn error_of(body: Value) -> StoreError {
+    fn error_of(body: Value) -> ApiError {
         match Posted::parse(body.to_string().as_bytes()) {
             Ok(_) => panic!("{body} was accepted"),
             Err(error) => error,
@@ -143,7 +143,7 @@ mod tests {
         bad["stats"]["pids"] = "many".into();
         let error = error_of(serde_json::json!([snapshot(ID), bad]));
         assert!(
-            matches!(&error, StoreError::InvalidSnapshot { path, .. } if path == "[1].stats.pids"),
+            matches!(&error, ApiError::InvalidSnapshot { path, .. } if path == "[1].stats.pids"),
             "{error:?}"
         );
     }
@@ -151,7 +151,7 @@ mod tests {
     #[test]
     fn a_malformed_id_is_refused_with_its_reason() {
         let error = error_of(snapshot("xyz"));
-        let StoreError::InvalidSnapshot { path, message } = error else {
+        let ApiError::InvalidSnapshot { path, message } = error else {
             panic!("{error:?}")
         };
         assert_eq!(path, "id");

@@ -2,11 +2,11 @@
 //! in one SQLite file that several replicas share.
 
 pub mod config;
-pub mod error;
-pub mod ingest;
-pub mod metrics;
-pub mod query;
-pub mod routes;
+pub(crate) mod error;
+pub(crate) mod ingest;
+pub(crate) mod metrics;
+pub(crate) mod query;
+pub(crate) mod routes;
 pub mod startup;
-pub mod storage;
+pub(crate) mod storage;
 pub mod telemetry;

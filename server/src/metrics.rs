@@ -1,5 +1,6 @@
 //! What `/metrics` reports, in the Prometheus text format.
 
+use prometheus::core::Collector;
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
     Registry, TextEncoder,
@@ -7,7 +8,7 @@ use prometheus::{
 
 use crate::storage::{BUSY_RETRIES, RowCounts};
 
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
@@ -17,73 +18,79 @@ pub struct Metrics {
     snapshots: IntGauge,
 }
 
+/// Seconds, from half a millisecond (a read from the page cache) to 2.5 s.
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+/// Up to the writer's most requests per commit.
+const GROUP_BUCKETS: [f64; 10] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
+
 impl Metrics {
-    pub fn new() -> prometheus::Result<Self> {
-        let registry = Registry::new();
-        let requests = IntCounterVec::new(
-            Opts::new(
-                "container_info_http_requests_total",
-                "HTTP requests answered, by route, method and status",
-            ),
-            &["route", "method", "status"],
-        )?;
-        let latency = HistogramVec::new(
-            HistogramOpts::new(
-                "container_info_http_request_duration_seconds",
-                "Time from request to response, by route",
-            )
-            .buckets(vec![
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-            ]),
-            &["route"],
-        )?;
-        let snapshots_written = IntCounter::new(
-            "container_info_snapshots_written_total",
-            "Snapshots this replica has stored (retries of a stored one not counted)",
-        )?;
-        let requests_per_commit = Histogram::with_opts(
-            HistogramOpts::new(
-                "container_info_requests_per_commit",
-                "Write requests that shared one transaction and one fsync",
-            )
-            .buckets(vec![
-                1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0,
-            ]),
-        )?;
-        let containers = IntGauge::new(
-            "container_info_containers",
-            "Containers in the store (all replicas)",
-        )?;
-        let snapshots = IntGauge::new(
-            "container_info_snapshots",
-            "Snapshots kept in history (all replicas)",
-        )?;
-        registry.register(Box::new(requests.clone()))?;
-        registry.register(Box::new(latency.clone()))?;
-        registry.register(Box::new(snapshots_written.clone()))?;
-        registry.register(Box::new(requests_per_commit.clone()))?;
-        registry.register(Box::new(containers.clone()))?;
-        registry.register(Box::new(snapshots.clone()))?;
-        registry.register(Box::new(BUSY_RETRIES.clone()))?;
-        Ok(Self {
-            registry,
-            requests,
-            latency,
-            snapshots_written,
-            requests_per_commit,
-            containers,
-            snapshots,
-        })
+    pub(crate) fn new() -> prometheus::Result<Self> {
+        let metrics = Self {
+            registry: Registry::new(),
+            requests: IntCounterVec::new(
+                Opts::new(
+                    "container_info_http_requests_total",
+                    "HTTP requests answered, by route, method and status",
+                ),
+                &["route", "method", "status"],
+            )?,
+            latency: HistogramVec::new(
+                HistogramOpts::new(
+                    "container_info_http_request_duration_seconds",
+                    "Time from request to response, by route",
+                )
+                .buckets(LATENCY_BUCKETS.to_vec()),
+                &["route"],
+            )?,
+            snapshots_written: IntCounter::new(
+                "container_info_snapshots_written_total",
+                "Snapshots this replica has stored (retries of a stored one not counted)",
+            )?,
+            requests_per_commit: Histogram::with_opts(
+                HistogramOpts::new(
+                    "container_info_requests_per_commit",
+                    "Write requests that shared one transaction and one fsync",
+                )
+                .buckets(GROUP_BUCKETS.to_vec()),
+            )?,
+            containers: IntGauge::new(
+                "container_info_containers",
+                "Containers in the store (all replicas)",
+            )?,
+            snapshots: IntGauge::new(
+                "container_info_snapshots",
+                "Snapshots kept in history (all replicas)",
+            )?,
+        };
+        metrics.register()?;
+        Ok(metrics)
     }
 
-    pub fn observe_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
+    fn register(&self) -> prometheus::Result<()> {
+        let collectors: [Box<dyn Collector>; 7] = [
+            Box::new(self.requests.clone()),
+            Box::new(self.latency.clone()),
+            Box::new(self.snapshots_written.clone()),
+            Box::new(self.requests_per_commit.clone()),
+            Box::new(self.containers.clone()),
+            Box::new(self.snapshots.clone()),
+            Box::new(BUSY_RETRIES.clone()),
+        ];
+        collectors
+            .into_iter()
+            .try_for_each(|collector| self.registry.register(collector))
+    }
+
+    pub(crate) fn observe_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
         self.requests
             .with_label_values(&[route, method, &status.to_string()])
             .inc();
         self.latency.with_label_values(&[route]).observe(seconds);
     }
 
-    pub fn render(&self, rows: RowCounts) -> String {
+    pub(crate) fn render(&self, rows: RowCounts) -> String {
         self.containers.set(rows.containers);
         self.snapshots.set(rows.snapshots);
         let mut text = Vec::new();

@@ -6,29 +6,29 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::DateTime;
 use container_info_wire::{ContainerId, ContainerState};
 
-use crate::error::StoreError;
+use crate::error::ApiError;
 use crate::storage::{ContainerFilter, HistoryRange, Listed, timestamp_key};
 
-pub const DEFAULT_LIMIT: usize = 100;
-pub const MAX_LIMIT: usize = 1000;
+pub(crate) const DEFAULT_LIMIT: usize = 100;
+pub(crate) const MAX_LIMIT: usize = 1000;
 /// Shorter prefixes match too much to be useful, as with the docker CLI.
-pub const MIN_PREFIX: usize = 4;
+pub(crate) const MIN_PREFIX: usize = 4;
 
 /// `GET /containers?node=&image=&state=&name=&label=k=v&limit=&cursor=`
-pub struct ListQuery {
+pub(crate) struct ListQuery {
     pub filter: ContainerFilter,
     pub limit: usize,
     pub before_seq: Option<i64>,
 }
 
 /// `GET /containers/{id}/history?since=&until=&limit=&cursor=`
-pub struct HistoryQuery {
+pub(crate) struct HistoryQuery {
     pub range: HistoryRange,
     pub limit: usize,
 }
 
 impl ListQuery {
-    pub fn parse(pairs: Vec<(String, String)>) -> Result<Self, StoreError> {
+    pub(crate) fn parse(pairs: Vec<(String, String)>) -> Result<Self, ApiError> {
         let mut query = Self {
             filter: ContainerFilter::default(),
             limit: DEFAULT_LIMIT,
@@ -71,7 +71,7 @@ impl ListQuery {
 }
 
 impl HistoryQuery {
-    pub fn parse(pairs: Vec<(String, String)>) -> Result<Self, StoreError> {
+    pub(crate) fn parse(pairs: Vec<(String, String)>) -> Result<Self, ApiError> {
         let mut query = Self {
             range: HistoryRange::default(),
             limit: DEFAULT_LIMIT,
@@ -104,7 +104,7 @@ impl HistoryQuery {
 struct Seen(Vec<String>);
 
 impl Seen {
-    fn once(&mut self, name: String, value: String) -> Result<String, StoreError> {
+    fn once(&mut self, name: String, value: String) -> Result<String, ApiError> {
         if self.0.contains(&name) {
             return Err(bad(&name, "given more than once".to_owned()));
         }
@@ -113,18 +113,18 @@ impl Seen {
     }
 }
 
-fn bad(parameter: &str, message: String) -> StoreError {
-    StoreError::BadParameter {
+fn bad(parameter: &str, message: String) -> ApiError {
+    ApiError::BadParameter {
         parameter: parameter.to_owned(),
         message,
     }
 }
 
-fn unknown(name: &str, known: &str) -> StoreError {
+fn unknown(name: &str, known: &str) -> ApiError {
     bad(name, format!("unknown parameter; this route takes {known}"))
 }
 
-fn parse_limit(value: &str) -> Result<usize, StoreError> {
+fn parse_limit(value: &str) -> Result<usize, ApiError> {
     match value.parse::<usize>() {
         Ok(limit @ 1..=MAX_LIMIT) => Ok(limit),
         _ => Err(bad(
@@ -134,7 +134,7 @@ fn parse_limit(value: &str) -> Result<usize, StoreError> {
     }
 }
 
-fn parse_time(parameter: &str, value: &str) -> Result<String, StoreError> {
+fn parse_time(parameter: &str, value: &str) -> Result<String, ApiError> {
     DateTime::parse_from_rfc3339(value)
         .map(|time| timestamp_key(time.to_utc()))
         .map_err(|error| {
@@ -163,7 +163,7 @@ impl Cursor {
         URL_SAFE_NO_PAD.encode(plain)
     }
 
-    fn decode(cursor: &str) -> Result<Self, StoreError> {
+    fn decode(cursor: &str) -> Result<Self, ApiError> {
         let invalid = || bad("cursor", "not a cursor this store handed out".to_owned());
         let plain = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
         let plain = String::from_utf8(plain).map_err(|_| invalid())?;
@@ -180,14 +180,14 @@ impl Cursor {
         parsed.ok_or_else(invalid)
     }
 
-    fn list_seq(self) -> Result<i64, StoreError> {
+    fn list_seq(self) -> Result<i64, ApiError> {
         match self {
             Self::List { seq } => Ok(seq),
             Self::History { .. } => Err(bad("cursor", "this cursor belongs to a history".into())),
         }
     }
 
-    fn history_key(self) -> Result<(String, i64), StoreError> {
+    fn history_key(self) -> Result<(String, i64), ApiError> {
         match self {
             Self::History { observed_at, seq } => Ok((observed_at, seq)),
             Self::List { .. } => Err(bad(
@@ -200,7 +200,7 @@ impl Cursor {
 
 /// Splits the rows fetched for a page (one more than the limit) into the page
 /// and the cursor that continues after it.
-pub fn page_of(
+pub(crate) fn page_of(
     mut rows: Vec<Listed>,
     limit: usize,
     history: bool,
@@ -222,8 +222,8 @@ pub fn page_of(
 }
 
 /// A container ID or the start of one, as a path segment gives it.
-pub fn parse_id_prefix(given: &str) -> Result<String, StoreError> {
-    let refuse = |reason: String| StoreError::BadIdPrefix {
+pub(crate) fn parse_id_prefix(given: &str) -> Result<String, ApiError> {
+    let refuse = |reason: String| ApiError::BadIdPrefix {
         given: given.to_owned(),
         reason,
     };

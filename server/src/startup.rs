@@ -2,9 +2,11 @@
 //! `main` and the tests start it the same way.
 
 use std::net::{Ipv6Addr, SocketAddr, TcpListener};
+use std::path::Path;
 use std::thread::JoinHandle;
 
-use actix_web::dev::Server;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::HeaderValue;
 use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
@@ -15,7 +17,7 @@ use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 
 use crate::config::Config;
-use crate::error::StoreError;
+use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::routes::containers::{self, Replica};
 use crate::routes::operations::{self, ApiDocument};
@@ -46,6 +48,8 @@ pub struct Application {
 }
 
 impl Application {
+    /// Listens, opens the database, and starts serving; with a ready file, says
+    /// where it listens once it does.
     pub fn build(config: Config) -> anyhow::Result<Self> {
         let listener = bind(config.listen, config.reuse_port)
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -54,16 +58,8 @@ impl Application {
         let replica_header = HeaderValue::from_str(&replica).map_err(|_| {
             anyhow!("the replica id {replica:?} must be printable ASCII (it is sent as a header)")
         })?;
-        let metrics = web::Data::new(Metrics::new()?);
-        let (store, writer) = Store::open(
-            &config.database,
-            config.history_limit,
-            WriterMetrics {
-                requests_per_commit: metrics.requests_per_commit.clone(),
-                snapshots_written: metrics.snapshots_written.clone(),
-            },
-        )
-        .with_context(|| format!("cannot open the database {}", config.database.display()))?;
+        let metrics = Metrics::new()?;
+        let (store, writer) = open_store(&config, &metrics)?;
         tracing::info!(
             %replica,
             %address,
@@ -71,42 +67,19 @@ impl Application {
             history_limit = config.history_limit,
             "container-info store started"
         );
-        let store = web::Data::new(store);
-        let replica = web::Data::new(Replica(replica));
-        let server = HttpServer::new(move || {
-            let (app, api) = App::new()
-                .into_utoipa_app()
-                .openapi(ApiDoc::openapi())
-                .app_data(store.clone())
-                .app_data(replica.clone())
-                .app_data(metrics.clone())
-                .app_data(web::QueryConfig::default().error_handler(|error, _| {
-                    StoreError::BadParameter {
-                        parameter: "query string".to_owned(),
-                        message: error.to_string(),
-                    }
-                    .into()
-                }))
-                .service(containers::post_containers)
-                .service(containers::list_containers)
-                .service(containers::get_container)
-                .service(containers::container_history)
-                .service(containers::delete_container)
-                .service(operations::healthz)
-                .service(operations::readyz)
-                .service(operations::metrics)
-                .service(operations::openapi)
-                .split_for_parts();
-            let document = api.to_json().expect("the OpenAPI document serializes");
-            app.app_data(web::Data::new(RouteTable::from_openapi(&api)))
-                .app_data(web::Data::new(ApiDocument(document)))
-                .default_service(web::to(fallback))
-                .wrap(from_fn(observe_requests))
-                .wrap(DefaultHeaders::new().add((REPLICA_HEADER, replica_header.clone())))
-        })
-        .listen(listener)?
-        .shutdown_timeout(SHUTDOWN_GRACE_SECONDS)
-        .run();
+        let shared = Shared {
+            store: web::Data::new(store),
+            replica: web::Data::new(Replica(replica)),
+            metrics: web::Data::new(metrics),
+            replica_header,
+        };
+        let server = HttpServer::new(move || app(shared.clone()))
+            .listen(listener)?
+            .shutdown_timeout(SHUTDOWN_GRACE_SECONDS)
+            .run();
+        if let Some(path) = &config.ready_file {
+            write_ready_file(path, address)?;
+        }
         Ok(Self {
             address,
             server,
@@ -129,6 +102,78 @@ impl Application {
         tracing::info!("container-info store stopped");
         Ok(())
     }
+}
+
+/// What every HTTP worker's app is given.
+#[derive(Clone)]
+struct Shared {
+    store: web::Data<Store>,
+    replica: web::Data<Replica>,
+    metrics: web::Data<Metrics>,
+    replica_header: HeaderValue,
+}
+
+fn open_store(config: &Config, metrics: &Metrics) -> anyhow::Result<(Store, JoinHandle<()>)> {
+    let writer_metrics = WriterMetrics {
+        requests_per_commit: metrics.requests_per_commit.clone(),
+        snapshots_written: metrics.snapshots_written.clone(),
+    };
+    Store::open(&config.database, config.history_limit, writer_metrics)
+        .with_context(|| format!("cannot open the database {}", config.database.display()))
+}
+
+/// One HTTP worker's app: the routes, with the OpenAPI document assembled from
+/// the handlers registered here.
+fn app(
+    shared: Shared,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let (app, api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .app_data(shared.store)
+        .app_data(shared.replica)
+        .app_data(shared.metrics)
+        .app_data(web::QueryConfig::default().error_handler(|error, _| {
+            ApiError::BadParameter {
+                parameter: "query string".to_owned(),
+                message: error.to_string(),
+            }
+            .into()
+        }))
+        .service(containers::post_containers)
+        .service(containers::list_containers)
+        .service(containers::get_container)
+        .service(containers::container_history)
+        .service(containers::delete_container)
+        .service(operations::healthz)
+        .service(operations::readyz)
+        .service(operations::metrics)
+        .service(operations::openapi)
+        .split_for_parts();
+    let document = api.to_json().expect("the OpenAPI document serializes");
+    app.app_data(web::Data::new(RouteTable::from_openapi(&api)))
+        .app_data(web::Data::new(ApiDocument(document)))
+        .default_service(web::to(fallback))
+        .wrap(from_fn(observe_requests))
+        .wrap(DefaultHeaders::new().add((REPLICA_HEADER, shared.replica_header)))
+}
+
+/// Writes the bound address as one line, first beside `path` and then renamed
+/// onto it, so that a program waiting for the file never reads half of it.
+fn write_ready_file(path: &Path, address: SocketAddr) -> anyhow::Result<()> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    std::fs::write(&partial, format!("{address}\n"))
+        .and_then(|()| std::fs::rename(&partial, path))
+        .with_context(|| format!("cannot write the ready file {}", path.display()))
 }
 
 /// Binds the listening socket: dual stack for `[::]`, falling back to IPv4 on

@@ -23,7 +23,7 @@ pub fn init() {
 }
 
 /// One log line and one metrics sample per request, with status and latency.
-pub async fn observe_requests(
+pub(crate) async fn observe_requests(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {

@@ -4,18 +4,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::ExitStatus;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use container_info_testkit::{Replica, snapshot as agent_snapshot};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-#[path = "support/replica.rs"]
-mod replica;
-use replica::Replica;
 
 /// A replica on a port of the kernel's choosing.
 fn start_replica(database: &Path, name: &str) -> Replica {
@@ -23,29 +17,9 @@ fn start_replica(database: &Path, name: &str) -> Replica {
     Replica::start(binary, "127.0.0.1:0", name, database)
 }
 
-impl Replica {
-    fn terminate(&mut self) -> ExitStatus {
-        let pid = Pid::from_raw(self.child.id() as i32);
-        kill(pid, Signal::SIGTERM).unwrap();
-        self.child.wait().unwrap()
-    }
-}
-
-fn container_id(n: u64) -> String {
-    format!("{:016x}", (n + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)).repeat(4)
-}
-
+/// The `sequence`th snapshot of container `container`.
 fn snapshot(container: u64, sequence: u64) -> Value {
-    json!({
-        "id": container_id(container),
-        "name": format!("task-{container}"),
-        "image": "web:1",
-        "node": "node-1",
-        "state": "running",
-        "observed_at": format!("2026-11-24T10:00:00.{sequence:09}Z"),
-        "stats": {"cpu_percent": 1.0, "memory_usage_bytes": 1, "memory_limit_bytes": 0,
-                  "network_rx_bytes": 0, "network_tx_bytes": 0, "pids": 1},
-    })
+    agent_snapshot(container, &format!("2026-11-24T10:00:00.{sequence:09}Z"))
 }
 
 /// (container id, observed_at) -> the replica that acknowledged it.

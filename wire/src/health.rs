@@ -4,9 +4,22 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::process::ExitCode;
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(3);
+
+/// What each binary's `healthcheck` subcommand does: exits 0 when `url`
+/// answers 200, and otherwise says why on stderr and exits 1.
+pub fn exit_code(url: &str) -> ExitCode {
+    match check(url) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("unhealthy: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
 /// Succeeds when `url` (http only) answers 200; the error says why not.
 pub fn check(url: &str) -> Result<(), String> {

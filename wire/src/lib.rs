@@ -25,7 +25,7 @@ pub struct ContainerId(String);
 impl ContainerId {
     pub const LEN: usize = 64;
     /// How many characters the docker CLI shows of an ID.
-    pub const SHORT_LEN: usize = 12;
+    pub(crate) const SHORT_LEN: usize = 12;
 
     pub fn parse(raw: &str) -> Result<Self, InvalidContainerId> {
         if raw.len() != Self::LEN {
@@ -106,7 +106,7 @@ pub enum ContainerState {
 }
 
 impl ContainerState {
-    pub const ALL: [Self; 8] = [
+    pub(crate) const ALL: [Self; 8] = [
         Self::Created,
         Self::Running,
         Self::Paused,

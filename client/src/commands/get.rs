@@ -8,7 +8,7 @@ use crate::session::Session;
 use crate::store::Filter;
 
 #[derive(Debug, Args)]
-pub struct Get {
+pub(crate) struct Get {
     /// Show only this container: its full ID or a unique prefix (4 hex digits or more)
     #[arg(value_name = "ID")]
     pub id: Option<String>,
@@ -46,7 +46,7 @@ fn parse_label(given: &str) -> Result<String, String> {
 }
 
 impl Get {
-    pub async fn run(&self, session: &mut Session<'_>) -> Result<(), ClientError> {
+    pub(crate) async fn run(&self, session: &mut Session<'_>) -> Result<(), ClientError> {
         let store = session.targets.store()?;
         if let Some(id) = &self.id {
             let found = store.get(id).await?;

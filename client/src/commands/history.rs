@@ -6,7 +6,7 @@ use crate::output::{HISTORY_COLUMNS, JsonList, Table, history_row};
 use crate::session::Session;
 
 #[derive(Debug, Args)]
-pub struct History {
+pub(crate) struct History {
     /// The container: its full ID or a unique prefix (4 hex digits or more)
     #[arg(value_name = "ID")]
     pub id: String,
@@ -21,7 +21,7 @@ pub struct History {
 }
 
 impl History {
-    pub async fn run(&self, session: &mut Session<'_>) -> Result<(), ClientError> {
+    pub(crate) async fn run(&self, session: &mut Session<'_>) -> Result<(), ClientError> {
         let store = session.targets.store()?;
         let form = if self.json {
             ListForm::Json(JsonList::default())

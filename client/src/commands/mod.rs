@@ -1,10 +1,10 @@
 //! The commands, one module each; the same ones run one-shot and at the prompt.
 
-pub mod get;
-pub mod history;
+pub(crate) mod get;
+pub(crate) mod history;
 pub mod ping;
-pub mod post;
-pub mod whoami;
+pub(crate) mod post;
+pub(crate) mod whoami;
 
 use std::future::Future;
 
@@ -17,7 +17,7 @@ use crate::output::{Cell, JsonList, Table};
 use crate::session::Session;
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Ask the agent who this container is, post that to the store, and show what was stored
     Post(post::Post),
     /// List the containers the store holds (latest record of each), or show one by ID
@@ -31,7 +31,7 @@ pub enum Command {
 }
 
 impl Command {
-    pub async fn run(&self, session: &mut Session<'_>) -> Result<(), ClientError> {
+    pub(crate) async fn run(&self, session: &mut Session<'_>) -> Result<(), ClientError> {
         match self {
             Self::Post(command) => command.run(session).await,
             Self::Get(command) => command.run(session).await,
@@ -43,7 +43,7 @@ impl Command {
 }
 
 /// How a list is shown: a table with one row per record, or a JSON array.
-pub enum ListForm {
+pub(crate) enum ListForm {
     Table {
         table: Table,
         row: fn(&StoredSnapshot, DateTime<Utc>) -> Vec<Cell>,
@@ -55,7 +55,7 @@ pub enum ListForm {
 
 /// Shows a list page by page as the store's cursor gives it, asking the session
 /// before each further page, until the end or `limit` records.
-pub async fn page_through<F, Fut>(
+pub(crate) async fn page_through<F, Fut>(
     session: &mut Session<'_>,
     mut form: ListForm,
     limit: Option<usize>,

@@ -7,10 +7,10 @@ use futures_util::future::join_all;
 use reqwest::{Client, Url};
 use serde::Serialize;
 
-use crate::discovery::Service;
 use crate::error::{ClientError, root_cause};
 use crate::http::join;
 use crate::output::{self, Cell, Paint, Table};
+use crate::service::Service;
 use crate::session::Session;
 
 /// Swarm's DNS answers at once on a Swarm node; anywhere else the name is
@@ -19,7 +19,7 @@ const DNS_TIMEOUT: Duration = Duration::from_secs(2);
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Args)]
-pub struct Ping {
+pub(crate) struct Ping {
     /// The store's Swarm service: its replicas are the addresses of tasks.<SERVICE>
     /// in Swarm's DNS, each asked on the store's port. When that name does not
     /// resolve, or SERVICE is empty, only the store's URL is asked.
@@ -29,11 +29,11 @@ pub struct Ping {
         default_value = "container-info_server",
         value_name = "SERVICE"
     )]
-    pub service: String,
+    pub(crate) service: String,
 
     /// Print the roll call as JSON
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 /// One line of the roll call.
@@ -50,7 +50,7 @@ pub struct Answer {
 }
 
 impl Ping {
-    pub async fn run(&self, session: &mut Session<'_>) -> Result<(), ClientError> {
+    pub(crate) async fn run(&self, session: &mut Session<'_>) -> Result<(), ClientError> {
         let agent = session.targets.agent()?.0.base;
         let store = session.targets.store()?.0.base;
         let mut targets = vec![(Service::Agent, agent)];
@@ -103,7 +103,7 @@ fn row(answer: &Answer) -> Vec<Cell> {
 
 /// The store's replicas: each address Swarm's DNS gives for the service, on the
 /// store's URL; the store's URL alone when there are none (not on Swarm).
-pub fn replica_urls(addresses: &[SocketAddr], store: &Url) -> Vec<Url> {
+pub(crate) fn replica_urls(addresses: &[SocketAddr], store: &Url) -> Vec<Url> {
     if addresses.is_empty() {
         return vec![store.clone()];
     }
@@ -119,7 +119,7 @@ pub fn replica_urls(addresses: &[SocketAddr], store: &Url) -> Vec<Url> {
 }
 
 /// Every address `host` resolves to, in a stable order; none when it does not.
-pub async fn resolve(host: &str, port: u16) -> Vec<SocketAddr> {
+pub(crate) async fn resolve(host: &str, port: u16) -> Vec<SocketAddr> {
     match tokio::time::timeout(DNS_TIMEOUT, tokio::net::lookup_host((host, port))).await {
         Ok(Ok(found)) => {
             let mut addresses: Vec<SocketAddr> = found.collect();

@@ -4,14 +4,14 @@ use crate::error::ClientError;
 use crate::session::Session;
 
 #[derive(Debug, Args)]
-pub struct Post {
+pub(crate) struct Post {
     /// Print the stored record as JSON
     #[arg(long)]
     pub json: bool,
 }
 
 impl Post {
-    pub async fn run(&self, session: &mut Session<'_>) -> Result<(), ClientError> {
+    pub(crate) async fn run(&self, session: &mut Session<'_>) -> Result<(), ClientError> {
         // Both addresses first, so that a missing one is reported before any request.
         let (agent, store) = (session.targets.agent()?, session.targets.store()?);
         let snapshot = agent.whoami().await?;

@@ -65,7 +65,7 @@ async fn store_answers_4xx() {
     let mut twin = snapshot(21, &at(0));
     let twin_id = format!("{}{}", &container_id(21)[..8], "0".repeat(56));
     twin["id"] = twin_id.clone().into();
-    store.post(&json!([snapshot(21, &at(0)), twin])).await;
+    store.store(&json!([snapshot(21, &at(0)), twin])).await;
     let agent = nothing_listens();
 
     let missing = client(&store.url, &agent, &["get", "ffffffff"]).await;
@@ -158,7 +158,7 @@ async fn bad_usage_is_refused_before_any_request() {
 #[tokio::test]
 async fn no_ca_certificates_are_needed_for_plain_http() {
     let store = spawn_store().await;
-    store.post(&snapshot(22, &at(0))).await;
+    store.store(&snapshot(22, &at(0))).await;
     // As in an image built from scratch without a CA bundle.
     let empty = tempfile::tempdir().unwrap();
     let bundle = empty.path().join("ca-certificates.crt");

@@ -53,7 +53,7 @@ async fn get_shows_a_table_with_short_ids_mib_and_relative_times() {
     exited["state"] = "exited".into();
     exited["stats"] = Value::Null;
     store
-        .post(&Value::Array(vec![snapshot(3, &at(0)), exited]))
+        .store(&Value::Array(vec![snapshot(3, &at(0)), exited]))
         .await;
 
     let run = client(&store.url, &nothing_listens(), &["get"]).await;
@@ -70,18 +70,8 @@ async fn get_shows_a_table_with_short_ids_mib_and_relative_times() {
         .filter(|h| !h.is_empty())
         .collect();
     assert_eq!(
-        header,
-        [
-            "CONTAINER ID",
-            "NAME",
-            "IMAGE",
-            "NODE",
-            "STATE",
-            "CPU",
-            "MEMORY",
-            "OBSERVED",
-            "REPLICA"
-        ]
+        header.join(","),
+        "CONTAINER ID,NAME,IMAGE,NODE,STATE,CPU,MEMORY,OBSERVED,REPLICA"
     );
     // The most recently updated first, as the store lists them.
     assert!(lines[1].starts_with(&container_id(4)[..12]), "{lines:?}");
@@ -111,7 +101,7 @@ async fn get_json_reads_every_page_and_stops_at_the_limit() {
     let store = spawn_store().await;
     // More than one page of the client's (100) and of the store's default.
     let many: Vec<Value> = (0..130).map(|n| snapshot(n, &at(0))).collect();
-    store.post(&Value::Array(many)).await;
+    store.store(&Value::Array(many)).await;
 
     let all = client(&store.url, &nothing_listens(), &["get", "--json"]).await;
     let listed: Vec<StoredSnapshot> = serde_json::from_str(all.succeeded()).unwrap();
@@ -143,7 +133,7 @@ async fn get_filters_by_node_image_state_and_labels() {
     paused["labels"]["tier"] = "db".into();
     paused["image"] = "postgres:17".into();
     store
-        .post(&Value::Array(vec![snapshot(7, &at(0)), other_node, paused]))
+        .store(&Value::Array(vec![snapshot(7, &at(0)), other_node, paused]))
         .await;
     let ids = |run: Run| -> Vec<String> {
         let listed: Vec<StoredSnapshot> = serde_json::from_str(run.succeeded()).unwrap();
@@ -180,7 +170,7 @@ async fn get_filters_by_node_image_state_and_labels() {
 async fn get_id_shows_one_container_by_a_prefix() {
     let store = spawn_store().await;
     store
-        .post(&Value::Array(vec![
+        .store(&Value::Array(vec![
             snapshot(8, &at(0)),
             snapshot(9, &at(0)),
         ]))
@@ -207,7 +197,7 @@ async fn get_id_shows_one_container_by_a_prefix() {
 async fn history_lists_a_containers_snapshots_newest_first() {
     let store = spawn_store().await;
     let snapshots: Vec<Value> = [10, 30, 20].iter().map(|s| snapshot(11, &at(*s))).collect();
-    store.post(&Value::Array(snapshots)).await;
+    store.store(&Value::Array(snapshots)).await;
     let prefix = &container_id(11)[..8];
 
     let run = client(

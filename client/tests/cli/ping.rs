@@ -1,69 +1,39 @@
 //! The roll call: the agent, then every store replica.
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use container_info_client::commands::ping::roll_call;
-use container_info_client::discovery::Service;
+use container_info_client::service::Service;
 use reqwest::Url;
 
 use crate::helpers::*;
 
-#[path = "../../../server/tests/support/replica.rs"]
-mod replica;
-use replica::Replica;
-
-/// The store's binary, built beside this test's; built here when this crate's
-/// tests run alone (`cargo nextest run -p container-info-client`).
-fn store_binary() -> PathBuf {
-    let binary = binaries_folder().join("container-info-server");
-    if !binary.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "-p",
-                "container-info-server",
-                "--bin",
-                "container-info-server",
-            ])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "the store binary builds");
-    }
-    assert!(binary.exists(), "no {}", binary.display());
-    binary
-}
-
-/// Three replicas on one database file and one port, each on its own loopback
-/// address as Swarm tasks are on theirs; the third is stopped.
+/// Three replicas' addresses on one port, each on its own loopback address as
+/// Swarm tasks are on theirs: two stores on one database file answer, and
+/// nothing runs on the third.
 #[tokio::test]
 async fn two_replicas_answer_with_their_ids_and_a_stopped_one_does_not() {
-    let binary = store_binary();
     let folder = tempfile::tempdir().unwrap();
     let database = folder.path().join("store.db");
     // The kernel picks the port as replica 1 binds it: a port picked before
     // could be taken by then, by any other test's connection.
-    let first = Replica::start(&binary, "127.0.0.1:0", "replica-1", &database);
+    let replica = |listen: String, name: &'static str| {
+        let database = database.clone();
+        spawn_store_with(move |config| {
+            config.listen = listen.parse().unwrap();
+            config.replica_id = Some(name.to_owned());
+            config.database = database;
+        })
+    };
+    let first = replica("127.0.0.1:0".to_owned(), "replica-1").await;
     let port = Url::parse(&first.url).unwrap().port().unwrap();
-    let mut replicas = vec![first];
-    for n in 2..=3 {
-        let listen = format!("127.0.0.{n}:{port}");
-        replicas.push(Replica::start(
-            &binary,
-            &listen,
-            &format!("replica-{n}"),
-            &database,
-        ));
-    }
-    replicas[2].kill();
+    let second = replica(format!("127.0.0.2:{port}"), "replica-2").await;
+    let stopped = format!("http://127.0.0.3:{port}");
     let agent = spawn_agent_for(30).await;
 
     let mut targets = vec![(Service::Agent, Url::parse(&agent.url).unwrap())];
     targets.extend(
-        replicas
-            .iter()
-            .map(|r| (Service::Store, Url::parse(&r.url).unwrap())),
+        [&first.url, &second.url, &stopped]
+            .into_iter()
+            .map(|url| (Service::Store, Url::parse(url).unwrap())),
     );
     let answers = roll_call(&reqwest::Client::new(), &targets).await;
 

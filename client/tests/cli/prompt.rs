@@ -138,7 +138,7 @@ async fn a_session_at_the_prompt() {
 async fn long_lists_come_a_page_at_a_time() {
     let store = spawn_store().await;
     let many: Vec<Value> = (0..45).map(|n| snapshot(n, &at(0))).collect();
-    store.post(&Value::Array(many)).await;
+    store.store(&Value::Array(many)).await;
     let data = tempfile::tempdir().unwrap();
     let (store_url, folder) = (store.url.clone(), data.path().to_owned());
 
@@ -255,7 +255,7 @@ fn on_a_terminal(store: &str, args: &[&str], no_color: Option<&str>) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn colour_only_on_a_terminal_and_without_no_color() {
     let store = spawn_store().await;
-    store.post(&snapshot(43, &at(0))).await;
+    store.store(&snapshot(43, &at(0))).await;
     let url = store.url.clone();
 
     let (coloured, plain, empty_no_color) = tokio::task::spawn_blocking(move || {

@@ -2,27 +2,28 @@
 //! read its history, delete it.
 
 use actix_web::http::header;
-use actix_web::web::{self, BytesMut};
-use actix_web::{HttpRequest, HttpResponse, delete, get, post};
-use chrono::Utc;
+use actix_web::web;
+use actix_web::{HttpResponse, delete, get, post};
 use container_info_wire::{ErrorBody, Page, Snapshot, StoredSnapshot};
-use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
-use crate::error::StoreError;
-use crate::ingest::{MAX_BODY_BYTES, Posted, Receipt};
+use crate::error::ApiError;
+use crate::ingest::{Posted, Receipt};
 use crate::query::{HistoryQuery, ListQuery, page_of, parse_id_prefix};
 use crate::storage::{Listed, Lookup, Store};
 
 /// The name of this replica, as it answers in `X-Replica` and `received_by`.
-pub struct Replica(pub String);
+pub(crate) struct Replica(pub String);
 
 /// The body of `POST /containers`: one snapshot, or an array stored all or nothing.
+/// Only its schema is used, in the OpenAPI document; the body itself is parsed
+/// by `Posted`, which can say where a snapshot is wrong.
+#[expect(dead_code, reason = "a schema for the OpenAPI document, never built")]
 #[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
-pub enum PostedSnapshots {
+pub(crate) enum PostedSnapshots {
     One(Box<Snapshot>),
     Many(Vec<Snapshot>),
 }
@@ -40,28 +41,11 @@ pub enum PostedSnapshots {
     )
 )]
 #[post("/containers")]
-pub async fn post_containers(
-    request: HttpRequest,
-    payload: web::Payload,
+pub(crate) async fn post_containers(
+    posted: Posted,
+    receipt: Receipt,
     store: web::Data<Store>,
-    replica: web::Data<Replica>,
-) -> Result<HttpResponse, StoreError> {
-    require_json(&request)?;
-    let body = read_body(&request, payload).await?;
-    let posted = Posted::parse(&body)?;
-    let receipt = Receipt {
-        received_at: Utc::now(),
-        received_by: replica.0.clone(),
-        reporter_addr: request
-            .peer_addr()
-            .map(|addr| addr.ip().to_canonical().to_string())
-            .unwrap_or_default(),
-        forwarded_for: request
-            .headers()
-            .get("X-Forwarded-For")
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned),
-    };
+) -> Result<HttpResponse, ApiError> {
     let records = posted
         .snapshots
         .into_iter()
@@ -96,10 +80,10 @@ pub async fn post_containers(
     )
 )]
 #[get("/containers")]
-pub async fn list_containers(
+pub(crate) async fn list_containers(
     query: web::Query<Vec<(String, String)>>,
     store: web::Data<Store>,
-) -> Result<HttpResponse, StoreError> {
+) -> Result<HttpResponse, ApiError> {
     let query = ListQuery::parse(query.into_inner())?;
     let rows = store
         .list(query.filter, query.before_seq, query.limit + 1)
@@ -118,10 +102,10 @@ pub async fn list_containers(
     )
 )]
 #[get("/containers/{id}")]
-pub async fn get_container(
+pub(crate) async fn get_container(
     id: web::Path<String>,
     store: web::Data<Store>,
-) -> Result<HttpResponse, StoreError> {
+) -> Result<HttpResponse, ApiError> {
     let (_, body) = find(&store, &id).await?;
     Ok(HttpResponse::Ok()
         .content_type(header::ContentType::json())
@@ -145,11 +129,11 @@ pub async fn get_container(
     )
 )]
 #[get("/containers/{id}/history")]
-pub async fn container_history(
+pub(crate) async fn container_history(
     id: web::Path<String>,
     query: web::Query<Vec<(String, String)>>,
     store: web::Data<Store>,
-) -> Result<HttpResponse, StoreError> {
+) -> Result<HttpResponse, ApiError> {
     let query = HistoryQuery::parse(query.into_inner())?;
     let (id, _) = find(&store, &id).await?;
     let rows = store.history(id, query.range, query.limit + 1).await?;
@@ -167,70 +151,27 @@ pub async fn container_history(
     )
 )]
 #[delete("/containers/{id}")]
-pub async fn delete_container(
+pub(crate) async fn delete_container(
     id: web::Path<String>,
     store: web::Data<Store>,
-) -> Result<HttpResponse, StoreError> {
+) -> Result<HttpResponse, ApiError> {
     let (id, _) = find(&store, &id).await?;
     if store.delete(id.clone()).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
         // Deleted by another request between the lookup and now.
-        Err(StoreError::NoSuchContainer(id))
+        Err(ApiError::NoSuchContainer(id))
     }
 }
 
 /// The full ID and latest record of the one container the ID or prefix names.
-async fn find(store: &Store, given: &str) -> Result<(String, String), StoreError> {
+async fn find(store: &Store, given: &str) -> Result<(String, String), ApiError> {
     let prefix = parse_id_prefix(given)?;
     match store.find(prefix.clone()).await? {
         Lookup::Found { id, body } => Ok((id, body)),
-        Lookup::Missing => Err(StoreError::NoSuchContainer(prefix)),
-        Lookup::Ambiguous(candidates) => Err(StoreError::AmbiguousPrefix { prefix, candidates }),
+        Lookup::Missing => Err(ApiError::NoSuchContainer(prefix)),
+        Lookup::Ambiguous(candidates) => Err(ApiError::AmbiguousPrefix { prefix, candidates }),
     }
-}
-
-fn require_json(request: &HttpRequest) -> Result<(), StoreError> {
-    let content_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
-    let essence = content_type
-        .as_deref()
-        .and_then(|value| value.split(';').next())
-        .map(str::trim);
-    match essence {
-        Some(essence) if essence.eq_ignore_ascii_case("application/json") => Ok(()),
-        _ => Err(StoreError::UnsupportedMediaType {
-            found: content_type,
-        }),
-    }
-}
-
-/// Reads the body, refusing it as soon as it is known to be over the limit.
-async fn read_body(
-    request: &HttpRequest,
-    mut payload: web::Payload,
-) -> Result<BytesMut, StoreError> {
-    let too_large = StoreError::BodyTooLarge {
-        limit: MAX_BODY_BYTES,
-    };
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
-    if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
-        return Err(too_large);
-    }
-    let mut body = BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|error| StoreError::BodyUnreadable(error.to_string()))?;
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(too_large);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 fn page_response(rows: Vec<Listed>, limit: usize, history: bool) -> HttpResponse {

@@ -1,20 +1,21 @@
 //! The HTTP routes. Each handler carries its OpenAPI description, and the
 //! document is assembled from the handlers actually registered.
 
-pub mod containers;
-pub mod operations;
+pub(crate) mod containers;
+mod extract;
+pub(crate) mod operations;
 
 use actix_web::{HttpRequest, web};
 use utoipa::openapi::OpenApi;
 
-use crate::error::StoreError;
+use crate::error::ApiError;
 
 /// Every path template of the API with its methods, read from the OpenAPI
 /// document so that a 405 lists exactly what the routes accept. It also names
 /// the route of a request for metrics: actix's own `match_pattern` runs the
 /// router's regexes again on every request, which cost a sixth of the CPU of
 /// a read.
-pub struct RouteTable(Vec<Route>);
+pub(crate) struct RouteTable(Vec<Route>);
 
 struct Route {
     template: String,
@@ -23,7 +24,7 @@ struct Route {
 }
 
 impl RouteTable {
-    pub fn from_openapi(api: &OpenApi) -> Self {
+    pub(crate) fn from_openapi(api: &OpenApi) -> Self {
         let routes = api
             .paths
             .paths
@@ -63,24 +64,24 @@ impl RouteTable {
     }
 
     /// The template of the route that serves `path`, such as `/containers/{id}`.
-    pub fn template_of(&self, path: &str) -> Option<&str> {
+    pub(crate) fn template_of(&self, path: &str) -> Option<&str> {
         self.find(path).map(|route| route.template.as_str())
     }
 }
 
 /// Answers what no route took: 405 on a known path, 404 elsewhere.
-pub async fn fallback(
+pub(crate) async fn fallback(
     request: HttpRequest,
     routes: web::Data<RouteTable>,
-) -> Result<actix_web::HttpResponse, StoreError> {
+) -> Result<actix_web::HttpResponse, ApiError> {
     let method = request.method().to_string();
     let path = request.path().to_owned();
     Err(match routes.find(&path) {
-        Some(route) => StoreError::MethodNotAllowed {
+        Some(route) => ApiError::MethodNotAllowed {
             method,
             path,
             allowed: route.methods.clone(),
         },
-        None => StoreError::NoSuchRoute { method, path },
+        None => ApiError::NoSuchRoute { method, path },
     })
 }

@@ -8,26 +8,26 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::containers::Replica;
-use crate::error::StoreError;
+use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::storage::Store;
 
 #[derive(Serialize, ToSchema)]
-pub struct Health {
+pub(crate) struct Health {
     /// `ok` from /healthz, `ready` from /readyz.
     pub status: &'static str,
     pub replica: String,
 }
 
 /// The OpenAPI document, rendered once at start.
-pub struct ApiDocument(pub String);
+pub(crate) struct ApiDocument(pub String);
 
 #[utoipa::path(
     tag = "operations",
     responses((status = 200, description = "The process is up", body = Health))
 )]
 #[get("/healthz")]
-pub async fn healthz(replica: web::Data<Replica>) -> web::Json<Health> {
+pub(crate) async fn healthz(replica: web::Data<Replica>) -> web::Json<Health> {
     web::Json(Health {
         status: "ok",
         replica: replica.0.clone(),
@@ -42,10 +42,10 @@ pub async fn healthz(replica: web::Data<Replica>) -> web::Json<Health> {
     )
 )]
 #[get("/readyz")]
-pub async fn readyz(
+pub(crate) async fn readyz(
     store: web::Data<Store>,
     replica: web::Data<Replica>,
-) -> Result<web::Json<Health>, StoreError> {
+) -> Result<web::Json<Health>, ApiError> {
     store.check_readable().await?;
     store.check_writable().await?;
     Ok(web::Json(Health {
@@ -59,10 +59,10 @@ pub async fn readyz(
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String))
 )]
 #[get("/metrics")]
-pub async fn metrics(
+pub(crate) async fn metrics(
     store: web::Data<Store>,
     metrics: web::Data<Metrics>,
-) -> Result<HttpResponse, StoreError> {
+) -> Result<HttpResponse, ApiError> {
     let rows = store.row_counts().await?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
@@ -74,7 +74,7 @@ pub async fn metrics(
     responses((status = 200, description = "This document: OpenAPI 3 for every route", content_type = "application/json", body = Object))
 )]
 #[get("/openapi.json")]
-pub async fn openapi(document: web::Data<ApiDocument>) -> HttpResponse {
+pub(crate) async fn openapi(document: web::Data<ApiDocument>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(ContentType::json())
         .body(document.0.clone())

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+use super::StorageError;
 use super::connection;
-use crate::error::StoreError;
 
 /// The pause after a checkpoint: while commits keep coming, the next
 /// checkpoint copies what they wrote meanwhile, about 10 ms of writes.
@@ -31,7 +31,7 @@ const SPACING: Duration = Duration::from_millis(10);
 const RETRY: Duration = Duration::from_millis(100);
 
 /// The running checkpointer.
-pub struct Checkpoints {
+pub(crate) struct Checkpoints {
     /// Holds at most one notice: one checkpoint covers every commit before it.
     log_grew: mpsc::SyncSender<()>,
     thread: JoinHandle<()>,
@@ -39,20 +39,20 @@ pub struct Checkpoints {
 
 impl Checkpoints {
     /// Tells the checkpointer that a commit added to the log. Never blocks.
-    pub fn log_grew(&self) {
+    pub(crate) fn log_grew(&self) {
         // Full means a notice is already waiting, which covers this commit too.
         let _ = self.log_grew.try_send(());
     }
 
     /// Runs one last checkpoint if a commit is still uncopied, and stops.
-    pub fn stop(self) {
+    pub(crate) fn stop(self) {
         drop(self.log_grew);
         // A panic there has been logged; nothing is left to clean up.
         let _ = self.thread.join();
     }
 }
 
-pub fn start(path: &Path) -> Result<Checkpoints, StoreError> {
+pub(crate) fn start(path: &Path) -> Result<Checkpoints, StorageError> {
     let conn = connection::open_writer(path)?;
     let (log_grew, notices) = mpsc::sync_channel::<()>(1);
     let thread = std::thread::Builder::new()
@@ -74,7 +74,10 @@ pub fn start(path: &Path) -> Result<Checkpoints, StoreError> {
                 std::thread::sleep(SPACING);
             }
         })
-        .map_err(StoreError::WriterThread)?;
+        .map_err(|source| StorageError::Thread {
+            name: "checkpoint",
+            source,
+        })?;
     Ok(Checkpoints { log_grew, thread })
 }
 

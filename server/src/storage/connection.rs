@@ -8,12 +8,12 @@ use prometheus::IntCounter;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 
-use crate::error::StoreError;
+use super::StorageError;
 
 /// Times a connection found the file locked by another connection (often another
 /// replica) and waited. Process-wide, because SQLite's busy handler is a plain
 /// function with no context.
-pub static BUSY_RETRIES: LazyLock<IntCounter> = LazyLock::new(|| {
+pub(crate) static BUSY_RETRIES: LazyLock<IntCounter> = LazyLock::new(|| {
     IntCounter::new(
         "container_info_sqlite_busy_retries_total",
         "Times a connection waited because the database file was locked",
@@ -39,7 +39,7 @@ fn wait_while_busy(waits_so_far: i32) -> bool {
 }
 
 /// Settings every connection needs, reader or writer.
-pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
+pub(crate) fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_handler(Some(wait_while_busy))?;
     // The bundled SQLite has STAT4, which re-plans a cached statement whenever
     // a bound value changes; the plans here do not depend on the values, and
@@ -58,7 +58,7 @@ pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
 /// safety net, since the checkpointer thread normally keeps the log short.
 const WRITER_CHECKPOINT_PAGES: u32 = 20_000;
 
-pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+pub(crate) fn open_writer(path: &Path) -> Result<Connection, StorageError> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -69,7 +69,7 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     let mode: String =
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::NoWal {
+        return Err(StorageError::NoWal {
             path: path.to_owned(),
             mode,
         });
@@ -86,7 +86,7 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
 /// build setting in `.cargo/config.toml`.
 const READ_CACHE_KIB: i64 = 8 * 1024;
 
-pub fn configure_reader(conn: &mut Connection) -> rusqlite::Result<()> {
+pub(crate) fn configure_reader(conn: &mut Connection) -> rusqlite::Result<()> {
     configure(conn)?;
     // Negative: a size in KiB rather than a number of pages.
     conn.pragma_update(None, "cache_size", -READ_CACHE_KIB)?;

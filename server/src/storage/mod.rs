@@ -3,6 +3,7 @@
 
 mod checkpointer;
 mod connection;
+mod error;
 mod reader;
 mod schema;
 mod turns;
@@ -17,18 +18,19 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 
-pub use connection::BUSY_RETRIES;
-pub use reader::{ContainerFilter, HistoryRange, Listed, Lookup, RowCounts};
+pub(crate) use connection::BUSY_RETRIES;
+pub(crate) use error::StorageError;
+pub(crate) use reader::{ContainerFilter, HistoryRange, Listed, Lookup, RowCounts};
 
-use crate::error::StoreError;
-pub use writer::WriterMetrics;
+pub(crate) use writer::WriterMetrics;
 use writer::{Job, Writer};
 
 /// Requests waiting for the writer before new ones wait to be queued.
 const WRITE_QUEUE: usize = 4096;
 
-/// One more read connection than actix starts HTTP workers (one per core), and
-/// each worker holds one only while a query runs: taking one never waits.
+/// One more read connection than actix starts HTTP workers (one per core).
+/// Reads run on blocking threads, so more than that may run at once; the
+/// others wait their turn for a connection, for as long as a query takes.
 fn read_connections() -> u32 {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     u32::try_from(workers).unwrap_or(u32::MAX / 2) + 1
@@ -36,12 +38,12 @@ fn read_connections() -> u32 {
 
 /// The stored form of a time: UTC with nine fraction digits, so that comparing
 /// the text compares the times.
-pub fn timestamp_key(time: DateTime<Utc>) -> String {
+pub(crate) fn timestamp_key(time: DateTime<Utc>) -> String {
     time.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string()
 }
 
 /// One snapshot, checked and serialized, as the writer stores it.
-pub struct NewSnapshot {
+pub(crate) struct NewSnapshot {
     pub id: String,
     /// UTC with nine fraction digits, so that text order is time order.
     pub observed_at: String,
@@ -56,7 +58,7 @@ pub struct NewSnapshot {
 }
 
 #[derive(Clone)]
-pub struct Store {
+pub(crate) struct Store {
     readers: r2d2::Pool<SqliteConnectionManager>,
     jobs: mpsc::Sender<Job>,
 }
@@ -64,13 +66,13 @@ pub struct Store {
 impl Store {
     /// Opens (creating it and its folder if need be) and migrates the database,
     /// and starts the writer thread, which ends once every `Store` is dropped.
-    pub fn open(
+    pub(crate) fn open(
         path: &Path,
         history_limit: u32,
         metrics: WriterMetrics,
-    ) -> Result<(Self, JoinHandle<()>), StoreError> {
+    ) -> Result<(Self, JoinHandle<()>), StorageError> {
         if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(folder).map_err(|source| StoreError::Folder {
+            std::fs::create_dir_all(folder).map_err(|source| StorageError::Folder {
                 path: folder.to_owned(),
                 source,
             })?;
@@ -98,81 +100,90 @@ impl Store {
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || writer.run(queue))
-            .map_err(StoreError::WriterThread)?;
+            .map_err(|source| StorageError::Thread {
+                name: "writer",
+                source,
+            })?;
         Ok((Self { readers, jobs }, thread))
     }
 
     /// Stores the snapshots all together or not at all; answers once they are on disk.
-    pub async fn write(&self, snapshots: Vec<NewSnapshot>) -> Result<Vec<String>, StoreError> {
+    pub(crate) async fn write(
+        &self,
+        snapshots: Vec<NewSnapshot>,
+    ) -> Result<Vec<String>, StorageError> {
         self.submit(|reply| Job::Write { snapshots, reply }).await
     }
 
     /// Removes a container and its history; false when there was none.
-    pub async fn delete(&self, id: String) -> Result<bool, StoreError> {
+    pub(crate) async fn delete(&self, id: String) -> Result<bool, StorageError> {
         self.submit(|reply| Job::Delete { id, reply }).await
     }
 
     /// Succeeds when this replica can take the database's write lock now.
-    pub async fn check_writable(&self) -> Result<(), StoreError> {
+    pub(crate) async fn check_writable(&self) -> Result<(), StorageError> {
         self.submit(|reply| Job::Probe { reply }).await
     }
 
     async fn submit<T>(
         &self,
-        job: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Job,
-    ) -> Result<T, StoreError> {
+        job: impl FnOnce(oneshot::Sender<Result<T, StorageError>>) -> Job,
+    ) -> Result<T, StorageError> {
         let (reply, answer) = oneshot::channel();
         self.jobs
             .send(job(reply))
             .await
-            .map_err(|_| StoreError::WriterStopped)?;
-        answer.await.map_err(|_| StoreError::WriterStopped)?
+            .map_err(|_| StorageError::WriterStopped)?;
+        answer.await.map_err(|_| StorageError::WriterStopped)?
     }
 
-    pub async fn list(
+    pub(crate) async fn list(
         &self,
         filter: ContainerFilter,
         before_seq: Option<i64>,
         limit: usize,
-    ) -> Result<Vec<Listed>, StoreError> {
+    ) -> Result<Vec<Listed>, StorageError> {
         self.read(move |conn| reader::list_latest(conn, &filter, before_seq, limit))
             .await
     }
 
-    pub async fn find(&self, prefix: String) -> Result<Lookup, StoreError> {
+    pub(crate) async fn find(&self, prefix: String) -> Result<Lookup, StorageError> {
         self.read(move |conn| reader::find(conn, &prefix)).await
     }
 
-    pub async fn history(
+    pub(crate) async fn history(
         &self,
         id: String,
         range: HistoryRange,
         limit: usize,
-    ) -> Result<Vec<Listed>, StoreError> {
+    ) -> Result<Vec<Listed>, StorageError> {
         self.read(move |conn| reader::history(conn, &id, &range, limit))
             .await
     }
 
     /// Succeeds when a read transaction can be opened now.
-    pub async fn check_readable(&self) -> Result<(), StoreError> {
+    pub(crate) async fn check_readable(&self) -> Result<(), StorageError> {
         self.read(|conn| conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(())))
             .await
     }
 
-    pub async fn row_counts(&self) -> Result<RowCounts, StoreError> {
+    pub(crate) async fn row_counts(&self) -> Result<RowCounts, StorageError> {
         self.read(reader::row_counts).await
     }
 
-    /// Runs a read on the calling thread. Reads are index lookups and short
-    /// scans that take microseconds; sending each to a blocking-pool thread
-    /// and back cost more than the query itself. Every HTTP worker holds at
-    /// most one connection at a time, and the pool has more connections than
-    /// there are workers, so taking one never waits.
-    async fn read<T>(
+    /// Runs a read on tokio's blocking threads: waiting for a connection and
+    /// the query both block, and on an HTTP worker's thread they would hold up
+    /// every other request that worker serves.
+    async fn read<T: Send + 'static>(
         &self,
-        query: impl FnOnce(&Connection) -> rusqlite::Result<T>,
-    ) -> Result<T, StoreError> {
-        let conn = self.readers.get()?;
-        Ok(query(&conn)?)
+        query: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StorageError> {
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = readers.get()?;
+            Ok(query(&conn)?)
+        })
+        .await
+        .map_err(|error| StorageError::ReadAborted(error.to_string()))?
     }
 }

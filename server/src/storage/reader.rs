@@ -7,7 +7,7 @@ use rusqlite::{Connection, params, params_from_iter};
 
 /// What `GET /containers` may be narrowed by; all given conditions must hold.
 #[derive(Debug, Default)]
-pub struct ContainerFilter {
+pub(crate) struct ContainerFilter {
     pub node: Option<String>,
     pub image: Option<String>,
     pub state: Option<ContainerState>,
@@ -17,7 +17,7 @@ pub struct ContainerFilter {
 
 /// `since` inclusive, `until` exclusive; both in the stored timestamp form.
 #[derive(Debug, Default)]
-pub struct HistoryRange {
+pub(crate) struct HistoryRange {
     pub since: Option<String>,
     pub until: Option<String>,
     /// Continue after this (observed_at, seq), from a cursor.
@@ -26,13 +26,13 @@ pub struct HistoryRange {
 
 /// A stored record and the keys that place it in its list.
 #[derive(Debug)]
-pub struct Listed {
+pub(crate) struct Listed {
     pub seq: i64,
     pub observed_at: String,
     pub body: String,
 }
 
-pub enum Lookup {
+pub(crate) enum Lookup {
     Found {
         id: String,
         body: String,
@@ -42,9 +42,9 @@ pub enum Lookup {
     Ambiguous(Vec<String>),
 }
 
-pub const MAX_CANDIDATES: usize = 10;
+pub(crate) const MAX_CANDIDATES: usize = 10;
 
-pub struct RowCounts {
+pub(crate) struct RowCounts {
     pub containers: i64,
     pub snapshots: i64,
 }
@@ -57,7 +57,7 @@ fn listed(row: &rusqlite::Row<'_>) -> rusqlite::Result<Listed> {
     })
 }
 
-pub fn list_latest(
+pub(crate) fn list_latest(
     conn: &Connection,
     filter: &ContainerFilter,
     before_seq: Option<i64>,
@@ -102,7 +102,7 @@ pub fn list_latest(
 }
 
 /// Finds the container whose ID is `prefix` or starts with it.
-pub fn find(conn: &Connection, prefix: &str) -> rusqlite::Result<Lookup> {
+pub(crate) fn find(conn: &Connection, prefix: &str) -> rusqlite::Result<Lookup> {
     // IDs are hex, and 'g' sorts after every hex digit: this range holds exactly
     // the IDs that start with the prefix, and the primary key index walks it.
     let mut statement = conn.prepare_cached(
@@ -124,7 +124,7 @@ pub fn find(conn: &Connection, prefix: &str) -> rusqlite::Result<Lookup> {
     })
 }
 
-pub fn history(
+pub(crate) fn history(
     conn: &Connection,
     id: &str,
     range: &HistoryRange,
@@ -153,7 +153,7 @@ pub fn history(
     rows.collect()
 }
 
-pub fn row_counts(conn: &Connection) -> rusqlite::Result<RowCounts> {
+pub(crate) fn row_counts(conn: &Connection) -> rusqlite::Result<RowCounts> {
     conn.query_row(
         "SELECT (SELECT count(*) FROM containers), (SELECT count(*) FROM snapshots)",
         [],

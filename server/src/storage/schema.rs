@@ -7,7 +7,7 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use crate::error::StoreError;
+use super::StorageError;
 
 const MIGRATIONS: &[&str] = &[
     // 1: history of every snapshot, and one row per container pointing at its latest.
@@ -42,12 +42,12 @@ const MIGRATIONS: &[&str] = &[
     ",
 ];
 
-pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let current: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
     let current = usize::try_from(current).unwrap_or(usize::MAX);
     if current > MIGRATIONS.len() {
-        return Err(StoreError::SchemaTooNew {
+        return Err(StorageError::SchemaTooNew {
             found: current,
             known: MIGRATIONS.len(),
         });

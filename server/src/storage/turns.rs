@@ -10,12 +10,12 @@
 use std::fs::{File, OpenOptions};
 use std::path::Path;
 
-use crate::error::StoreError;
+use super::StorageError;
 
-pub struct WriteTurns(File);
+pub(crate) struct WriteTurns(File);
 
 /// This replica's turn; passed on when dropped.
-pub struct Turn<'a> {
+pub(crate) struct Turn<'a> {
     file: Option<&'a File>,
     /// Whether another replica held the turn when this one asked: then others
     /// are writing too, and this replica should let them have the next turn.
@@ -32,7 +32,7 @@ impl Drop for Turn<'_> {
 }
 
 impl WriteTurns {
-    pub fn open(database: &Path) -> Result<Self, StoreError> {
+    pub(crate) fn open(database: &Path) -> Result<Self, StorageError> {
         let mut path = database.as_os_str().to_owned();
         path.push("-write-turns");
         OpenOptions::new()
@@ -41,13 +41,13 @@ impl WriteTurns {
             .write(true)
             .open(&path)
             .map(Self)
-            .map_err(|source| StoreError::TurnsFile {
+            .map_err(|source| StorageError::TurnsFile {
                 path: path.into(),
                 source,
             })
     }
 
-    pub fn wait_for_turn(&self) -> Turn<'_> {
+    pub(crate) fn wait_for_turn(&self) -> Turn<'_> {
         let contended = matches!(self.0.try_lock(), Err(std::fs::TryLockError::WouldBlock));
         let locked = if contended { self.0.lock() } else { Ok(()) };
         match locked {

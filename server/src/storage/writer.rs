@@ -14,7 +14,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use tokio::sync::{mpsc, oneshot};
 
 use super::NewSnapshot;
-use crate::error::StoreError;
+use super::StorageError;
 
 /// More than this many requests in one commit only delays the first of them.
 const MAX_REQUESTS_PER_COMMIT: usize = 512;
@@ -24,7 +24,7 @@ const MAX_REQUESTS_PER_COMMIT: usize = 512;
 /// beside a commit's fsync; meanwhile this replica's next group grows.
 const PASS_THE_TURN: std::time::Duration = std::time::Duration::from_micros(300);
 
-type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+type Reply<T> = oneshot::Sender<Result<T, StorageError>>;
 
 pub(super) enum Job {
     Write {
@@ -44,8 +44,8 @@ pub(super) enum Job {
 /// A job done inside the open transaction, waiting for the commit to be answered.
 enum Applied {
     /// With how many of the snapshots were new (not retries).
-    Write(Reply<Vec<String>>, Result<(Vec<String>, u64), StoreError>),
-    Delete(Reply<bool>, Result<bool, StoreError>),
+    Write(Reply<Vec<String>>, Result<(Vec<String>, u64), StorageError>),
+    Delete(Reply<bool>, Result<bool, StorageError>),
     Probe(Reply<()>),
 }
 
@@ -55,11 +55,11 @@ impl Applied {
     /// the failed commit often only its consequence.
     fn answer(self, commit_error: Option<&Arc<rusqlite::Error>>, written: &IntCounter) {
         fn settle<T>(
-            done: Result<T, StoreError>,
+            done: Result<T, StorageError>,
             commit_error: Option<&Arc<rusqlite::Error>>,
-        ) -> Result<T, StoreError> {
+        ) -> Result<T, StorageError> {
             match (done, commit_error) {
-                (Ok(_), Some(error)) => Err(StoreError::Database(Arc::clone(error))),
+                (Ok(_), Some(error)) => Err(StorageError::Database(Arc::clone(error))),
                 (done, _) => done,
             }
         }
@@ -98,7 +98,7 @@ pub(super) struct Writer {
     pub turns: super::turns::WriteTurns,
 }
 
-pub struct WriterMetrics {
+pub(crate) struct WriterMetrics {
     pub requests_per_commit: Histogram,
     pub snapshots_written: IntCounter,
 }
@@ -106,7 +106,7 @@ pub struct WriterMetrics {
 impl Writer {
     /// Runs until every sender is dropped, which is how the server shuts it down
     /// after the last in-flight request has been answered.
-    pub fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
+    pub(crate) fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
         while let Some(first) = jobs.blocking_recv() {
             let mut group = vec![first];
             while group.len() < MAX_REQUESTS_PER_COMMIT {
@@ -186,7 +186,7 @@ fn apply(tx: &Transaction, job: Job, history_limit: u32) -> Applied {
 fn in_savepoint<T>(
     tx: &Transaction,
     work: impl FnOnce() -> rusqlite::Result<T>,
-) -> Result<T, StoreError> {
+) -> Result<T, StorageError> {
     tx.execute_batch("SAVEPOINT job")?;
     match work() {
         Ok(value) => {
@@ -205,72 +205,86 @@ fn in_savepoint<T>(
     }
 }
 
-/// Stores one snapshot and returns the stored record, and whether it was new. A snapshot already stored
-/// (same container, same `observed_at`) is not stored again: the first record
-/// is returned, so a retried request gets the answer it missed.
+/// Stores one snapshot and returns the stored record, and whether it was new.
+/// A snapshot already stored (same container, same `observed_at`) is not
+/// stored again: the first record is returned, so a retried request gets the
+/// answer it missed.
 fn insert_snapshot(
     tx: &Transaction,
     snapshot: &NewSnapshot,
     history_limit: u32,
 ) -> rusqlite::Result<(String, bool)> {
-    let seq: Option<i64> = tx
-        .prepare_cached(
-            "INSERT INTO snapshots (container_id, observed_at, body) VALUES (?1, ?2, ?3)
-             ON CONFLICT (container_id, observed_at) DO NOTHING RETURNING seq",
-        )?
-        .query_row(
-            params![snapshot.id, snapshot.observed_at, snapshot.body],
-            |row| row.get(0),
-        )
-        .optional()?;
-    let Some(seq) = seq else {
-        return tx
-            .prepare_cached(
-                "SELECT body FROM snapshots WHERE container_id = ?1 AND observed_at = ?2",
-            )?
-            .query_row(params![snapshot.id, snapshot.observed_at], |row| {
-                Ok((row.get(0)?, false))
-            });
+    let Some(seq) = add_to_history(tx, snapshot)? else {
+        return Ok((body_stored_before(tx, snapshot)?, false));
     };
-    // A snapshot that arrives late (older than the one held) joins the history
-    // but does not replace the latest. SET expressions all read the old row.
-    let history_len: u32 = tx
-        .prepare_cached(
-            "INSERT INTO containers (id, seq, name, image, node, state, observed_at, labels, history_len)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)
-             ON CONFLICT (id) DO UPDATE SET
-                 history_len = history_len + 1,
-                 seq = iif(excluded.observed_at > observed_at, excluded.seq, seq),
-                 name = iif(excluded.observed_at > observed_at, excluded.name, name),
-                 image = iif(excluded.observed_at > observed_at, excluded.image, image),
-                 node = iif(excluded.observed_at > observed_at, excluded.node, node),
-                 state = iif(excluded.observed_at > observed_at, excluded.state, state),
-                 labels = iif(excluded.observed_at > observed_at, excluded.labels, labels),
-                 observed_at = max(excluded.observed_at, observed_at)
-             RETURNING history_len",
-        )?
-        .query_row(
-            params![
-                snapshot.id,
-                seq,
-                snapshot.name,
-                snapshot.image,
-                snapshot.node,
-                snapshot.state,
-                snapshot.observed_at,
-                snapshot.labels,
-            ],
-            |row| row.get(0),
-        )?;
+    let history_len = update_latest(tx, snapshot, seq)?;
     if history_len > history_limit {
-        tx.prepare_cached(
-            "DELETE FROM snapshots WHERE seq IN (
-                 SELECT seq FROM snapshots WHERE container_id = ?1
-                 ORDER BY observed_at, seq LIMIT ?2)",
-        )?
-        .execute(params![snapshot.id, history_len - history_limit])?;
-        tx.prepare_cached("UPDATE containers SET history_len = ?2 WHERE id = ?1")?
-            .execute(params![snapshot.id, history_limit])?;
+        trim_history(tx, &snapshot.id, history_len - history_limit, history_limit)?;
     }
     Ok((snapshot.body.clone(), true))
+}
+
+/// The new history row's `seq`; none when this snapshot is stored already.
+fn add_to_history(tx: &Transaction, snapshot: &NewSnapshot) -> rusqlite::Result<Option<i64>> {
+    tx.prepare_cached(
+        "INSERT INTO snapshots (container_id, observed_at, body) VALUES (?1, ?2, ?3)
+         ON CONFLICT (container_id, observed_at) DO NOTHING RETURNING seq",
+    )?
+    .query_row(
+        params![snapshot.id, snapshot.observed_at, snapshot.body],
+        |row| row.get(0),
+    )
+    .optional()
+}
+
+fn body_stored_before(tx: &Transaction, snapshot: &NewSnapshot) -> rusqlite::Result<String> {
+    tx.prepare_cached("SELECT body FROM snapshots WHERE container_id = ?1 AND observed_at = ?2")?
+        .query_row(params![snapshot.id, snapshot.observed_at], |row| row.get(0))
+}
+
+/// Counts the new history row in the container's record, and makes the
+/// snapshot its latest unless a newer one is held; returns the history's length.
+fn update_latest(tx: &Transaction, snapshot: &NewSnapshot, seq: i64) -> rusqlite::Result<u32> {
+    // A snapshot that arrives late (older than the one held) joins the history
+    // but does not replace the latest. SET expressions all read the old row.
+    tx.prepare_cached(
+        "INSERT INTO containers (id, seq, name, image, node, state, observed_at, labels, history_len)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)
+         ON CONFLICT (id) DO UPDATE SET
+             history_len = history_len + 1,
+             seq = iif(excluded.observed_at > observed_at, excluded.seq, seq),
+             name = iif(excluded.observed_at > observed_at, excluded.name, name),
+             image = iif(excluded.observed_at > observed_at, excluded.image, image),
+             node = iif(excluded.observed_at > observed_at, excluded.node, node),
+             state = iif(excluded.observed_at > observed_at, excluded.state, state),
+             labels = iif(excluded.observed_at > observed_at, excluded.labels, labels),
+             observed_at = max(excluded.observed_at, observed_at)
+         RETURNING history_len",
+    )?
+    .query_row(
+        params![
+            snapshot.id,
+            seq,
+            snapshot.name,
+            snapshot.image,
+            snapshot.node,
+            snapshot.state,
+            snapshot.observed_at,
+            snapshot.labels,
+        ],
+        |row| row.get(0),
+    )
+}
+
+/// Removes the container's `excess` oldest snapshots, leaving `kept`.
+fn trim_history(tx: &Transaction, id: &str, excess: u32, kept: u32) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "DELETE FROM snapshots WHERE seq IN (
+             SELECT seq FROM snapshots WHERE container_id = ?1
+             ORDER BY observed_at, seq LIMIT ?2)",
+    )?
+    .execute(params![id, excess])?;
+    tx.prepare_cached("UPDATE containers SET history_len = ?2 WHERE id = ?1")?
+        .execute(params![id, kept])?;
+    Ok(())
 }

@@ -9,7 +9,7 @@ use crate::helpers::{TestStore, at, container_id, expect_error, snapshot, spawn_
 /// A store holding one container, so "changes nothing" is checked against data.
 async fn store_with_one() -> TestStore {
     let store = spawn_store().await;
-    store.store(&snapshot(&container_id(1), &at(0))).await;
+    store.store(&snapshot(1, &at(0))).await;
     store
 }
 
@@ -54,7 +54,7 @@ async fn malformed_json_is_400_with_where() {
 #[tokio::test]
 async fn a_body_that_is_not_json_typed_is_415() {
     let store = store_with_one().await;
-    let body = snapshot(&container_id(2), &at(0)).to_string();
+    let body = snapshot(2, &at(0)).to_string();
     for content_type in [Some("text/plain"), Some("application/jsonx"), None] {
         let response = post_bytes(&store, body.clone(), content_type).await;
         let error = expect_error(response, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
@@ -71,7 +71,7 @@ async fn a_body_that_is_not_json_typed_is_415() {
 #[tokio::test]
 async fn a_missing_or_malformed_id_is_422() {
     let store = store_with_one().await;
-    let mut missing = snapshot(&container_id(2), &at(0));
+    let mut missing = snapshot(2, &at(0));
     missing.as_object_mut().unwrap().remove("id");
     let error = refused(&store, missing, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert!(
@@ -81,7 +81,7 @@ async fn a_missing_or_malformed_id_is_422() {
     );
 
     for bad_id in [json!("abc"), json!("z".repeat(64)), json!(12), Value::Null] {
-        let mut body = snapshot(&container_id(2), &at(0));
+        let mut body = snapshot(2, &at(0));
         body["id"] = bad_id.clone();
         let error = refused(&store, body, StatusCode::UNPROCESSABLE_ENTITY).await;
         assert_eq!(error.detail.unwrap()["path"], "id", "{bad_id}");
@@ -105,7 +105,7 @@ async fn a_wrong_field_type_is_422_naming_the_field() {
         ("/name", json!(null), "name"),
     ];
     for (pointer, value, path) in cases {
-        let mut body = snapshot(&container_id(2), &at(0));
+        let mut body = snapshot(2, &at(0));
         *body.pointer_mut(pointer).unwrap() = value;
         let error = refused(&store, body, StatusCode::UNPROCESSABLE_ENTITY).await;
         assert_eq!(error.detail.unwrap()["path"], path, "{pointer}");
@@ -115,13 +115,9 @@ async fn a_wrong_field_type_is_422_naming_the_field() {
 #[tokio::test]
 async fn one_bad_element_refuses_the_whole_array() {
     let store = store_with_one().await;
-    let mut bad = snapshot(&container_id(3), &at(0));
+    let mut bad = snapshot(3, &at(0));
     bad["state"] = json!(7);
-    let body = json!([
-        snapshot(&container_id(2), &at(0)),
-        snapshot(&container_id(1), &at(9)),
-        bad
-    ]);
+    let body = json!([snapshot(2, &at(0)), snapshot(1, &at(9)), bad]);
 
     let error = refused(&store, body, StatusCode::UNPROCESSABLE_ENTITY).await;
 
@@ -139,7 +135,7 @@ async fn bodies_that_are_not_snapshots_are_422() {
 #[tokio::test]
 async fn a_body_over_one_mebibyte_is_413_whether_declared_or_streamed() {
     let store = store_with_one().await;
-    let mut huge = snapshot(&container_id(2), &at(0));
+    let mut huge = snapshot(2, &at(0));
     huge["name"] = json!("x".repeat(1024 * 1024));
     let declared = post_bytes(&store, huge.to_string(), Some("application/json")).await;
     let error = expect_error(declared, StatusCode::PAYLOAD_TOO_LARGE).await;
@@ -176,7 +172,7 @@ async fn unknown_routes_are_404_and_wrong_methods_405() {
     let post_one = store
         .http
         .post(format!("{}/containers/{}", store.url, container_id(1)))
-        .json(&snapshot(&container_id(1), &at(5)))
+        .json(&snapshot(1, &at(5)))
         .send()
         .await
         .unwrap();

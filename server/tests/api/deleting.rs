@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{at, container_id, expect_error, snapshot, spawn_store};
+use crate::helpers::{at, container_id, expect_error, snapshot_with_id, spawn_store};
 
 #[tokio::test]
 async fn delete_removes_the_container_and_its_history_only() {
@@ -10,9 +10,9 @@ async fn delete_removes_the_container_and_its_history_only() {
     let kept = container_id(2);
     store
         .store(&json!([
-            snapshot(&gone, &at(0)),
-            snapshot(&gone, &at(1)),
-            snapshot(&kept, &at(0))
+            snapshot_with_id(&gone, &at(0)),
+            snapshot_with_id(&gone, &at(1)),
+            snapshot_with_id(&kept, &at(0))
         ]))
         .await;
     let url = format!("{}/containers/{}", store.url, &gone[..10]);

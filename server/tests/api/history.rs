@@ -1,7 +1,9 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{at, container_id, expect_error, snapshot, spawn_store, spawn_store_with};
+use crate::helpers::{
+    at, container_id, expect_error, snapshot, snapshot_with_id, spawn_store, spawn_store_with,
+};
 
 fn observed(page: &Value) -> Vec<String> {
     page["items"]
@@ -18,9 +20,9 @@ async fn history_is_newest_observed_first_and_pages_through() {
     let id = container_id(1);
     // Posted out of order: history follows observation time, not arrival.
     for second in [3, 1, 4, 0, 2] {
-        store.store(&snapshot(&id, &at(second))).await;
+        store.store(&snapshot_with_id(&id, &at(second))).await;
     }
-    store.store(&snapshot(&container_id(2), &at(9))).await;
+    store.store(&snapshot(2, &at(9))).await;
 
     let first = store
         .get_json(&format!("/containers/{id}/history?limit=2"))
@@ -44,7 +46,7 @@ async fn since_is_inclusive_and_until_exclusive() {
     let store = spawn_store().await;
     let id = container_id(1);
     for second in 0..6 {
-        store.store(&snapshot(&id, &at(second))).await;
+        store.store(&snapshot_with_id(&id, &at(second))).await;
     }
     let page = store
         .get_json(&format!(
@@ -63,9 +65,9 @@ async fn history_keeps_only_the_newest_up_to_its_limit() {
     let store = spawn_store_with(|config| config.history_limit = 3).await;
     let id = container_id(1);
     for second in 0..8 {
-        store.store(&snapshot(&id, &at(second))).await;
+        store.store(&snapshot_with_id(&id, &at(second))).await;
     }
-    store.store(&snapshot(&container_id(2), &at(0))).await;
+    store.store(&snapshot(2, &at(0))).await;
 
     let page = store.get_json(&format!("/containers/{id}/history")).await;
 

@@ -16,7 +16,7 @@ fn ids(page: &Value) -> Vec<String> {
 async fn post_variety(store: &TestStore) {
     let mut batch = Vec::new();
     for n in 0..6u64 {
-        let mut s = snapshot(&container_id(n), &at(n as u32));
+        let mut s = snapshot(n, &at(n as u32));
         s["node"] = json!(if n % 2 == 0 { "node-a" } else { "node-b" });
         s["image"] = json!(if n < 3 { "web:1" } else { "db:2" });
         s["state"] = json!(if n == 5 { "exited" } else { "running" });
@@ -31,12 +31,10 @@ async fn post_variety(store: &TestStore) {
 async fn the_list_holds_the_latest_of_each_container_newest_first() {
     let store = spawn_store().await;
     for n in 0..3 {
-        store
-            .store(&snapshot(&container_id(n), &at(n as u32)))
-            .await;
+        store.store(&snapshot(n, &at(n as u32))).await;
     }
     // Container 0 reports again: it becomes the most recently updated.
-    store.store(&snapshot(&container_id(0), &at(50))).await;
+    store.store(&snapshot(0, &at(50))).await;
 
     let page = store.get_json("/containers").await;
 
@@ -74,9 +72,7 @@ async fn every_filter_narrows_the_list() {
 #[tokio::test]
 async fn pages_follow_each_other_without_gaps_or_repeats() {
     let store = spawn_store().await;
-    let batch: Vec<_> = (0..25)
-        .map(|n| snapshot(&container_id(n), &at(n as u32)))
-        .collect();
+    let batch: Vec<_> = (0..25).map(|n| snapshot(n, &at(n as u32))).collect();
     store.store(&json!(batch)).await;
 
     let mut seen = Vec::new();
@@ -101,9 +97,7 @@ async fn pages_follow_each_other_without_gaps_or_repeats() {
 #[tokio::test]
 async fn the_default_page_is_a_hundred() {
     let store = spawn_store().await;
-    let batch: Vec<_> = (0..101)
-        .map(|n| snapshot(&container_id(n), &at(0)))
-        .collect();
+    let batch: Vec<_> = (0..101).map(|n| snapshot(n, &at(0))).collect();
     store.store(&json!(batch)).await;
 
     let page = store.get_json("/containers").await;

@@ -1,17 +1,26 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{at, expect_error, snapshot, spawn_store};
+use crate::helpers::{TestStore, at, expect_error, snapshot_with_id, spawn_store};
 
 const A: &str = "abcd1111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const B: &str = "abcd2222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
-#[tokio::test]
-async fn a_container_is_found_by_its_id_or_a_unique_prefix() {
+/// A store holding A and B, which share the prefix `abcd`.
+async fn store_a_and_b() -> TestStore {
     let store = spawn_store().await;
     store
-        .store(&json!([snapshot(A, &at(0)), snapshot(B, &at(1))]))
+        .store(&json!([
+            snapshot_with_id(A, &at(0)),
+            snapshot_with_id(B, &at(1))
+        ]))
         .await;
+    store
+}
+
+#[tokio::test]
+async fn a_container_is_found_by_its_id_or_a_unique_prefix() {
+    let store = store_a_and_b().await;
 
     for given in [A, "abcd1", "ABCD1111"] {
         let found = store.get_json(&format!("/containers/{given}")).await;
@@ -21,10 +30,7 @@ async fn a_container_is_found_by_its_id_or_a_unique_prefix() {
 
 #[tokio::test]
 async fn an_ambiguous_prefix_lists_the_candidates() {
-    let store = spawn_store().await;
-    store
-        .store(&json!([snapshot(A, &at(0)), snapshot(B, &at(1))]))
-        .await;
+    let store = store_a_and_b().await;
 
     let error = expect_error(store.get("/containers/abcd").await, StatusCode::CONFLICT).await;
 
@@ -34,7 +40,7 @@ async fn an_ambiguous_prefix_lists_the_candidates() {
 #[tokio::test]
 async fn unknown_and_malformed_ids_are_told_apart() {
     let store = spawn_store().await;
-    store.store(&snapshot(A, &at(0))).await;
+    store.store(&snapshot_with_id(A, &at(0))).await;
 
     let missing = expect_error(store.get("/containers/ffff").await, StatusCode::NOT_FOUND).await;
     assert!(missing.error.contains("ffff"), "{}", missing.error);

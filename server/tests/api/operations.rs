@@ -67,7 +67,7 @@ fn uncopied_frames(database: &Path) -> u32 {
 #[tokio::test]
 async fn a_checkpoint_cut_short_by_a_reader_finishes_without_another_write() {
     let store = spawn_store().await;
-    store.store(&snapshot(&container_id(1), &at(0))).await;
+    store.store(&snapshot(1, &at(0))).await;
     // A reader on the snapshot before the next write: no checkpoint may copy
     // that write into the file while it reads.
     let reader = rusqlite::Connection::open(&store.database).unwrap();
@@ -75,7 +75,7 @@ async fn a_checkpoint_cut_short_by_a_reader_finishes_without_another_write() {
     let _: i64 = reader
         .query_row("SELECT count(*) FROM snapshots", [], |row| row.get(0))
         .unwrap();
-    store.store(&snapshot(&container_id(1), &at(1))).await;
+    store.store(&snapshot(1, &at(1))).await;
     // Time for the checkpoint that commit prompted to try, and stop short.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(uncopied_frames(&store.database) > 0);
@@ -98,12 +98,9 @@ async fn a_checkpoint_cut_short_by_a_reader_finishes_without_another_write() {
 async fn metrics_count_requests_rows_and_commits() {
     let store = spawn_store().await;
     store
-        .store(&json!([
-            snapshot(&container_id(1), &at(0)),
-            snapshot(&container_id(1), &at(1))
-        ]))
+        .store(&json!([snapshot(1, &at(0)), snapshot(1, &at(1))]))
         .await;
-    store.store(&snapshot(&container_id(1), &at(1))).await; // a retry: not written again
+    store.store(&snapshot(1, &at(1))).await; // a retry: not written again
     store.get("/containers/ffff").await;
 
     let response = store.get("/metrics").await;
@@ -139,7 +136,7 @@ async fn metrics_count_requests_rows_and_commits() {
 #[tokio::test]
 async fn the_openapi_document_describes_exactly_the_served_routes() {
     let store = spawn_store().await;
-    store.store(&snapshot(&container_id(1), &at(0))).await;
+    store.store(&snapshot(1, &at(0))).await;
     let document = store.get_json("/openapi.json").await;
     assert!(document["openapi"].as_str().unwrap().starts_with("3."));
 
@@ -170,7 +167,7 @@ async fn the_openapi_document_describes_exactly_the_served_routes() {
         let response = store
             .http
             .request(method.parse().unwrap(), url)
-            .json(&snapshot(&container_id(1), &at(1)))
+            .json(&snapshot(1, &at(1)))
             .send()
             .await
             .unwrap();

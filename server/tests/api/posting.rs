@@ -2,13 +2,13 @@ use container_info_wire::REPLICA_HEADER;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{REPLICA, at, container_id, snapshot, spawn_store};
+use crate::helpers::{REPLICA, at, container_id, snapshot, snapshot_with_id, spawn_store};
 
 #[tokio::test]
 async fn a_posted_snapshot_is_stored_with_how_it_arrived() {
     let store = spawn_store().await;
     let id = container_id(1);
-    let mut posted = snapshot(&id, &at(0));
+    let mut posted = snapshot_with_id(&id, &at(0));
     posted["gpu"] = json!({"model": "newer-agent-field"});
 
     let response = store.post(&posted).await;
@@ -40,9 +40,7 @@ async fn a_posted_snapshot_is_stored_with_how_it_arrived() {
 #[tokio::test]
 async fn an_array_is_stored_whole_and_answered_in_order() {
     let store = spawn_store().await;
-    let batch: Vec<_> = (0..5)
-        .map(|n| snapshot(&container_id(n), &at(n as u32)))
-        .collect();
+    let batch: Vec<_> = (0..5).map(|n| snapshot(n, &at(n as u32))).collect();
 
     let stored = store.store(&json!(batch)).await;
 
@@ -60,7 +58,7 @@ async fn an_array_is_stored_whole_and_answered_in_order() {
 #[tokio::test]
 async fn a_retried_snapshot_is_stored_once_and_answered_the_same() {
     let store = spawn_store().await;
-    let posted = snapshot(&container_id(7), "2026-11-24T10:00:00.5+01:00");
+    let posted = snapshot(7, "2026-11-24T10:00:00.5+01:00");
 
     let first = store.store(&posted).await;
     // The same instant written differently is the same snapshot.
@@ -80,11 +78,11 @@ async fn a_retried_snapshot_is_stored_once_and_answered_the_same() {
 async fn the_newest_observation_is_the_latest_and_a_late_one_only_joins_history() {
     let store = spawn_store().await;
     let id = container_id(3);
-    let mut newer = snapshot(&id, &at(20));
+    let mut newer = snapshot_with_id(&id, &at(20));
     newer["state"] = json!("exited");
-    store.store(&snapshot(&id, &at(10))).await;
+    store.store(&snapshot_with_id(&id, &at(10))).await;
     store.store(&newer).await;
-    store.store(&snapshot(&id, &at(5))).await;
+    store.store(&snapshot_with_id(&id, &at(5))).await;
 
     let latest = store.get_json(&format!("/containers/{id}")).await;
     assert_eq!(latest["state"], "exited");
@@ -99,7 +97,7 @@ async fn a_proxy_address_is_kept_apart_from_the_peer() {
         .http
         .post(format!("{}/containers", store.url))
         .header("X-Forwarded-For", "10.0.0.9, 10.0.0.1")
-        .json(&snapshot(&container_id(4), &at(0)))
+        .json(&snapshot(4, &at(0)))
         .send()
         .await
         .unwrap()
@@ -113,7 +111,7 @@ async fn a_proxy_address_is_kept_apart_from_the_peer() {
 #[tokio::test]
 async fn fields_only_the_store_sets_cannot_be_forged() {
     let store = spawn_store().await;
-    let mut posted = snapshot(&container_id(5), &at(0));
+    let mut posted = snapshot(5, &at(0));
     posted["received_by"] = json!("someone-else");
     posted["reporter_addr"] = json!("8.8.8.8");
 

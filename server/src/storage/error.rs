@@ -1,0 +1,68 @@
+//! Every way the storage layer fails. It knows nothing of HTTP: `ApiError`
+//! maps these to statuses, in the one place where every error becomes an answer.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rusqlite::ErrorCode;
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StorageError {
+    #[error("database error: {0}")]
+    Database(#[source] Arc<rusqlite::Error>),
+    #[error("no database connection came free in time: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("the store is shutting down")]
+    WriterStopped,
+    #[error("cannot create the database folder {path}")]
+    Folder {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot open {path}, the lock file replicas take turns at writing with")]
+    TurnsFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The writer's thread or the checkpointer's.
+    #[error("cannot start the database's {name} thread")]
+    Thread {
+        name: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "the database has schema version {found}, newer than this store knows ({known}); run a newer container-info-server"
+    )]
+    SchemaTooNew { found: usize, known: usize },
+    #[error(
+        "the database {path} cannot use write-ahead logging (journal mode stayed {mode:?}); put it on a local filesystem"
+    )]
+    NoWal { path: PathBuf, mode: String },
+    /// The read's blocking task panicked, or the runtime was shutting down.
+    #[error("a database read did not finish: {0}")]
+    ReadAborted(String),
+}
+
+impl From<rusqlite::Error> for StorageError {
+    fn from(error: rusqlite::Error) -> Self {
+        Self::Database(Arc::new(error))
+    }
+}
+
+impl StorageError {
+    /// Whether trying again shortly may succeed: the database or this replica is
+    /// busy, or going away, rather than broken.
+    pub(crate) fn is_temporary(&self) -> bool {
+        match self {
+            Self::Pool(_) | Self::WriterStopped => true,
+            Self::Database(error) => matches!(
+                error.sqlite_error_code(),
+                Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+            ),
+            _ => false,
+        }
+    }
+}

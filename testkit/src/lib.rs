@@ -1,0 +1,11 @@
+//! What the tests of several crates share: snapshots as the agent makes them,
+//! a real store in the test's own process, and the store as a process of its
+//! own. A dev-dependency only, never linked into a binary.
+
+mod fixtures;
+mod replica;
+mod store;
+
+pub use fixtures::{at, container_id, snapshot, snapshot_with_id};
+pub use replica::Replica;
+pub use store::{REPLICA, TestStore, spawn_store, spawn_store_with};

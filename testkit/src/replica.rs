@@ -1,0 +1,79 @@
+//! A `container-info-server` process, for tests that need the store as a
+//! process of its own: killed, stopped, or several on one file.
+
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tempfile::TempDir;
+
+/// How long a replica may take to open its database and listen.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Killed when dropped, so a failing test leaves no process behind.
+pub struct Replica {
+    pub child: Child,
+    pub url: String,
+    /// Its ready file and its log.
+    _folder: TempDir,
+}
+
+impl Replica {
+    /// Returns once the replica listens, as its `--ready-file` says; `listen`
+    /// may ask for port 0.
+    pub fn start(binary: &Path, listen: &str, name: &str, database: &Path) -> Self {
+        let folder = tempfile::tempdir().expect("a temp folder");
+        let ready_file = folder.path().join("ready");
+        let log_file = folder.path().join("log");
+        let log = std::fs::File::create(&log_file).expect("a log file");
+        let mut child = Command::new(binary)
+            .args(["--listen", listen, "--replica-id", name, "--database"])
+            .arg(database)
+            .arg("--ready-file")
+            .arg(&ready_file)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("the store binary starts");
+        let started = Instant::now();
+        let address = loop {
+            if let Ok(line) = std::fs::read_to_string(&ready_file) {
+                break line.trim_end().to_owned();
+            }
+            let exited = child.try_wait().expect("the replica can be waited for");
+            if exited.is_some() || started.elapsed() > START_TIMEOUT {
+                let said = std::fs::read_to_string(&log_file).unwrap_or_default();
+                panic!("{name} did not listen ({exited:?}):\n{said}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        Self {
+            child,
+            url: format!("http://{address}"),
+            _folder: folder,
+        }
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM, as Swarm stops a task, and how the process ended.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let pid = Pid::from_raw(i32::try_from(self.child.id()).expect("a pid fits an i32"));
+        kill(pid, Signal::SIGTERM).unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -10,13 +10,7 @@ use container_info_agent::telemetry;
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Healthcheck { url }) = cli.command {
-        return match container_info_wire::health::check(&url) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                eprintln!("unhealthy: {error}");
-                ExitCode::FAILURE
-            }
-        };
+        return container_info_wire::health::exit_code(&url);
     }
     telemetry::init("info");
     match run(cli.config).await {

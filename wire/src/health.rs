@@ -22,7 +22,7 @@ pub fn exit_code(url: &str) -> ExitCode {
 }
 
 /// Succeeds when `url` (http only) answers 200; the error says why not.
-pub fn check(url: &str) -> Result<(), String> {
+fn check(url: &str) -> Result<(), String> {
     let rest = url
         .strip_prefix("http://")
         .ok_or_else(|| format!("{url}: only http:// URLs can be checked"))?;

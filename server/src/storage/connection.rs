@@ -2,11 +2,11 @@
 
 use std::path::Path;
 use std::sync::LazyLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use prometheus::IntCounter;
 use rusqlite::config::DbConfig;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use super::StorageError;
 
@@ -66,8 +66,7 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, StorageError> {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     configure(&conn)?;
-    let mode: String =
-        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    let mode = switch_to_wal(&conn)?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StorageError::NoWal {
             path: path.to_owned(),
@@ -76,6 +75,27 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, StorageError> {
     }
     conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
     Ok(conn)
+}
+
+/// Switches the file to WAL (nothing to do when it is already). On a new file
+/// the switch upgrades a shared lock to an exclusive one, and when replicas
+/// started together try it at once, SQLite answers the later ones "database
+/// is locked" straight away, without the busy handler (waiting there could
+/// deadlock). So the switch is tried again, as long as the busy handler
+/// would have waited.
+fn switch_to_wal(conn: &Connection) -> rusqlite::Result<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0)) {
+            Err(rusqlite::Error::SqliteFailure(error, _))
+                if error.code == ErrorCode::DatabaseBusy && Instant::now() < deadline =>
+            {
+                BUSY_RETRIES.inc();
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            answer => return answer,
+        }
+    }
 }
 
 /// Page cache of each read connection, in KiB (SQLite's default is 2 MiB):

@@ -91,7 +91,7 @@ else
         --network host \
         --volume "$CONTAINER_INFO_DOCKER_SOCKET:/var/run/docker.sock:ro" \
         --group-add "$socket_group" \
-        --label container-info.managed=true \
+        --label "$MANAGED_LABEL" \
         --log-opt max-size=10m --log-opt max-file=3 \
         "$agent_image"
 fi

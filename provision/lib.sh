@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034 # the settings are used by the scripts that source this
-# Shared by provision/*.sh and scripts/one-host-*: settings and helpers.
+# Shared by provision/*.sh and scripts/*: settings and helpers (the one
+# place that defines say, die, run and their kin).
 # Sourced, not run. Every setting comes from the environment, with the
 # defaults of the Vagrant setup (see ../Vagrantfile), so the same scripts run
 # in the VMs, on one host (scripts/one-host-up) and in the tests.
@@ -47,6 +48,12 @@ SWARM_OWNER_LABEL="container-info.swarm-initialised-by"
 
 STORE_SERVICE="${CONTAINER_INFO_STACK}_server"
 
+# Everything a deployment creates on an engine carries this label (the agent,
+# client containers, the stack's containers and volume, the network, the
+# images), so that scripts/one-host-down and the tests find it all by the
+# label rather than by lists of names.
+MANAGED_LABEL="container-info.managed=true"
+
 say() {
     printf '==> %s\n' "$*" >&2
 }
@@ -54,6 +61,11 @@ say() {
 die() {
     printf 'error: %s\n' "$*" >&2
     exit 1
+}
+
+# Print the comment block at the top of the script $1 (its --help).
+print_help() {
+    sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$1"
 }
 
 # Show a command, then run it.
@@ -217,7 +229,7 @@ if ! timeout 2 bash -c ": </dev/tcp/\$manager/2377" 2>/dev/null; then
 fi
 exec docker run --rm --interactive "\$tty" \\
     --network "\$network" \\
-    --label container-info.role=client \\
+    --label container-info.role=client --label $MANAGED_LABEL \\
     --env CONTAINER_INFO_SERVER="\${CONTAINER_INFO_SERVER:-http://$CONTAINER_INFO_SERVER_IP:5001}" \\
     --env CONTAINER_INFO_AGENT="\${CONTAINER_INFO_AGENT:-http://$node_ip:5002}" \\
     --env CONTAINER_INFO_SERVICE="\${CONTAINER_INFO_SERVICE:-$STORE_SERVICE}" \\

@@ -51,7 +51,7 @@ if docker network inspect "$CONTAINER_INFO_NETWORK" >/dev/null 2>&1; then
 else
     say "creating the attachable overlay network $CONTAINER_INFO_NETWORK"
     run docker network create --driver overlay --attachable \
-        --label container-info.managed=true "$CONTAINER_INFO_NETWORK"
+        --label "$MANAGED_LABEL" "$CONTAINER_INFO_NETWORK"
 fi
 
 # 5. The store's image, tagged also with its own ID: the stack deploys that

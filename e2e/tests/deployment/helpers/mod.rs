@@ -25,22 +25,12 @@ use tempfile::TempDir;
 pub const STACK: &str = "container-info";
 pub const STORE_SERVICE: &str = "container-info_server";
 pub const NETWORK: &str = "container-info-net";
-pub const VOLUME: &str = "container-info_data";
 pub const AGENT_CONTAINER: &str = "container-info-agent";
 pub const STORE_PORT: u16 = 5001;
 pub const AGENT_PORT: u16 = 5002;
-/// The images scripts/build-images makes.
-const IMAGES: [&str; 3] = [
-    "container-info-server",
-    "container-info-agent",
-    "container-info-client",
-];
-/// The `org.opencontainers.image.title` of the final images.
-const IMAGE_TITLES: [&str; 3] = [
-    "container-info-server",
-    "container-info-agent",
-    "container-info",
-];
+/// What every object a deployment creates carries (provision/lib.sh), and what
+/// the teardown and the leftovers check find them by.
+pub const MANAGED_LABEL: &str = "container-info.managed=true";
 
 /// The repository: provision/, scripts/, docker_server/.
 pub fn repository() -> PathBuf {
@@ -388,30 +378,55 @@ impl Drop for Deployment {
     }
 }
 
-/// Everything of the deployment still on the engine: containers, services,
-/// networks, volumes, images, and the swarm when the test initialised it.
+/// Everything of the deployment still on the engine: what carries its label,
+/// the build stages' images, the stack's services, and the swarm when the
+/// test initialised it.
 pub fn leftovers(before: &Before) -> Vec<String> {
+    let label = format!("label={MANAGED_LABEL}");
+    let listed = |args: &[&str]| lines(&docker_try(args).unwrap_or_default());
     let mut left = Vec::new();
-    let Some(containers) = docker_try([
-        "ps",
-        "--all",
-        "--no-trunc",
-        "--format",
-        "{{.Names}}\t{{.Image}}\t{{.Label \"container-info.role\"}}",
-    ]) else {
-        return vec!["(the engine does not answer `docker ps`)".to_owned()];
-    };
-    for container in lines(&containers) {
-        let fields: Vec<&str> = container.split('\t').collect();
-        let (name, image, role) = (fields[0], fields[1], fields.get(2).unwrap_or(&""));
-        if name == AGENT_CONTAINER
-            || name.starts_with(&format!("{STORE_SERVICE}."))
-            || image.starts_with("container-info-")
-            || !role.is_empty()
-        {
-            left.push(format!("container {name} ({image})"));
-        }
+    let kinds: [(&str, &[&str]); 4] = [
+        (
+            "container",
+            &["ps", "--all", "--filter", &label, "--format", "{{.Names}}"],
+        ),
+        (
+            "network",
+            &["network", "ls", "--filter", &label, "--format", "{{.Name}}"],
+        ),
+        (
+            "volume",
+            &["volume", "ls", "--filter", &label, "--format", "{{.Name}}"],
+        ),
+        (
+            "image",
+            &[
+                "images",
+                "--filter",
+                &label,
+                "--format",
+                "{{.ID}} {{.Repository}}:{{.Tag}}",
+            ],
+        ),
+    ];
+    for (kind, args) in kinds {
+        left.extend(
+            listed(args)
+                .into_iter()
+                .map(|name| format!("{kind} {name}")),
+        );
     }
+    let stages = listed(&[
+        "images",
+        "--quiet",
+        "--filter",
+        "label=container-info.stage=build",
+    ]);
+    left.extend(
+        stages
+            .into_iter()
+            .map(|id| format!("build-stage image {id}")),
+    );
     let swarm_now =
         docker_try(["info", "--format", "{{.Swarm.LocalNodeState}}"]).unwrap_or_default();
     if swarm_now != before.swarm {
@@ -421,49 +436,20 @@ pub fn leftovers(before: &Before) -> Vec<String> {
         ));
     }
     if swarm_now == "active" {
-        let services = docker_try(["service", "ls", "--format", "{{.Name}}"]).unwrap_or_default();
-        for service in lines(&services) {
-            if service.starts_with(&format!("{STACK}_")) {
-                left.push(format!("service {service}"));
-            }
-        }
+        let services = listed(&["service", "ls", "--format", "{{.Name}}"]);
+        left.extend(
+            services
+                .into_iter()
+                .filter(|service| service.starts_with(&format!("{STACK}_")))
+                .map(|service| format!("service {service}")),
+        );
     }
-    let networks = docker_try(["network", "ls", "--format", "{{.Name}}"]).unwrap_or_default();
-    for network in lines(&networks) {
-        let ours = network == NETWORK
-            || (["docker_gwbridge", "ingress"].contains(&network.as_str())
-                && !before.networks.contains(&network));
-        if ours {
-            left.push(format!("network {network}"));
-        }
-    }
-    let volumes = docker_try(["volume", "ls", "--format", "{{.Name}}"]).unwrap_or_default();
-    for volume in lines(&volumes) {
-        if volume == VOLUME {
-            left.push(format!("volume {volume}"));
-        }
-    }
-    let images = docker_try(["images", "--format", "{{.Repository}}:{{.Tag}}"]).unwrap_or_default();
-    for image in lines(&images) {
-        if IMAGES
-            .iter()
-            .any(|name| image.starts_with(&format!("{name}:")))
+    // Swarm mode's own networks, when the test's swarm init made them.
+    for network in listed(&["network", "ls", "--format", "{{.Name}}"]) {
+        if ["docker_gwbridge", "ingress"].contains(&network.as_str())
+            && !before.networks.contains(&network)
         {
-            left.push(format!("image {image}"));
-        }
-    }
-    let mut labels = vec!["container-info.stage=build".to_owned()];
-    labels.extend(
-        IMAGE_TITLES
-            .iter()
-            .map(|title| format!("org.opencontainers.image.title={title}")),
-    );
-    for label in labels {
-        let filter = format!("label={label}");
-        let untagged =
-            docker_try(["images", "--all", "--quiet", "--filter", &filter]).unwrap_or_default();
-        for image in lines(&untagged) {
-            left.push(format!("image {image} ({label})"));
+            left.push(format!("network {network}"));
         }
     }
     left.sort();

@@ -3,7 +3,7 @@
 //! `{"error": ..., "detail": ...}`.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::{HttpResponse, ResponseError};
 use container_info_wire::ErrorBody;
 use serde_json::{Value, json};
@@ -100,7 +100,11 @@ impl ResponseError for ApiError {
         }
         let mut response = HttpResponse::build(status);
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+            let seconds = match self {
+                Self::Storage(error) => error.retry_after_seconds(),
+                _ => 1,
+            };
+            response.insert_header((header::RETRY_AFTER, seconds));
         }
         if let Self::MethodNotAllowed { allowed, .. } = self {
             response.insert_header((header::ALLOW, allowed.join(", ")));

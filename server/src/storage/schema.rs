@@ -40,6 +40,15 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX containers_by_image ON containers (image, seq);
     CREATE INDEX containers_by_state ON containers (state, seq);
     ",
+    // 2: the row /readyz writes, so that "ready" means a write reached the disk.
+    "
+    CREATE TABLE readiness (
+        id        INTEGER PRIMARY KEY CHECK (id = 1),
+        probed_at TEXT NOT NULL,
+        -- Rewritten by each probe: room for a write larger than a usual one.
+        margin    BLOB
+    );
+    ",
 ];
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StorageError> {

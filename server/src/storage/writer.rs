@@ -35,7 +35,10 @@ pub(super) enum Job {
         id: String,
         reply: Reply<bool>,
     },
-    /// Takes the write lock and lets go: proves the file is writable now.
+    /// Writes one row and commits: proves that a write can reach the disk now
+    /// (a full disk or a read-only file refuses it). The row carries 64 KiB,
+    /// more than a usual write: on a disk with a few pages left, a tiny probe
+    /// would pass while every snapshot is refused.
     Probe {
         reply: Reply<()>,
     },
@@ -46,7 +49,7 @@ enum Applied {
     /// With how many of the snapshots were new (not retries).
     Write(Reply<Vec<String>>, Result<(Vec<String>, u64), StorageError>),
     Delete(Reply<bool>, Result<bool, StorageError>),
-    Probe(Reply<()>),
+    Probe(Reply<()>, Result<(), StorageError>),
 }
 
 impl Applied {
@@ -59,7 +62,7 @@ impl Applied {
             commit_error: Option<&Arc<rusqlite::Error>>,
         ) -> Result<T, StorageError> {
             match (done, commit_error) {
-                (Ok(_), Some(error)) => Err(StorageError::Database(Arc::clone(error))),
+                (Ok(_), Some(error)) => Err(StorageError::from(Arc::clone(error))),
                 (done, _) => done,
             }
         }
@@ -73,7 +76,7 @@ impl Applied {
                 drop(reply.send(done))
             }
             Self::Delete(reply, done) => drop(reply.send(settle(done, commit_error))),
-            Self::Probe(reply) => drop(reply.send(settle(Ok(()), commit_error))),
+            Self::Probe(reply, done) => drop(reply.send(settle(done, commit_error))),
         }
     }
 }
@@ -84,7 +87,7 @@ impl Job {
         match self {
             Self::Write { reply, .. } => Applied::Write(reply, Ok((Vec::new(), 0))),
             Self::Delete { reply, .. } => Applied::Delete(reply, Ok(false)),
-            Self::Probe { reply } => Applied::Probe(reply),
+            Self::Probe { reply } => Applied::Probe(reply, Ok(())),
         }
     }
 }
@@ -178,7 +181,19 @@ fn apply(tx: &Transaction, job: Job, history_limit: u32) -> Applied {
             });
             Applied::Delete(reply, result)
         }
-        Job::Probe { reply } => Applied::Probe(reply),
+        Job::Probe { reply } => {
+            let result = in_savepoint(tx, || {
+                tx.execute(
+                    "INSERT INTO readiness (id, probed_at, margin)
+                     VALUES (1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), zeroblob(65536))
+                     ON CONFLICT (id) DO UPDATE
+                     SET probed_at = excluded.probed_at, margin = excluded.margin",
+                    [],
+                )
+                .map(drop)
+            });
+            Applied::Probe(reply, result)
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod deleting;
+mod disk_full;
 mod helpers;
 mod history;
 mod listing;

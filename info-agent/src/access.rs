@@ -5,8 +5,8 @@ use std::net::IpAddr;
 use actix_web::HttpRequest;
 use ipnet::IpNet;
 
-use crate::caller::peer_ip;
 use crate::error::AgentError;
+use crate::peer::peer_ip;
 
 /// Loopback (the host itself) and the `--allow-from` networks; nobody else, so that a
 /// container can learn about itself through `/self` but not about its neighbours.

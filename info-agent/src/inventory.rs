@@ -8,7 +8,7 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use chrono::{DateTime, Utc};
 use container_info_wire::{ContainerId, ContainerState, NetworkAddress, Snapshot};
 
-use crate::caller::AddressIndex;
+use crate::address_index::AddressIndex;
 use crate::error::AgentError;
 use crate::stats::{self, Sample};
 

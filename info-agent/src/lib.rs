@@ -4,12 +4,13 @@
 //! [`startup::Application::build`]; the tests start the agent the same way.
 
 pub mod access;
-pub mod caller;
+pub mod address_index;
 pub mod config;
 pub mod engine;
 pub mod error;
 pub mod inventory;
 pub mod metrics;
+pub mod peer;
 pub mod routes;
 pub mod startup;
 pub mod stats;

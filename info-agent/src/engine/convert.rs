@@ -327,8 +327,7 @@ mod tests {
             records: containers.to_vec(),
             gateway_legs: gateway_legs(serde_json::from_str(GWBRIDGE).unwrap(), now()),
         });
-        let owners =
-            |ip: &str| inventory.owners(crate::caller::unmap(ip.parse::<IpAddr>().unwrap()));
+        let owners = |ip: &str| inventory.owners(crate::peer::unmap(ip.parse::<IpAddr>().unwrap()));
         assert_eq!(owners("172.17.0.2"), [a]);
         assert_eq!(owners("::ffff:172.18.0.2"), [b]);
         assert_eq!(owners("172.19.0.3"), std::slice::from_ref(&o));

@@ -17,7 +17,7 @@ use chrono::Utc;
 use container_info_wire::ContainerId;
 use futures_util::{Stream, StreamExt, TryStreamExt, stream};
 
-use crate::caller::AddressIndex;
+use crate::address_index::AddressIndex;
 use crate::config::LabelRedactor;
 use crate::error::AgentError;
 use crate::inventory::{Fingerprint, GWBRIDGE, GatewayLegs, Record};

@@ -17,7 +17,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
 use super::{Engine, INSPECT_CONCURRENCY};
-use crate::caller::AddressIndex;
+use crate::address_index::AddressIndex;
 use crate::config::LabelRedactor;
 use crate::error::AgentError;
 use crate::inventory::{EngineHealth, Fingerprint, GWBRIDGE, Inventory, Listing};

@@ -1,9 +1,9 @@
 use actix_web::{HttpRequest, web};
 use container_info_wire::Snapshot;
 
-use crate::caller::peer_ip;
 use crate::engine::watch::Watcher;
 use crate::error::AgentError;
+use crate::peer::peer_ip;
 
 /// The calling container's own snapshot. The caller is known by the address its
 /// connection comes from; nothing the caller says about itself is trusted.

@@ -11,6 +11,7 @@ pub mod error;
 pub mod inventory;
 pub mod metrics;
 pub mod peer;
+pub mod redaction;
 pub mod routes;
 pub mod startup;
 pub mod stats;

@@ -12,11 +12,12 @@ use chrono::Utc;
 use tokio::task::JoinHandle;
 
 use crate::access::AccessPolicy;
-use crate::config::{Config, LabelRedactor};
+use crate::config::Config;
 use crate::engine::Engine;
 use crate::engine::watch::Watcher;
 use crate::inventory::Inventory;
 use crate::metrics::Metrics;
+use crate::redaction::LabelRedactor;
 use crate::{routes, telemetry};
 
 pub struct Application {

@@ -10,8 +10,8 @@ use bollard::models::{
 use chrono::{DateTime, Datelike, Utc};
 use container_info_wire::{ContainerId, ContainerState, NetworkAddress};
 
-use crate::config::LabelRedactor;
 use crate::inventory::{Fingerprint, GatewayLegs, Record};
+use crate::redaction::LabelRedactor;
 use crate::stats::Sample;
 
 /// The engine writes `0001-01-01T00:00:00Z` for "never" (a container not yet started).

@@ -18,9 +18,9 @@ use container_info_wire::ContainerId;
 use futures_util::{Stream, StreamExt, TryStreamExt, stream};
 
 use crate::address_index::AddressIndex;
-use crate::config::LabelRedactor;
 use crate::error::AgentError;
 use crate::inventory::{Fingerprint, GWBRIDGE, GatewayLegs, Record};
+use crate::redaction::LabelRedactor;
 use crate::stats::Sample;
 
 /// Long enough for a busy engine's inspect, short enough that a hung engine is noticed.

@@ -18,10 +18,10 @@ use tracing::{debug, info, warn};
 
 use super::{Engine, INSPECT_CONCURRENCY};
 use crate::address_index::AddressIndex;
-use crate::config::LabelRedactor;
 use crate::error::AgentError;
 use crate::inventory::{EngineHealth, Fingerprint, GWBRIDGE, Inventory, Listing};
 use crate::metrics::Metrics;
+use crate::redaction::LabelRedactor;
 
 /// A safety net under the event stream, which does not tell everything (no event
 /// says an overlay container joined `docker_gwbridge`): this often, the listing is

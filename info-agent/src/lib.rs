@@ -9,6 +9,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod inventory;
+pub mod lookup;
 pub mod metrics;
 pub mod peer;
 pub mod redaction;

@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::engine::Engine;
 use crate::engine::watch::Watcher;
 use crate::inventory::Inventory;
+use crate::lookup::Lookup;
 use crate::metrics::Metrics;
 use crate::redaction::LabelRedactor;
 use crate::{routes, telemetry};
@@ -69,13 +70,13 @@ impl Application {
             .local_addr()
             .context("the listener has no local address")?
             .port();
-        let watcher = web::Data::from(watcher);
+        let lookup = web::Data::new(Lookup::new(watcher, metrics.clone()));
         let metrics = web::Data::from(metrics);
         let policy = web::Data::new(AccessPolicy::new(config.allow_from));
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(telemetry::observe))
-                .app_data(watcher.clone())
+                .app_data(lookup.clone())
                 .app_data(metrics.clone())
                 .app_data(policy.clone())
                 .configure(routes::configure)

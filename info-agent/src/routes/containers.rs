@@ -2,18 +2,18 @@ use actix_web::{HttpRequest, web};
 use container_info_wire::{Page, Snapshot};
 
 use crate::access::AccessPolicy;
-use crate::engine::watch::Watcher;
 use crate::error::AgentError;
+use crate::lookup::Lookup;
 
 /// Every container on this host, in one page: a host holds few enough.
 pub async fn list(
     request: HttpRequest,
     policy: web::Data<AccessPolicy>,
-    watcher: web::Data<Watcher>,
+    lookup: web::Data<Lookup>,
 ) -> Result<web::Json<Page<Snapshot>>, AgentError> {
     policy.check(&request)?;
     Ok(web::Json(Page {
-        items: watcher.containers()?,
+        items: lookup.containers()?,
         next_cursor: None,
     }))
 }
@@ -22,9 +22,9 @@ pub async fn list(
 pub async fn get(
     request: HttpRequest,
     policy: web::Data<AccessPolicy>,
-    watcher: web::Data<Watcher>,
+    lookup: web::Data<Lookup>,
     id: web::Path<String>,
 ) -> Result<web::Json<Snapshot>, AgentError> {
     policy.check(&request)?;
-    watcher.container(&id).await.map(web::Json)
+    lookup.container(&id).await.map(web::Json)
 }

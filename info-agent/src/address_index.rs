@@ -7,10 +7,10 @@ use container_info_wire::{ContainerId, NetworkAddress};
 
 /// Which containers hold each address, over every network they are on.
 #[derive(Debug, Default)]
-pub struct AddressIndex(HashMap<IpAddr, Vec<ContainerId>>);
+pub(crate) struct AddressIndex(HashMap<IpAddr, Vec<ContainerId>>);
 
 impl AddressIndex {
-    pub fn build<'a, N>(containers: impl IntoIterator<Item = (&'a ContainerId, N)>) -> Self
+    pub(crate) fn build<'a, N>(containers: impl IntoIterator<Item = (&'a ContainerId, N)>) -> Self
     where
         N: IntoIterator<Item = &'a NetworkAddress>,
     {
@@ -35,7 +35,7 @@ impl AddressIndex {
 
     /// Every container holding `ip`: none, one, or (while the engine reuses the
     /// address of a container the agent has not yet seen go) more than one.
-    pub fn owners(&self, ip: IpAddr) -> &[ContainerId] {
+    pub(crate) fn owners(&self, ip: IpAddr) -> &[ContainerId] {
         self.0.get(&ip).map_or(&[], Vec::as_slice)
     }
 }

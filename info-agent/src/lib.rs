@@ -3,17 +3,17 @@
 //! `main` parses a [`config::Config`] and hands it, with a bound listener, to
 //! [`startup::Application::build`]; the tests start the agent the same way.
 
-pub mod access;
-pub mod address_index;
+pub(crate) mod access;
+pub(crate) mod address_index;
 pub mod config;
-pub mod engine;
-pub mod error;
-pub mod inventory;
-pub mod lookup;
-pub mod metrics;
-pub mod peer;
-pub mod redaction;
-pub mod routes;
+pub(crate) mod engine;
+pub(crate) mod error;
+pub(crate) mod inventory;
+pub(crate) mod lookup;
+pub(crate) mod metrics;
+pub(crate) mod peer;
+pub(crate) mod redaction;
+pub(crate) mod routes;
 pub mod startup;
-pub mod stats;
+pub(crate) mod stats;
 pub mod telemetry;

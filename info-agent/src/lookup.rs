@@ -22,7 +22,7 @@ use crate::metrics::Metrics;
 /// engine to a few listings a second.
 const MISS_REFRESH_FLOOR: Duration = Duration::from_millis(250);
 
-pub struct Lookup {
+pub(crate) struct Lookup {
     watcher: Arc<Watcher>,
     metrics: Arc<Metrics>,
     /// Held while a refresh for a lookup miss runs, so that a burst of misses costs
@@ -38,7 +38,7 @@ struct MissRefreshes {
 }
 
 impl Lookup {
-    pub fn new(watcher: Arc<Watcher>, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(watcher: Arc<Watcher>, metrics: Arc<Metrics>) -> Self {
         Self {
             watcher,
             metrics,
@@ -46,12 +46,12 @@ impl Lookup {
         }
     }
 
-    pub fn inventory(&self) -> &Inventory {
+    pub(crate) fn inventory(&self) -> &Inventory {
         self.watcher.inventory()
     }
 
     /// Whether the engine answers and the inventory is current.
-    pub fn ready(&self) -> Result<(), AgentError> {
+    pub(crate) fn ready(&self) -> Result<(), AgentError> {
         match self.inventory().engine_health() {
             EngineHealth::Up => Ok(()),
             EngineHealth::Down(reason) => Err(AgentError::EngineDown {
@@ -90,7 +90,7 @@ impl Lookup {
 
     /// The snapshot of the container that owns `ip`, from what the agent holds when
     /// that is complete, as it is for every container past its first moments.
-    pub async fn caller(&self, ip: IpAddr) -> Result<Snapshot, AgentError> {
+    pub(crate) async fn caller(&self, ip: IpAddr) -> Result<Snapshot, AgentError> {
         self.ready()?;
         let missed_at = Instant::now();
         let id = match self.inventory().owners(ip).as_slice() {
@@ -147,7 +147,7 @@ impl Lookup {
     }
 
     /// A container by ID, ID prefix or name.
-    pub async fn container(&self, query: &str) -> Result<Snapshot, AgentError> {
+    pub(crate) async fn container(&self, query: &str) -> Result<Snapshot, AgentError> {
         self.ready()?;
         let missed_at = Instant::now();
         let found = match self.inventory().resolve(query)? {
@@ -162,7 +162,7 @@ impl Lookup {
             .ok_or_else(|| AgentError::NoSuchContainer(query.to_owned()))
     }
 
-    pub fn containers(&self) -> Result<Vec<Snapshot>, AgentError> {
+    pub(crate) fn containers(&self) -> Result<Vec<Snapshot>, AgentError> {
         self.ready()?;
         Ok(self.inventory().snapshots())
     }

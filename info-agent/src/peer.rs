@@ -8,12 +8,12 @@ use crate::error::AgentError;
 
 /// The caller's address as a container would own it. A dual-stack listener sees
 /// IPv4 callers as `::ffff:a.b.c.d`, which no container has on its networks.
-pub fn peer_ip(request: &HttpRequest) -> Result<IpAddr, AgentError> {
+pub(crate) fn peer_ip(request: &HttpRequest) -> Result<IpAddr, AgentError> {
     let peer = request.peer_addr().ok_or(AgentError::NoPeerAddress)?;
     Ok(unmap(peer.ip()))
 }
 
-pub fn unmap(ip: IpAddr) -> IpAddr {
+pub(crate) fn unmap(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         IpAddr::V4(_) => ip,

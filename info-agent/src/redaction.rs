@@ -5,10 +5,10 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 /// The label keys that match any `--redact-label` glob. Such labels are dropped as a
 /// container is read from the engine, so that no answer can carry them.
 #[derive(Clone, Debug)]
-pub struct LabelRedactor(GlobSet);
+pub(crate) struct LabelRedactor(GlobSet);
 
 impl LabelRedactor {
-    pub fn new(patterns: &[Glob]) -> Result<Self, globset::Error> {
+    pub(crate) fn new(patterns: &[Glob]) -> Result<Self, globset::Error> {
         let mut set = GlobSetBuilder::new();
         for pattern in patterns {
             set.add(pattern.clone());
@@ -16,7 +16,7 @@ impl LabelRedactor {
         Ok(Self(set.build()?))
     }
 
-    pub fn is_redacted(&self, key: &str) -> bool {
+    pub(crate) fn is_redacted(&self, key: &str) -> bool {
         self.0.is_match(key)
     }
 }

@@ -41,7 +41,7 @@ const CONTAINER_ACTIONS: [&str; 8] = [
 /// round reaches them.
 const FIRST_SAMPLE_QUEUE: usize = 256;
 
-pub struct Watcher {
+pub(crate) struct Watcher {
     engine: Engine,
     inventory: Arc<Inventory>,
     redactor: LabelRedactor,
@@ -50,10 +50,10 @@ pub struct Watcher {
 }
 
 /// Hands the stats sampler the containers that have no reading yet.
-pub struct FirstSamples(mpsc::Receiver<ContainerId>);
+pub(crate) struct FirstSamples(mpsc::Receiver<ContainerId>);
 
 impl Watcher {
-    pub fn new(
+    pub(crate) fn new(
         engine: Engine,
         inventory: Arc<Inventory>,
         redactor: LabelRedactor,
@@ -70,16 +70,16 @@ impl Watcher {
         (Arc::new(watcher), FirstSamples(receiver))
     }
 
-    pub fn inventory(&self) -> &Inventory {
+    pub(crate) fn inventory(&self) -> &Inventory {
         &self.inventory
     }
 
-    pub fn engine(&self) -> &Engine {
+    pub(crate) fn engine(&self) -> &Engine {
         &self.engine
     }
 
     /// Reads every container afresh: at start, and when the engine is back.
-    pub async fn full_refresh(&self) -> Result<(), AgentError> {
+    pub(crate) async fn full_refresh(&self) -> Result<(), AgentError> {
         self.refresh(|_, _| true).await
     }
 
@@ -190,7 +190,7 @@ impl Watcher {
 
     /// Follows the engine until it fails, then reconnects with backoff, forever.
     /// `since` is when the picture the agent holds was read (Unix seconds).
-    pub async fn supervise(self: Arc<Self>, mut since: i64) {
+    pub(crate) async fn supervise(self: Arc<Self>, mut since: i64) {
         loop {
             let lost = self.follow(since).await;
             let lost = lost.with_causes();
@@ -250,7 +250,7 @@ impl Watcher {
     }
 
     /// Keeps the latest two stats readings of every running container.
-    pub async fn sample_forever(self: Arc<Self>, FirstSamples(mut first): FirstSamples) {
+    pub(crate) async fn sample_forever(self: Arc<Self>, FirstSamples(mut first): FirstSamples) {
         let this = &*self;
         let mut round = tokio::time::interval(SAMPLE_EVERY);
         round.set_missed_tick_behavior(MissedTickBehavior::Delay);

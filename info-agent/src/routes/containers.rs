@@ -6,7 +6,7 @@ use crate::error::AgentError;
 use crate::lookup::Lookup;
 
 /// Every container on this host, in one page: a host holds few enough.
-pub async fn list(
+pub(crate) async fn list(
     request: HttpRequest,
     policy: web::Data<AccessPolicy>,
     lookup: web::Data<Lookup>,
@@ -19,7 +19,7 @@ pub async fn list(
 }
 
 /// One container, by full ID, unique ID prefix, or name.
-pub async fn get(
+pub(crate) async fn get(
     request: HttpRequest,
     policy: web::Data<AccessPolicy>,
     lookup: web::Data<Lookup>,

@@ -7,17 +7,17 @@ use crate::lookup::Lookup;
 use crate::metrics::Metrics;
 
 /// The process is up and serving.
-pub async fn healthz() -> HttpResponse {
+pub(crate) async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
 /// The engine answers and the agent's picture of it is current.
-pub async fn readyz(lookup: web::Data<Lookup>) -> Result<HttpResponse, AgentError> {
+pub(crate) async fn readyz(lookup: web::Data<Lookup>) -> Result<HttpResponse, AgentError> {
     lookup.ready()?;
     Ok(HttpResponse::Ok().json(json!({ "status": "ready" })))
 }
 
-pub async fn metrics(
+pub(crate) async fn metrics(
     lookup: web::Data<Lookup>,
     metrics: web::Data<Metrics>,
 ) -> Result<HttpResponse, AgentError> {

@@ -7,7 +7,7 @@ use crate::peer::peer_ip;
 
 /// The calling container's own snapshot. The caller is known by the address its
 /// connection comes from; nothing the caller says about itself is trusted.
-pub async fn get_self(
+pub(crate) async fn get_self(
     request: HttpRequest,
     lookup: web::Data<Lookup>,
 ) -> Result<web::Json<Snapshot>, AgentError> {

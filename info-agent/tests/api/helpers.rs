@@ -131,7 +131,12 @@ impl TestDocker {
         tag
     }
 
+    /// An attachable network of this test. An overlay needs a swarm: the engine
+    /// joins a one-node swarm first, unless it is in one.
     pub async fn network(&self, suffix: &str, driver: &str) -> String {
+        if driver == "overlay" {
+            self.ensure_swarm().await;
+        }
         let name = format!("{}-{suffix}", self.run);
         self.docker
             .create_network(NetworkCreateRequest {
@@ -205,7 +210,7 @@ impl TestDocker {
     }
 
     /// Joins a one-node swarm for the test, unless the engine already is in one.
-    pub async fn ensure_swarm(&self) {
+    async fn ensure_swarm(&self) {
         let info = self.docker.info().await.unwrap();
         let state = info
             .swarm

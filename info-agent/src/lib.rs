@@ -2,6 +2,13 @@
 //!
 //! `main` parses a [`config::Config`] and hands it, with a bound listener, to
 //! [`startup::Application::build`]; the tests start the agent the same way.
+//!
+//! Modules depend one way, from the HTTP edge down to the engine: `startup` builds
+//! `routes`, which check `access` by the `peer` address and ask `lookup`; `lookup`
+//! answers from the `inventory` that `engine::watch` keeps current through `engine`
+//! (its reads, turned into the agent's types by `engine::convert`). The inventory
+//! finds callers with an `address_index` and derives `stats`; `error`, `metrics`,
+//! `redaction` and `config` depend on no other module.
 
 pub(crate) mod access;
 pub(crate) mod address_index;

@@ -5,26 +5,26 @@ use std::net::IpAddr;
 use actix_web::HttpRequest;
 use ipnet::IpNet;
 
-use crate::caller::peer_ip;
 use crate::error::AgentError;
+use crate::peer::peer_ip;
 
 /// Loopback (the host itself) and the `--allow-from` networks; nobody else, so that a
 /// container can learn about itself through `/self` but not about its neighbours.
 #[derive(Clone, Debug)]
-pub struct AccessPolicy {
+pub(crate) struct AccessPolicy {
     allow_from: Vec<IpNet>,
 }
 
 impl AccessPolicy {
-    pub fn new(allow_from: Vec<IpNet>) -> Self {
+    pub(crate) fn new(allow_from: Vec<IpNet>) -> Self {
         Self { allow_from }
     }
 
-    pub fn permits(&self, ip: IpAddr) -> bool {
+    pub(crate) fn permits(&self, ip: IpAddr) -> bool {
         ip.is_loopback() || self.allow_from.iter().any(|network| network.contains(&ip))
     }
 
-    pub fn check(&self, request: &HttpRequest) -> Result<(), AgentError> {
+    pub(crate) fn check(&self, request: &HttpRequest) -> Result<(), AgentError> {
         let ip = peer_ip(request)?;
         if self.permits(ip) {
             Ok(())

@@ -3,7 +3,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use clap::{Args, Parser, Subcommand};
-use globset::{Glob, GlobSet, GlobSetBuilder};
+use globset::Glob;
 use ipnet::IpNet;
 
 /// Tells each container on this Docker host who it is: `GET /self` answers the
@@ -92,24 +92,6 @@ fn parse_network(raw: &str) -> Result<IpNet, String> {
         .map_err(|_| format!("{raw:?} is neither a CIDR network (10.0.0.0/8) nor an address"))
 }
 
-/// Which labels never leave the agent.
-#[derive(Clone, Debug)]
-pub struct LabelRedactor(GlobSet);
-
-impl LabelRedactor {
-    pub fn new(patterns: &[Glob]) -> Result<Self, globset::Error> {
-        let mut set = GlobSetBuilder::new();
-        for pattern in patterns {
-            set.add(pattern.clone());
-        }
-        Ok(Self(set.build()?))
-    }
-
-    pub fn is_redacted(&self, key: &str) -> bool {
-        self.0.is_match(key)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,24 +111,6 @@ mod tests {
         let allowed: Vec<String> = config.allow_from.iter().map(|n| n.to_string()).collect();
         assert_eq!(allowed, ["10.0.0.0/8", "192.0.2.7/32", "fd00::/8"]);
         assert!(Cli::try_parse_from(["agent", "--allow-from", "ten"]).is_err());
-    }
-
-    #[test]
-    fn redaction_matches_globs_on_the_whole_key() {
-        let config = Cli::parse_from([
-            "agent",
-            "--redact-label",
-            "com.example.secret.*",
-            "--redact-label",
-            "token?",
-        ])
-        .config;
-        let redactor = LabelRedactor::new(&config.redact_label).unwrap();
-        assert!(redactor.is_redacted("com.example.secret.db"));
-        assert!(redactor.is_redacted("token1"));
-        assert!(!redactor.is_redacted("token12"));
-        assert!(!redactor.is_redacted("com.example.team"));
-        assert!(!LabelRedactor::new(&[]).unwrap().is_redacted("anything"));
     }
 
     #[test]

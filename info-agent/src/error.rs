@@ -8,7 +8,7 @@ use container_info_wire::{ContainerId, ErrorBody};
 use serde_json::{Value, json};
 
 #[derive(Debug, thiserror::Error)]
-pub enum AgentError {
+pub(crate) enum AgentError {
     #[error("the Docker Engine at {host} failed while {doing}")]
     Engine {
         host: String,
@@ -64,7 +64,7 @@ pub enum AgentError {
 
 impl AgentError {
     /// This error and every cause under it, on one line.
-    pub fn with_causes(&self) -> String {
+    pub(crate) fn with_causes(&self) -> String {
         let mut line = self.to_string();
         let mut cause = std::error::Error::source(self);
         while let Some(error) = cause {

@@ -8,37 +8,37 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use chrono::{DateTime, Utc};
 use container_info_wire::{ContainerId, ContainerState, NetworkAddress, Snapshot};
 
-use crate::caller::AddressIndex;
+use crate::address_index::AddressIndex;
 use crate::error::AgentError;
 use crate::stats::{self, Sample};
 
 /// The network the engine puts an overlay container's way out to the host on. It
 /// is not among the container's own networks, so it is read from the network itself.
-pub const GWBRIDGE: &str = "docker_gwbridge";
+pub(crate) const GWBRIDGE: &str = "docker_gwbridge";
 
 /// What the engine says a container is, with only what may leave the agent: no
 /// environment, command line, mounts or redacted labels.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Record {
-    pub id: ContainerId,
-    pub name: String,
-    pub image: String,
-    pub image_id: String,
-    pub state: ContainerState,
-    pub created: Option<DateTime<Utc>>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub labels: BTreeMap<String, String>,
-    pub networks: BTreeMap<String, NetworkAddress>,
+pub(crate) struct Record {
+    pub(crate) id: ContainerId,
+    pub(crate) name: String,
+    pub(crate) image: String,
+    pub(crate) image_id: String,
+    pub(crate) state: ContainerState,
+    pub(crate) created: Option<DateTime<Utc>>,
+    pub(crate) started_at: Option<DateTime<Utc>>,
+    pub(crate) labels: BTreeMap<String, String>,
+    pub(crate) networks: BTreeMap<String, NetworkAddress>,
     /// 0 when the container has no memory limit.
-    pub memory_limit_bytes: u64,
+    pub(crate) memory_limit_bytes: u64,
     /// When the agent asked the engine.
-    pub read_at: DateTime<Utc>,
+    pub(crate) read_at: DateTime<Utc>,
 }
 
 impl Record {
     /// What a container listing shows as well: if these agree with the listing, the
     /// record needs no fresh inspect.
-    pub fn fingerprint(&self) -> Fingerprint {
+    pub(crate) fn fingerprint(&self) -> Fingerprint {
         Fingerprint::new(
             self.state,
             &self.name,
@@ -49,20 +49,20 @@ impl Record {
     }
 
     /// Whether the container has resource use to sample.
-    pub fn is_sampled(&self) -> bool {
+    pub(crate) fn is_sampled(&self) -> bool {
         matches!(self.state, ContainerState::Running | ContainerState::Paused)
     }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Fingerprint {
+pub(crate) struct Fingerprint {
     state: ContainerState,
     name: String,
     addresses: Vec<String>,
 }
 
 impl Fingerprint {
-    pub fn new<'a>(
+    pub(crate) fn new<'a>(
         state: ContainerState,
         name: &str,
         addresses: impl IntoIterator<Item = &'a str>,
@@ -82,28 +82,28 @@ impl Fingerprint {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum EngineHealth {
+pub(crate) enum EngineHealth {
     Up,
     Down(String),
 }
 
 /// The `docker_gwbridge` legs, keyed by container, as of one read of that network.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct GatewayLegs {
-    pub legs: HashMap<ContainerId, NetworkAddress>,
-    pub read_at: Option<DateTime<Utc>>,
+pub(crate) struct GatewayLegs {
+    pub(crate) legs: HashMap<ContainerId, NetworkAddress>,
+    pub(crate) read_at: Option<DateTime<Utc>>,
 }
 
 /// A container listing and the records read because of it: everything the engine
 /// had at `listed_at`.
-pub struct Listing {
-    pub listed_at: DateTime<Utc>,
-    pub present: HashSet<ContainerId>,
-    pub records: Vec<Record>,
-    pub gateway_legs: GatewayLegs,
+pub(crate) struct Listing {
+    pub(crate) listed_at: DateTime<Utc>,
+    pub(crate) present: HashSet<ContainerId>,
+    pub(crate) records: Vec<Record>,
+    pub(crate) gateway_legs: GatewayLegs,
 }
 
-pub struct Inventory {
+pub(crate) struct Inventory {
     node: String,
     state: RwLock<State>,
 }
@@ -123,7 +123,7 @@ struct Entry {
 }
 
 impl Inventory {
-    pub fn new(node: String) -> Self {
+    pub(crate) fn new(node: String) -> Self {
         Self {
             node,
             state: RwLock::new(State {
@@ -149,32 +149,32 @@ impl Inventory {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn engine_health(&self) -> EngineHealth {
+    pub(crate) fn engine_health(&self) -> EngineHealth {
         self.read().engine.clone()
     }
 
-    pub fn set_engine_health(&self, health: EngineHealth) {
+    pub(crate) fn set_engine_health(&self, health: EngineHealth) {
         self.write().engine = health;
     }
 
-    pub fn container_count(&self) -> usize {
+    pub(crate) fn container_count(&self) -> usize {
         self.read().containers.len()
     }
 
     /// Takes in what one inspect said, unless a later read already did.
-    pub fn upsert(&self, record: Record) {
+    pub(crate) fn upsert(&self, record: Record) {
         let mut state = self.write();
         state.upsert(record);
         state.reindex();
     }
 
-    pub fn remove(&self, id: &ContainerId) {
+    pub(crate) fn remove(&self, id: &ContainerId) {
         let mut state = self.write();
         state.containers.remove(id);
         state.reindex();
     }
 
-    pub fn set_gateway_legs(&self, legs: GatewayLegs) {
+    pub(crate) fn set_gateway_legs(&self, legs: GatewayLegs) {
         let mut state = self.write();
         state.set_gateway_legs(legs);
         state.reindex();
@@ -183,7 +183,7 @@ impl Inventory {
     /// Brings the picture in line with a listing. A container the listing lacks is
     /// dropped only if the agent's record of it is older than the listing: one an
     /// event brought in meanwhile was created after the listing was taken.
-    pub fn apply(&self, listing: Listing) {
+    pub(crate) fn apply(&self, listing: Listing) {
         let mut state = self.write();
         for record in listing.records {
             state.upsert(record);
@@ -196,7 +196,7 @@ impl Inventory {
     }
 
     /// What the agent knows of each container, to compare with a fresh listing.
-    pub fn fingerprints(&self) -> HashMap<ContainerId, Fingerprint> {
+    pub(crate) fn fingerprints(&self) -> HashMap<ContainerId, Fingerprint> {
         self.read()
             .containers
             .iter()
@@ -205,7 +205,7 @@ impl Inventory {
     }
 
     /// The containers whose resource use is worth sampling.
-    pub fn sampled(&self) -> Vec<ContainerId> {
+    pub(crate) fn sampled(&self) -> Vec<ContainerId> {
         self.read()
             .containers
             .iter()
@@ -215,7 +215,7 @@ impl Inventory {
     }
 
     /// Whether the agent holds a record of `id` that says it runs.
-    pub fn is_running(&self, id: &ContainerId) -> bool {
+    pub(crate) fn is_running(&self, id: &ContainerId) -> bool {
         self.read()
             .containers
             .get(id)
@@ -223,14 +223,14 @@ impl Inventory {
     }
 
     /// Whether `id` runs and the agent has no stats reading of this run of it yet.
-    pub fn lacks_sample(&self, id: &ContainerId) -> bool {
+    pub(crate) fn lacks_sample(&self, id: &ContainerId) -> bool {
         self.read()
             .containers
             .get(id)
             .is_some_and(|entry| entry.record.is_sampled() && entry.latest.is_none())
     }
 
-    pub fn add_sample(&self, id: &ContainerId, sample: Sample) {
+    pub(crate) fn add_sample(&self, id: &ContainerId, sample: Sample) {
         let mut state = self.write();
         let Some(entry) = state.containers.get_mut(id) else {
             return;
@@ -248,13 +248,13 @@ impl Inventory {
         }
     }
 
-    pub fn owners(&self, ip: IpAddr) -> Vec<ContainerId> {
+    pub(crate) fn owners(&self, ip: IpAddr) -> Vec<ContainerId> {
         self.read().addresses.owners(ip).to_vec()
     }
 
     /// A container by full ID, name, or unique ID prefix, in that order, as the
     /// docker CLI looks them up. `None` when nothing matches.
-    pub fn resolve(&self, query: &str) -> Result<Option<ContainerId>, AgentError> {
+    pub(crate) fn resolve(&self, query: &str) -> Result<Option<ContainerId>, AgentError> {
         let state = self.read();
         let wanted = query.strip_prefix('/').unwrap_or(query);
         if let Ok(id) = ContainerId::parse(wanted)
@@ -290,7 +290,7 @@ impl Inventory {
         }
     }
 
-    pub fn snapshot(&self, id: &ContainerId) -> Option<Snapshot> {
+    pub(crate) fn snapshot(&self, id: &ContainerId) -> Option<Snapshot> {
         let state = self.read();
         state
             .containers
@@ -299,7 +299,7 @@ impl Inventory {
     }
 
     /// Every container, by name.
-    pub fn snapshots(&self) -> Vec<Snapshot> {
+    pub(crate) fn snapshots(&self) -> Vec<Snapshot> {
         let state = self.read();
         let mut all: Vec<Snapshot> = state
             .containers

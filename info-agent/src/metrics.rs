@@ -5,19 +5,19 @@ use prometheus::{
     TextEncoder,
 };
 
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
-    pub requests: IntCounterVec,
-    pub request_seconds: HistogramVec,
-    pub engine_up: IntGauge,
-    pub containers: IntGauge,
-    pub engine_losses: IntCounter,
-    pub miss_refreshes: IntCounter,
-    pub caller_rereads: IntCounter,
+    pub(crate) requests: IntCounterVec,
+    pub(crate) request_seconds: HistogramVec,
+    pub(crate) engine_up: IntGauge,
+    pub(crate) containers: IntGauge,
+    pub(crate) engine_losses: IntCounter,
+    pub(crate) miss_refreshes: IntCounter,
+    pub(crate) caller_rereads: IntCounter,
 }
 
 impl Metrics {
-    pub fn new() -> Result<Self, prometheus::Error> {
+    pub(crate) fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new_custom(Some("container_info_agent".into()), None)?;
         let requests = IntCounterVec::new(
             Opts::new(
@@ -67,7 +67,7 @@ impl Metrics {
         })
     }
 
-    pub fn render(&self) -> Result<String, prometheus::Error> {
+    pub(crate) fn render(&self) -> Result<String, prometheus::Error> {
         let mut text = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut text)?;
         // The text encoder writes only UTF-8.

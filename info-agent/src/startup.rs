@@ -12,11 +12,13 @@ use chrono::Utc;
 use tokio::task::JoinHandle;
 
 use crate::access::AccessPolicy;
-use crate::config::{Config, LabelRedactor};
+use crate::config::Config;
 use crate::engine::Engine;
 use crate::engine::watch::Watcher;
 use crate::inventory::Inventory;
+use crate::lookup::Lookup;
 use crate::metrics::Metrics;
+use crate::redaction::LabelRedactor;
 use crate::{routes, telemetry};
 
 pub struct Application {
@@ -40,48 +42,16 @@ impl Application {
     pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
         let redactor =
             LabelRedactor::new(&config.redact_label).context("invalid --redact-label pattern")?;
-        let engine = Engine::connect(&config.docker_host)
-            .await
-            .with_context(|| unreachable_engine(&config.docker_host))?;
-        let node = match config.node_name {
-            Some(node) => node,
-            None => engine
-                .host_name()
-                .await
-                .context("could not learn the node name from the engine; set --node-name")?,
-        };
+        let (engine, node) = connect(&config).await?;
         let metrics = Arc::new(Metrics::new().context("could not register the metrics")?);
-        let inventory = Arc::new(Inventory::new(node));
-        let (watcher, first_samples) = Watcher::new(engine, inventory, redactor, metrics.clone());
-        // A second back, because the event stream's `since` counts whole seconds.
-        let since = Utc::now().timestamp() - 1;
-        watcher
-            .full_refresh()
-            .await
-            .with_context(|| unreachable_engine(&config.docker_host))?;
-        let background = Background(vec![
-            tokio::spawn(watcher.clone().supervise(since)),
-            tokio::spawn(watcher.clone().sample_forever(first_samples)),
-        ]);
-
+        let (watcher, background) = watch(engine, node, redactor, metrics.clone()).await?;
         let port = listener
             .local_addr()
             .context("the listener has no local address")?
             .port();
-        let watcher = web::Data::from(watcher);
-        let metrics = web::Data::from(metrics);
-        let policy = web::Data::new(AccessPolicy::new(config.allow_from));
-        let server = HttpServer::new(move || {
-            App::new()
-                .wrap(from_fn(telemetry::observe))
-                .app_data(watcher.clone())
-                .app_data(metrics.clone())
-                .app_data(policy.clone())
-                .configure(routes::configure)
-        })
-        .listen(listener)
-        .context("could not serve on the listener")?
-        .run();
+        let lookup = Lookup::new(watcher, metrics.clone());
+        let policy = AccessPolicy::new(config.allow_from);
+        let server = serve(listener, lookup, metrics, policy)?;
         Ok(Self {
             port,
             server,
@@ -102,6 +72,70 @@ impl Application {
         drop(background);
         served
     }
+}
+
+/// The engine at `--docker-host`, and the node name to report: `--node-name`, or
+/// the engine host's own.
+async fn connect(config: &Config) -> anyhow::Result<(Engine, String)> {
+    let engine = Engine::connect(&config.docker_host)
+        .await
+        .with_context(|| unreachable_engine(&config.docker_host))?;
+    let node = match &config.node_name {
+        Some(node) => node.clone(),
+        None => engine
+            .host_name()
+            .await
+            .context("could not learn the node name from the engine; set --node-name")?,
+    };
+    Ok((engine, node))
+}
+
+/// Reads every container once, then follows the engine's events and samples stats
+/// in the background.
+async fn watch(
+    engine: Engine,
+    node: String,
+    redactor: LabelRedactor,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<(Arc<Watcher>, Background)> {
+    let docker_host = engine.host().to_owned();
+    let inventory = Arc::new(Inventory::new(node));
+    let (watcher, first_samples) = Watcher::new(engine, inventory, redactor, metrics);
+    // A second back, because the event stream's `since` counts whole seconds.
+    let since = Utc::now().timestamp() - 1;
+    watcher
+        .full_refresh()
+        .await
+        .with_context(|| unreachable_engine(&docker_host))?;
+    let background = Background(vec![
+        tokio::spawn(watcher.clone().supervise(since)),
+        tokio::spawn(watcher.clone().sample_forever(first_samples)),
+    ]);
+    Ok((watcher, background))
+}
+
+/// The HTTP server on `listener`, not yet awaited.
+fn serve(
+    listener: TcpListener,
+    lookup: Lookup,
+    metrics: Arc<Metrics>,
+    policy: AccessPolicy,
+) -> anyhow::Result<Server> {
+    let lookup = web::Data::new(lookup);
+    let metrics = web::Data::from(metrics);
+    let policy = web::Data::new(policy);
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(from_fn(telemetry::observe))
+            .app_data(lookup.clone())
+            .app_data(metrics.clone())
+            .app_data(policy.clone())
+            .configure(routes::configure)
+    })
+    .listen(listener)
+    .context("could not serve on the listener")?
+    .run();
+    Ok(server)
 }
 
 fn unreachable_engine(docker_host: &str) -> String {

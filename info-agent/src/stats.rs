@@ -5,17 +5,17 @@ use container_info_wire::Stats;
 
 /// One reading of a container's counters, taken from the engine's stats endpoint.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Sample {
-    pub read_at: DateTime<Utc>,
+pub(crate) struct Sample {
+    pub(crate) read_at: DateTime<Utc>,
     /// Nanoseconds of CPU the container has used since it started.
-    pub cpu_total_ns: u64,
+    pub(crate) cpu_total_ns: u64,
     /// Nanoseconds of CPU the whole host has used since it booted.
-    pub system_total_ns: u64,
-    pub online_cpus: u32,
-    pub memory_usage_bytes: u64,
-    pub network_rx_bytes: u64,
-    pub network_tx_bytes: u64,
-    pub pids: u64,
+    pub(crate) system_total_ns: u64,
+    pub(crate) online_cpus: u32,
+    pub(crate) memory_usage_bytes: u64,
+    pub(crate) network_rx_bytes: u64,
+    pub(crate) network_tx_bytes: u64,
+    pub(crate) pids: u64,
 }
 
 /// CPU use between two samples, as `docker stats` computes it: the container's share of
@@ -23,7 +23,7 @@ pub struct Sample {
 ///
 /// Zero when the counters went backwards (the container restarted between samples) or
 /// the host clock did not move, rather than a negative or infinite percentage.
-pub fn cpu_percent(previous: &Sample, latest: &Sample) -> f64 {
+pub(crate) fn cpu_percent(previous: &Sample, latest: &Sample) -> f64 {
     let container = latest.cpu_total_ns.checked_sub(previous.cpu_total_ns);
     let system = latest.system_total_ns.checked_sub(previous.system_total_ns);
     match (container, system) {
@@ -36,7 +36,11 @@ pub fn cpu_percent(previous: &Sample, latest: &Sample) -> f64 {
 
 /// What the wire reports from the samples held. With one sample only there is no
 /// interval to measure CPU over yet, so it reads 0 until the next sample arrives.
-pub fn to_wire(previous: Option<&Sample>, latest: &Sample, memory_limit_bytes: u64) -> Stats {
+pub(crate) fn to_wire(
+    previous: Option<&Sample>,
+    latest: &Sample,
+    memory_limit_bytes: u64,
+) -> Stats {
     Stats {
         cpu_percent: previous.map_or(0.0, |previous| cpu_percent(previous, latest)),
         memory_usage_bytes: latest.memory_usage_bytes,

@@ -22,7 +22,7 @@ pub fn init(default_level: &str) {
 }
 
 /// One log line and one metrics observation per request, with status and latency.
-pub async fn observe(
+pub(crate) async fn observe(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {

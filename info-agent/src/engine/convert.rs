@@ -10,8 +10,8 @@ use bollard::models::{
 use chrono::{DateTime, Datelike, Utc};
 use container_info_wire::{ContainerId, ContainerState, NetworkAddress};
 
-use crate::config::LabelRedactor;
 use crate::inventory::{Fingerprint, GatewayLegs, Record};
+use crate::redaction::LabelRedactor;
 use crate::stats::Sample;
 
 /// The engine writes `0001-01-01T00:00:00Z` for "never" (a container not yet started).
@@ -34,7 +34,7 @@ fn address(endpoint: &EndpointSettings) -> NetworkAddress {
     }
 }
 
-pub fn record(
+pub(crate) fn record(
     inspect: ContainerInspectResponse,
     redactor: &LabelRedactor,
     read_at: DateTime<Utc>,
@@ -78,7 +78,9 @@ pub fn record(
 }
 
 /// The part of a listing entry to compare with a held [`Record`].
-pub fn fingerprint(summary: &ContainerSummary) -> Result<(ContainerId, Fingerprint), String> {
+pub(crate) fn fingerprint(
+    summary: &ContainerSummary,
+) -> Result<(ContainerId, Fingerprint), String> {
     let raw_id = summary.id.as_deref().unwrap_or_default();
     let id =
         ContainerId::parse(raw_id).map_err(|error| format!("container id {raw_id:?}: {error}"))?;
@@ -102,7 +104,7 @@ pub fn fingerprint(summary: &ContainerSummary) -> Result<(ContainerId, Fingerpri
 }
 
 /// The `docker_gwbridge` network's endpoints that belong to containers.
-pub fn gateway_legs(network: NetworkInspect, read_at: DateTime<Utc>) -> GatewayLegs {
+pub(crate) fn gateway_legs(network: NetworkInspect, read_at: DateTime<Utc>) -> GatewayLegs {
     GatewayLegs {
         legs: endpoints(network),
         read_at: Some(read_at),
@@ -111,7 +113,7 @@ pub fn gateway_legs(network: NetworkInspect, read_at: DateTime<Utc>) -> GatewayL
 
 /// A network's endpoints that belong to containers, by container. A network also
 /// lists sandboxes that are no container (`ingress-sbox`, `lb-…`); those are skipped.
-pub fn endpoints(network: NetworkInspect) -> HashMap<ContainerId, NetworkAddress> {
+pub(crate) fn endpoints(network: NetworkInspect) -> HashMap<ContainerId, NetworkAddress> {
     let gateway = network
         .ipam
         .and_then(|ipam| ipam.config)
@@ -144,7 +146,7 @@ pub fn endpoints(network: NetworkInspect) -> HashMap<ContainerId, NetworkAddress
 
 /// One stats reading; `None` when the engine had nothing to read (a container that
 /// stopped meanwhile is reported with the zero time).
-pub fn sample(stats: ContainerStatsResponse) -> Option<Sample> {
+pub(crate) fn sample(stats: ContainerStatsResponse) -> Option<Sample> {
     let read_at = engine_time(stats.read.as_deref())?;
     let cpu = stats.cpu_stats.unwrap_or_default();
     let usage = cpu.cpu_usage.unwrap_or_default();
@@ -327,8 +329,7 @@ mod tests {
             records: containers.to_vec(),
             gateway_legs: gateway_legs(serde_json::from_str(GWBRIDGE).unwrap(), now()),
         });
-        let owners =
-            |ip: &str| inventory.owners(crate::caller::unmap(ip.parse::<IpAddr>().unwrap()));
+        let owners = |ip: &str| inventory.owners(crate::peer::unmap(ip.parse::<IpAddr>().unwrap()));
         assert_eq!(owners("172.17.0.2"), [a]);
         assert_eq!(owners("::ffff:172.18.0.2"), [b]);
         assert_eq!(owners("172.19.0.3"), std::slice::from_ref(&o));

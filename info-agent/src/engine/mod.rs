@@ -1,8 +1,8 @@
 //! The Docker Engine, as the agent uses it: a few reads, each turned into the
 //! agent's own types, and the event stream that keeps the inventory current.
 
-pub mod convert;
-pub mod watch;
+pub(crate) mod convert;
+pub(crate) mod watch;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -17,10 +17,10 @@ use chrono::Utc;
 use container_info_wire::ContainerId;
 use futures_util::{Stream, StreamExt, TryStreamExt, stream};
 
-use crate::caller::AddressIndex;
-use crate::config::LabelRedactor;
+use crate::address_index::AddressIndex;
 use crate::error::AgentError;
 use crate::inventory::{Fingerprint, GWBRIDGE, GatewayLegs, Record};
+use crate::redaction::LabelRedactor;
 use crate::stats::Sample;
 
 /// Long enough for a busy engine's inspect, short enough that a hung engine is noticed.
@@ -28,7 +28,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const INSPECT_CONCURRENCY: usize = 4;
 
 #[derive(Clone, Debug)]
-pub struct Engine {
+pub(crate) struct Engine {
     docker: Docker,
     host: String,
 }
@@ -36,7 +36,7 @@ pub struct Engine {
 impl Engine {
     /// Connects and agrees on an API version: the agent speaks bollard's newest and
     /// steps down to the engine's (1.41 for Docker 20.10).
-    pub async fn connect(host: &str) -> Result<Self, AgentError> {
+    pub(crate) async fn connect(host: &str) -> Result<Self, AgentError> {
         // A bare path is what people mean when they write the socket itself.
         let address = if host.starts_with('/') {
             format!("unix://{host}")
@@ -60,7 +60,7 @@ impl Engine {
         })
     }
 
-    pub fn host(&self) -> &str {
+    pub(crate) fn host(&self) -> &str {
         &self.host
     }
 
@@ -81,7 +81,7 @@ impl Engine {
     }
 
     /// The engine host's own name, which is the Swarm node's host name.
-    pub async fn host_name(&self) -> Result<String, AgentError> {
+    pub(crate) async fn host_name(&self) -> Result<String, AgentError> {
         let info = self
             .docker
             .info()
@@ -92,7 +92,7 @@ impl Engine {
             .ok_or_else(|| self.unexpected("reading its system info")("no host name".into()))
     }
 
-    pub async fn list(&self) -> Result<HashMap<ContainerId, Fingerprint>, AgentError> {
+    pub(crate) async fn list(&self) -> Result<HashMap<ContainerId, Fingerprint>, AgentError> {
         let options = ListContainersOptions {
             all: true,
             ..Default::default()
@@ -111,7 +111,7 @@ impl Engine {
     }
 
     /// `None` when the container is gone.
-    pub async fn inspect(
+    pub(crate) async fn inspect(
         &self,
         id: &str,
         redactor: &LabelRedactor,
@@ -133,7 +133,7 @@ impl Engine {
     }
 
     /// The `docker_gwbridge` legs; none when this host is in no swarm.
-    pub async fn gateway_legs(&self) -> Result<GatewayLegs, AgentError> {
+    pub(crate) async fn gateway_legs(&self) -> Result<GatewayLegs, AgentError> {
         let read_at = Utc::now();
         match self
             .docker
@@ -156,7 +156,7 @@ impl Engine {
     /// container's process, and the networks name the container from then on; the
     /// container listing shows the addresses only once the engine has marked it
     /// running, which a container that calls at once can be ahead of.
-    pub async fn endpoints(&self) -> Result<AddressIndex, AgentError> {
+    pub(crate) async fn endpoints(&self) -> Result<AddressIndex, AgentError> {
         let networks = self
             .docker
             .list_networks(None::<ListNetworksOptions>)
@@ -196,7 +196,7 @@ impl Engine {
 
     /// One stats reading, without the engine's wait for a second CPU reading
     /// (`one-shot`, API 1.41 and later). `None` when the container is not running.
-    pub async fn sample(&self, id: &ContainerId) -> Result<Option<Sample>, AgentError> {
+    pub(crate) async fn sample(&self, id: &ContainerId) -> Result<Option<Sample>, AgentError> {
         let options = StatsOptions {
             stream: false,
             one_shot: true,
@@ -218,7 +218,10 @@ impl Engine {
 
     /// Container and network events from `since` (Unix seconds) on, so that events
     /// that happened while the agent read the full picture are not lost.
-    pub fn events(&self, since: i64) -> impl Stream<Item = Result<EventMessage, AgentError>> + '_ {
+    pub(crate) fn events(
+        &self,
+        since: i64,
+    ) -> impl Stream<Item = Result<EventMessage, AgentError>> + '_ {
         let filters = HashMap::from([(
             "type".to_owned(),
             vec!["container".to_owned(), "network".to_owned()],

@@ -1,27 +1,24 @@
 //! Keeps the inventory current: the engine's event stream, a light periodic
 //! refresh, a stats sampler, and reconnecting with backoff when the engine goes away.
-//! Requests are answered from the inventory; they reach the engine only on a miss,
-//! or for a caller that the agent holds an incomplete picture of (a new container).
+//! What requests ask is answered by [`crate::lookup`], from the inventory this keeps.
 
-use std::net::IpAddr;
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::models::{EventMessage, EventMessageTypeEnum};
 use chrono::Utc;
-use container_info_wire::{ContainerId, Snapshot};
+use container_info_wire::ContainerId;
 use futures_util::{StreamExt, TryStreamExt, stream};
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
 use super::{Engine, INSPECT_CONCURRENCY};
-use crate::caller::AddressIndex;
-use crate::config::LabelRedactor;
 use crate::error::AgentError;
 use crate::inventory::{EngineHealth, Fingerprint, GWBRIDGE, Inventory, Listing};
 use crate::metrics::Metrics;
+use crate::redaction::LabelRedactor;
 
 /// A safety net under the event stream, which does not tell everything (no event
 /// says an overlay container joined `docker_gwbridge`): this often, the listing is
@@ -40,38 +37,23 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 const CONTAINER_ACTIONS: [&str; 8] = [
     "create", "start", "restart", "die", "pause", "unpause", "rename", "update",
 ];
-/// Refreshes for lookup misses start at least this far apart. The event stream brings
-/// in new containers within milliseconds anyway; the refresh covers its lag, and this
-/// bounds what a stream of callers that are no container (each one a miss) costs the
-/// engine to a few listings a second.
-const MISS_REFRESH_FLOOR: Duration = Duration::from_millis(250);
 /// New containers waiting for their first stats reading; beyond this the periodic
 /// round reaches them.
 const FIRST_SAMPLE_QUEUE: usize = 256;
 
-pub struct Watcher {
+pub(crate) struct Watcher {
     engine: Engine,
     inventory: Arc<Inventory>,
     redactor: LabelRedactor,
     metrics: Arc<Metrics>,
-    /// Held while a refresh for a lookup miss runs, so that a burst of misses costs
-    /// one refresh.
-    miss_refreshes: Mutex<MissRefreshes>,
     first_samples: mpsc::Sender<ContainerId>,
 }
 
-#[derive(Default)]
-struct MissRefreshes {
-    last_started: Option<Instant>,
-    /// When the last refresh that succeeded started, and the networks' endpoints it read.
-    last_done: Option<(Instant, Arc<AddressIndex>)>,
-}
-
 /// Hands the stats sampler the containers that have no reading yet.
-pub struct FirstSamples(mpsc::Receiver<ContainerId>);
+pub(crate) struct FirstSamples(mpsc::Receiver<ContainerId>);
 
 impl Watcher {
-    pub fn new(
+    pub(crate) fn new(
         engine: Engine,
         inventory: Arc<Inventory>,
         redactor: LabelRedactor,
@@ -83,23 +65,26 @@ impl Watcher {
             inventory,
             redactor,
             metrics,
-            miss_refreshes: Mutex::default(),
             first_samples,
         };
         (Arc::new(watcher), FirstSamples(receiver))
     }
 
-    pub fn inventory(&self) -> &Inventory {
+    pub(crate) fn inventory(&self) -> &Inventory {
         &self.inventory
     }
 
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
     /// Reads every container afresh: at start, and when the engine is back.
-    pub async fn full_refresh(&self) -> Result<(), AgentError> {
+    pub(crate) async fn full_refresh(&self) -> Result<(), AgentError> {
         self.refresh(|_, _| true).await
     }
 
     /// Reads only the containers whose listing differs from what the agent holds.
-    async fn light_refresh(&self) -> Result<(), AgentError> {
+    pub(crate) async fn light_refresh(&self) -> Result<(), AgentError> {
         let known = self.inventory.fingerprints();
         self.refresh(|id, fingerprint| known.get(id) != Some(fingerprint))
             .await
@@ -143,7 +128,8 @@ impl Watcher {
         let _ = self.first_samples.try_send(id);
     }
 
-    async fn reread(&self, id: &ContainerId) -> Result<(), AgentError> {
+    /// Reads one container again, or drops it when the engine no longer has it.
+    pub(crate) async fn reread(&self, id: &ContainerId) -> Result<(), AgentError> {
         match self.engine.inspect(id.as_str(), &self.redactor).await? {
             Some(record) => {
                 let sampled = record.is_sampled();
@@ -157,7 +143,7 @@ impl Watcher {
         Ok(())
     }
 
-    async fn reread_gateway_legs(&self) -> Result<(), AgentError> {
+    pub(crate) async fn reread_gateway_legs(&self) -> Result<(), AgentError> {
         self.inventory
             .set_gateway_legs(self.engine.gateway_legs().await?);
         Ok(())
@@ -204,7 +190,7 @@ impl Watcher {
 
     /// Follows the engine until it fails, then reconnects with backoff, forever.
     /// `since` is when the picture the agent holds was read (Unix seconds).
-    pub async fn supervise(self: Arc<Self>, mut since: i64) {
+    pub(crate) async fn supervise(self: Arc<Self>, mut since: i64) {
         loop {
             let lost = self.follow(since).await;
             let lost = lost.with_causes();
@@ -264,7 +250,7 @@ impl Watcher {
     }
 
     /// Keeps the latest two stats readings of every running container.
-    pub async fn sample_forever(self: Arc<Self>, FirstSamples(mut first): FirstSamples) {
+    pub(crate) async fn sample_forever(self: Arc<Self>, FirstSamples(mut first): FirstSamples) {
         let this = &*self;
         let mut round = tokio::time::interval(SAMPLE_EVERY);
         round.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -290,122 +276,5 @@ impl Watcher {
                 })
                 .await;
         }
-    }
-
-    /// Whether the engine answers and the inventory is current.
-    pub fn ready(&self) -> Result<(), AgentError> {
-        match self.inventory.engine_health() {
-            EngineHealth::Up => Ok(()),
-            EngineHealth::Down(reason) => Err(AgentError::EngineDown {
-                host: self.engine.host().to_owned(),
-                reason,
-            }),
-        }
-    }
-
-    /// Brings in containers the agent has not heard of yet, and returns the networks'
-    /// endpoints, both read after `missed_at`. One refresh at a time, each shared by
-    /// every miss that happened before it started; a miss never takes the word of a
-    /// refresh that started before it, which may have been too early to see the
-    /// caller. Refreshes start at least [`MISS_REFRESH_FLOOR`] apart.
-    async fn refresh_after_miss(
-        &self,
-        missed_at: Instant,
-    ) -> Result<Arc<AddressIndex>, AgentError> {
-        let mut refreshes = self.miss_refreshes.lock().await;
-        if let Some((started, endpoints)) = &refreshes.last_done
-            && *started >= missed_at
-        {
-            return Ok(endpoints.clone());
-        }
-        if let Some(last) = refreshes.last_started {
-            tokio::time::sleep_until(last + MISS_REFRESH_FLOOR).await;
-        }
-        let started = Instant::now();
-        refreshes.last_started = Some(started);
-        self.metrics.miss_refreshes.inc();
-        self.light_refresh().await?;
-        let endpoints = Arc::new(self.engine.endpoints().await?);
-        refreshes.last_done = Some((started, endpoints.clone()));
-        Ok(endpoints)
-    }
-
-    /// The snapshot of the container that owns `ip`, from what the agent holds when
-    /// that is complete, as it is for every container past its first moments.
-    pub async fn caller(&self, ip: IpAddr) -> Result<Snapshot, AgentError> {
-        self.ready()?;
-        let missed_at = Instant::now();
-        let id = match self.inventory.owners(ip).as_slice() {
-            [id] => id.clone(),
-            _ => self.find_caller(ip, missed_at).await?,
-        };
-        self.complete(&id).await?;
-        self.inventory
-            .snapshot(&id)
-            .ok_or(AgentError::UnknownCaller(ip))
-    }
-
-    /// The container that owns `ip`, which the agent knew no single owner of.
-    async fn find_caller(&self, ip: IpAddr, missed_at: Instant) -> Result<ContainerId, AgentError> {
-        let endpoints = self.refresh_after_miss(missed_at).await?;
-        if self.inventory.owners(ip).is_empty() {
-            // Listed as not running yet, though it runs: it called. Its network names
-            // it, and an inspect answers once the engine has finished starting it.
-            for id in endpoints.owners(ip) {
-                self.reread(id).await?;
-            }
-        }
-        match self.inventory.owners(ip).as_slice() {
-            [id] => Ok(id.clone()),
-            [] => Err(AgentError::UnknownCaller(ip)),
-            owners => Err(AgentError::SharedAddress {
-                address: ip,
-                containers: owners.to_vec(),
-            }),
-        }
-    }
-
-    /// Reads from the engine what the agent lacks of a caller before answering it.
-    /// A caller runs (it called), so a record that says otherwise was read before the
-    /// engine had finished starting it, on its `create` or network `connect` event,
-    /// while the `docker_gwbridge` leg that found the caller was read after. Such a
-    /// record lacks the addresses too: it is read again, with the legs, and the
-    /// engine answers that inspect only once the start is over. A container the
-    /// sampler has not reached yet gets a one-shot stats reading now, so that its
-    /// first answer has stats; its `cpu_percent` reads 0 until a second reading gives
-    /// an interval to measure over.
-    async fn complete(&self, id: &ContainerId) -> Result<(), AgentError> {
-        if !self.inventory.is_running(id) {
-            self.metrics.caller_rereads.inc();
-            tokio::try_join!(self.reread(id), self.reread_gateway_legs())?;
-        }
-        if self.inventory.lacks_sample(id) {
-            self.metrics.caller_rereads.inc();
-            if let Some(sample) = self.engine.sample(id).await? {
-                self.inventory.add_sample(id, sample);
-            }
-        }
-        Ok(())
-    }
-
-    /// A container by ID, ID prefix or name.
-    pub async fn container(&self, query: &str) -> Result<Snapshot, AgentError> {
-        self.ready()?;
-        let missed_at = Instant::now();
-        let found = match self.inventory.resolve(query)? {
-            Some(id) => Some(id),
-            None => {
-                self.refresh_after_miss(missed_at).await?;
-                self.inventory.resolve(query)?
-            }
-        };
-        found
-            .and_then(|id| self.inventory.snapshot(&id))
-            .ok_or_else(|| AgentError::NoSuchContainer(query.to_owned()))
-    }
-
-    pub fn containers(&self) -> Result<Vec<Snapshot>, AgentError> {
-        self.ready()?;
-        Ok(self.inventory.snapshots())
     }
 }

@@ -1,27 +1,27 @@
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::engine::watch::Watcher;
 use crate::error::AgentError;
 use crate::inventory::EngineHealth;
+use crate::lookup::Lookup;
 use crate::metrics::Metrics;
 
 /// The process is up and serving.
-pub async fn healthz() -> HttpResponse {
+pub(crate) async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
 /// The engine answers and the agent's picture of it is current.
-pub async fn readyz(watcher: web::Data<Watcher>) -> Result<HttpResponse, AgentError> {
-    watcher.ready()?;
+pub(crate) async fn readyz(lookup: web::Data<Lookup>) -> Result<HttpResponse, AgentError> {
+    lookup.ready()?;
     Ok(HttpResponse::Ok().json(json!({ "status": "ready" })))
 }
 
-pub async fn metrics(
-    watcher: web::Data<Watcher>,
+pub(crate) async fn metrics(
+    lookup: web::Data<Lookup>,
     metrics: web::Data<Metrics>,
 ) -> Result<HttpResponse, AgentError> {
-    let inventory = watcher.inventory();
+    let inventory = lookup.inventory();
     metrics
         .engine_up
         .set(i64::from(inventory.engine_health() == EngineHealth::Up));

@@ -1,7 +1,8 @@
 use std::time::Duration;
 
 use crate::helpers::{
-    ContainerSpec, EngineProxy, TestDocker, engine_socket, eventually, spawn_agent,
+    ContainerSpec, EngineProxy, TestAgent, TestContainer, TestDocker, engine_socket, eventually,
+    spawn_agent,
 };
 
 #[tokio::test]
@@ -24,6 +25,14 @@ async fn losing_the_engine_answers_503_and_the_agent_recovers() {
     assert_eq!(container.get(&agent, "/self").await.status, 200);
 
     proxy.stop();
+    assert_engine_down(&agent, &container, &proxy_host).await;
+    proxy.resume();
+    assert_recovered(&agent, &container).await;
+}
+
+/// The engine is away: not ready, naming the engine; no answers from what the agent
+/// held before; the process itself healthy.
+async fn assert_engine_down(agent: &TestAgent, container: &TestContainer, proxy_host: &str) {
     let not_ready = eventually(
         Duration::from_secs(5),
         || agent.get("/readyz"),
@@ -32,16 +41,12 @@ async fn losing_the_engine_answers_503_and_the_agent_recovers() {
     .await;
     assert_eq!(not_ready.status, 503, "{}", not_ready.body);
     let error = not_ready.json();
-    assert_eq!(
-        error["detail"]["docker_host"],
-        proxy_host.as_str(),
-        "{error}"
-    );
+    assert_eq!(error["detail"]["docker_host"], proxy_host, "{error}");
     assert!(
-        error["error"].as_str().unwrap().contains(&proxy_host),
+        error["error"].as_str().unwrap().contains(proxy_host),
         "{error}"
     );
-    let answer = container.get(&agent, "/self").await;
+    let answer = container.get(agent, "/self").await;
     assert_eq!(answer.status, 503, "{}", answer.body);
     assert!(
         answer.json()["error"]
@@ -57,8 +62,10 @@ async fn losing_the_engine_answers_503_and_the_agent_recovers() {
         200,
         "the process itself is fine"
     );
+}
 
-    proxy.resume();
+/// The engine is back: ready again, answering, and the loss counted once.
+async fn assert_recovered(agent: &TestAgent, container: &TestContainer) {
     let ready = eventually(
         Duration::from_secs(20),
         || agent.get("/readyz"),
@@ -66,7 +73,7 @@ async fn losing_the_engine_answers_503_and_the_agent_recovers() {
     )
     .await;
     assert_eq!(ready.status, 200, "{}", ready.body);
-    let answer = container.get(&agent, "/self").await;
+    let answer = container.get(agent, "/self").await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(answer.json()["id"], container.id.as_str());
     let metrics = agent.get("/metrics").await.body;

@@ -1,7 +1,5 @@
 use std::time::Duration;
 
-use bollard::query_parameters::{RemoveContainerOptions, StopContainerOptions};
-
 use crate::helpers::{ContainerSpec, TestDocker, eventually, spawn_agent};
 
 #[tokio::test]
@@ -19,11 +17,7 @@ async fn a_container_started_later_is_answered_and_one_removed_is_gone() {
     assert_eq!(answer.json()["id"], late.id.as_str());
     let path = format!("/containers/{}", late.id);
 
-    docker
-        .docker
-        .stop_container(&late.id, None::<StopContainerOptions>)
-        .await
-        .unwrap();
+    late.stop().await;
     let stopped = eventually(
         Duration::from_secs(5),
         || agent.get(&path),
@@ -36,14 +30,7 @@ async fn a_container_started_later_is_answered_and_one_removed_is_gone() {
     assert_eq!(stopped["networks"]["bridge"]["ip_address"], "", "{stopped}");
 
     // Started again, it is the same container with a new start time.
-    docker
-        .docker
-        .start_container(
-            &late.id,
-            None::<bollard::query_parameters::StartContainerOptions>,
-        )
-        .await
-        .unwrap();
+    late.start().await;
     let restarted = eventually(
         Duration::from_secs(5),
         || agent.get(&path),
@@ -57,17 +44,7 @@ async fn a_container_started_later_is_answered_and_one_removed_is_gone() {
     let answer = late.get(&agent, "/self").await;
     assert_eq!(answer.json()["networks"]["bridge"]["ip_address"], ip);
 
-    docker
-        .docker
-        .remove_container(
-            &late.id,
-            Some(RemoveContainerOptions {
-                force: true,
-                ..Default::default()
-            }),
-        )
-        .await
-        .unwrap();
+    late.remove().await;
     let gone = eventually(
         Duration::from_secs(5),
         || agent.get(&path),

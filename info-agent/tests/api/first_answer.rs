@@ -102,7 +102,6 @@ async fn an_overlay_container_that_asks_as_it_starts_has_its_overlay_and_gwbridg
         return;
     };
     docker.image().await;
-    docker.ensure_swarm().await;
     let overlay = docker.network("overlay", "overlay").await;
     let agent = spawn_agent(|_| {}).await;
     // docker_gwbridge is there once an overlay container runs on the host.

@@ -11,8 +11,9 @@ use bollard::Docker;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, HostConfig, NetworkCreateRequest};
 use bollard::query_parameters::{
-    CreateContainerOptions, InspectContainerOptions, InspectNetworkOptions, LogsOptions,
-    RemoveContainerOptions, RemoveImageOptions,
+    CreateContainerOptions, InspectContainerOptions, InspectNetworkOptions, LeaveSwarmOptions,
+    LogsOptions, RemoveContainerOptions, RemoveImageOptions, StartContainerOptions,
+    StopContainerOptions,
 };
 use container_info_agent::config::Config;
 use container_info_agent::startup::Application;
@@ -130,7 +131,12 @@ impl TestDocker {
         tag
     }
 
+    /// An attachable network of this test. An overlay needs a swarm: the engine
+    /// joins a one-node swarm first, unless it is in one.
     pub async fn network(&self, suffix: &str, driver: &str) -> String {
+        if driver == "overlay" {
+            self.ensure_swarm().await;
+        }
         let name = format!("{}-{suffix}", self.run);
         self.docker
             .create_network(NetworkCreateRequest {
@@ -180,45 +186,16 @@ impl TestDocker {
     pub async fn container(&self, spec: ContainerSpec<'_>) -> TestContainer {
         let image = self.image().await;
         let name = format!("{}-{}", self.run, spec.name);
-        let cmd = match spec.script {
-            Some(script) => vec!["sh".into(), "-c".into(), script.to_owned()],
-            None => vec!["sleep".into(), "600".into()],
-        };
-        let body = ContainerCreateBody {
-            image: Some(image),
-            cmd: Some(cmd),
-            env: Some(spec.env.iter().map(|e| e.to_string()).collect()),
-            labels: Some(
-                spec.labels
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-            ),
-            host_config: Some(HostConfig {
-                network_mode: spec.network.map(str::to_owned),
-                ..Default::default()
-            }),
-            // sleep or sh as PID 1 ignores SIGTERM; no need to wait the usual 10 s for it.
-            stop_timeout: Some(1),
-            ..Default::default()
-        };
         let options = CreateContainerOptions {
             name: Some(name.clone()),
             ..Default::default()
         };
         let created = self
             .docker
-            .create_container(Some(options), body)
+            .create_container(Some(options), spec.body(image))
             .await
             .unwrap_or_else(|error| panic!("creating container {name}: {error}"));
         self.remember(Made::Container(created.id.clone()));
-        self.docker
-            .start_container(
-                &created.id,
-                None::<bollard::query_parameters::StartContainerOptions>,
-            )
-            .await
-            .unwrap_or_else(|error| panic!("starting container {name}: {error}"));
         let mut container = TestContainer {
             docker: self.docker.clone(),
             id: created.id,
@@ -227,18 +204,13 @@ impl TestDocker {
             ip: String::new(),
             gateway: String::new(),
         };
-        let inspect = container.inspect().await;
-        let endpoint = &inspect["NetworkSettings"]["Networks"][&container.network];
-        container.ip = endpoint["IPAddress"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        container.gateway = endpoint["Gateway"].as_str().unwrap_or_default().to_owned();
+        container.start().await;
+        container.read_address().await;
         container
     }
 
     /// Joins a one-node swarm for the test, unless the engine already is in one.
-    pub async fn ensure_swarm(&self) {
+    async fn ensure_swarm(&self) {
         let info = self.docker.info().await.unwrap();
         let state = info
             .swarm
@@ -280,50 +252,49 @@ impl Drop for TestDocker {
             runtime.block_on(async move {
                 let docker = Docker::connect_with_defaults().unwrap();
                 for made in made.into_iter().rev() {
-                    let removed = match &made {
-                        Made::Container(id) => docker
-                            .remove_container(
-                                id,
-                                Some(RemoveContainerOptions {
-                                    force: true,
-                                    v: true,
-                                    ..Default::default()
-                                }),
-                            )
-                            .await
-                            .map(drop),
-                        Made::Network(name) => docker.remove_network(name).await,
-                        Made::Image(tag) => docker
-                            .remove_image(
-                                tag,
-                                Some(RemoveImageOptions {
-                                    force: true,
-                                    ..Default::default()
-                                }),
-                                None,
-                            )
-                            .await
-                            .map(drop),
-                        Made::Swarm { remove_gwbridge } => {
-                            let left = docker
-                                .leave_swarm(Some(bollard::query_parameters::LeaveSwarmOptions {
-                                    force: true,
-                                }))
-                                .await;
-                            if left.is_ok() && *remove_gwbridge {
-                                docker.remove_network("docker_gwbridge").await
-                            } else {
-                                left
-                            }
-                        }
-                    };
-                    if let Err(error) = removed {
+                    if let Err(error) = made.remove(&docker).await {
                         eprintln!("cleanup: could not remove a test resource: {error}");
                     }
                 }
             });
         });
         let _ = cleanup.join();
+    }
+}
+
+impl Made {
+    async fn remove(&self, docker: &Docker) -> Result<(), bollard::errors::Error> {
+        match self {
+            Made::Container(id) => {
+                let options = RemoveContainerOptions {
+                    force: true,
+                    v: true,
+                    ..Default::default()
+                };
+                docker.remove_container(id, Some(options)).await
+            }
+            Made::Network(name) => docker.remove_network(name).await,
+            Made::Image(tag) => {
+                let options = RemoveImageOptions {
+                    force: true,
+                    ..Default::default()
+                };
+                docker
+                    .remove_image(tag, Some(options), None)
+                    .await
+                    .map(drop)
+            }
+            Made::Swarm { remove_gwbridge } => {
+                let left = docker
+                    .leave_swarm(Some(LeaveSwarmOptions { force: true }))
+                    .await;
+                if left.is_ok() && *remove_gwbridge {
+                    docker.remove_network("docker_gwbridge").await
+                } else {
+                    left
+                }
+            }
+        }
     }
 }
 
@@ -358,6 +329,32 @@ impl<'a> ContainerSpec<'a> {
         Self {
             script: Some(script),
             ..self
+        }
+    }
+
+    /// What the engine is asked to create, from `image`.
+    fn body(&self, image: String) -> ContainerCreateBody {
+        let cmd = match self.script {
+            Some(script) => vec!["sh".into(), "-c".into(), script.to_owned()],
+            None => vec!["sleep".into(), "600".into()],
+        };
+        ContainerCreateBody {
+            image: Some(image),
+            cmd: Some(cmd),
+            env: Some(self.env.iter().map(|e| e.to_string()).collect()),
+            labels: Some(
+                self.labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+            host_config: Some(HostConfig {
+                network_mode: self.network.map(str::to_owned),
+                ..Default::default()
+            }),
+            // sleep or sh as PID 1 ignores SIGTERM; no need to wait the usual 10 s for it.
+            stop_timeout: Some(1),
+            ..Default::default()
         }
     }
 }
@@ -397,6 +394,43 @@ impl Answer {
 }
 
 impl TestContainer {
+    pub async fn start(&self) {
+        self.docker
+            .start_container(&self.id, None::<StartContainerOptions>)
+            .await
+            .unwrap_or_else(|error| panic!("starting container {}: {error}", self.name));
+    }
+
+    pub async fn stop(&self) {
+        self.docker
+            .stop_container(&self.id, None::<StopContainerOptions>)
+            .await
+            .unwrap_or_else(|error| panic!("stopping container {}: {error}", self.name));
+    }
+
+    /// Removes the container at once, running or not.
+    pub async fn remove(&self) {
+        let options = RemoveContainerOptions {
+            force: true,
+            ..Default::default()
+        };
+        self.docker
+            .remove_container(&self.id, Some(options))
+            .await
+            .unwrap_or_else(|error| panic!("removing container {}: {error}", self.name));
+    }
+
+    /// Its address and gateway on its network, as the engine gave them at its start.
+    async fn read_address(&mut self) {
+        let inspect = self.inspect().await;
+        let endpoint = &inspect["NetworkSettings"]["Networks"][&self.network];
+        self.ip = endpoint["IPAddress"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        self.gateway = endpoint["Gateway"].as_str().unwrap_or_default().to_owned();
+    }
+
     pub async fn inspect(&self) -> Value {
         let inspect = self
             .docker

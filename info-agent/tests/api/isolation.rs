@@ -1,4 +1,4 @@
-use crate::helpers::{ContainerSpec, TestDocker, spawn_agent};
+use crate::helpers::{ContainerSpec, TestAgent, TestDocker, spawn_agent};
 
 #[tokio::test]
 async fn a_container_cannot_read_another_through_any_route() {
@@ -35,14 +35,7 @@ async fn a_container_cannot_read_another_through_any_route() {
     assert_eq!(own["id"], nosy.id.as_str());
 
     // The host itself may read everything, by ID, prefix and name.
-    let all = agent.get("/containers").await;
-    assert_eq!(all.status, 200, "{}", all.body);
-    let ids: Vec<String> = all.json()["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|item| item["id"].as_str().unwrap().to_owned())
-        .collect();
+    let ids = listed_ids(&agent).await;
     assert!(
         ids.contains(&nosy.id) && ids.contains(&neighbour.id),
         "{ids:?}"
@@ -82,4 +75,16 @@ async fn allow_from_opens_the_containers_routes_to_one_network_only() {
         .get(&agent, &format!("/containers/{}", trusted.name))
         .await;
     assert_eq!(answer.status, 403, "{}", answer.body);
+}
+
+/// The IDs that `/containers` lists to the host.
+async fn listed_ids(agent: &TestAgent) -> Vec<String> {
+    let all = agent.get("/containers").await;
+    assert_eq!(all.status, 200, "{}", all.body);
+    all.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["id"].as_str().unwrap().to_owned())
+        .collect()
 }

@@ -8,7 +8,6 @@ async fn an_overlay_container_is_known_by_its_docker_gwbridge_address() {
         return;
     };
     docker.image().await;
-    docker.ensure_swarm().await;
     let overlay = docker.network("overlay", "overlay").await;
     let agent = spawn_agent(|_| {}).await;
     let container = docker

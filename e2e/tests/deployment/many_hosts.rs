@@ -50,17 +50,7 @@ fn vagrant_up_with_the_docker_provider_runs_the_system_on_three_nodes() {
     // The prompt over `vagrant ssh`: post, get, exit; the record is the
     // running client container's, with its address on the overlay network.
     let mut prompt = cluster.prompt(&clients[0]);
-    let running = cluster.docker(
-        &clients[0],
-        &[
-            "ps",
-            "--no-trunc",
-            "--filter",
-            "label=container-info.role=client",
-            "--format",
-            "{{.ID}}",
-        ],
-    );
+    let running = cluster.docker(&clients[0], &CLIENT_CONTAINERS);
     let shown = prompt.enter("post");
     assert_eq!(
         field(&shown, "ID"),
@@ -174,18 +164,7 @@ fn vagrant_up_with_the_docker_provider_runs_the_system_on_three_nodes() {
     assert_eq!(ids(&store), posted, "a second provisioning keeps the data");
 
     // A rolling update keeps the replicas on the server node and the data.
-    cluster.docker(
-        "server",
-        &[
-            "service",
-            "update",
-            "--force",
-            "--no-resolve-image",
-            "--detach=false",
-            "--quiet",
-            STORE_SERVICE,
-        ],
-    );
+    cluster.docker("server", &ROLLING_RESTART);
     assert_replicas_on_the_server_only(&cluster, "after a rolling update");
     assert_eq!(
         eventually_ids(&store),

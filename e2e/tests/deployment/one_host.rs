@@ -98,15 +98,7 @@ fn provisioned_on_one_node_the_whole_system_works() {
     let before = by_id(store.containers());
     assert_eq!(before.len(), 31, "the client's record and 30 more");
     let restarting = Instant::now();
-    docker([
-        "service",
-        "update",
-        "--force",
-        "--no-resolve-image",
-        "--detach=false",
-        "--quiet",
-        STORE_SERVICE,
-    ]);
+    docker(ROLLING_RESTART);
     eprintln!("==> e2e: rolling restart took {:.0?}", restarting.elapsed());
     let restarted = eventually("three new replicas", Duration::from_secs(120), || {
         let now = store_replicas();

@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, delete, get, post};
 use container_info_wire::{ErrorBody, Page, Snapshot, StoredSnapshot};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, IntoResponses, ToSchema};
 
 use crate::error::ApiError;
 use crate::ingest::{Posted, Receipt};
@@ -91,22 +91,46 @@ pub(crate) async fn list_containers(
     Ok(page_response(rows, query.limit, false))
 }
 
+/// The `{id}` of the routes of one container.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct ContainerPath {
+    /// The full container ID, or a unique prefix of at least 4 hex digits.
+    id: String,
+}
+
+/// How a route of one container fails to find it.
+#[derive(IntoResponses)]
+#[expect(dead_code, reason = "responses for the OpenAPI document, never built")]
+enum LookupFailures {
+    #[response(
+        status = 400,
+        description = "Not an ID or prefix, or a parameter is invalid"
+    )]
+    BadRequest(ErrorBody),
+    #[response(status = 404, description = "No such container")]
+    NotFound(ErrorBody),
+    #[response(
+        status = 409,
+        description = "The prefix matches several containers; `detail.candidates` lists them"
+    )]
+    Ambiguous(ErrorBody),
+}
+
 #[utoipa::path(
     tag = "containers",
-    params(("id" = String, Path, description = "The full container ID, or a unique prefix of at least 4 hex digits")),
+    params(ContainerPath),
     responses(
         (status = 200, description = "The container's latest record", body = StoredSnapshot),
-        (status = 400, description = "Not an ID or prefix", body = ErrorBody),
-        (status = 404, description = "No such container", body = ErrorBody),
-        (status = 409, description = "The prefix matches several containers; `detail.candidates` lists them", body = ErrorBody),
+        LookupFailures,
     )
 )]
 #[get("/containers/{id}")]
 pub(crate) async fn get_container(
-    id: web::Path<String>,
+    path: web::Path<ContainerPath>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, body) = find(&store, &id).await?;
+    let (_, body) = find(&store, &path.id).await?;
     Ok(HttpResponse::Ok()
         .content_type(header::ContentType::json())
         .body(body))
@@ -115,7 +139,7 @@ pub(crate) async fn get_container(
 #[utoipa::path(
     tag = "containers",
     params(
-        ("id" = String, Path, description = "The full container ID, or a unique prefix of at least 4 hex digits"),
+        ContainerPath,
         ("since" = Option<String>, Query, description = "Only snapshots observed at or after this RFC 3339 time"),
         ("until" = Option<String>, Query, description = "Only snapshots observed before this RFC 3339 time"),
         ("limit" = Option<usize>, Query, description = "Items per page, 1 to 1000 (default 100)"),
@@ -123,39 +147,35 @@ pub(crate) async fn get_container(
     ),
     responses(
         (status = 200, description = "The container's snapshots, newest observed first", body = Page<StoredSnapshot>),
-        (status = 400, description = "A parameter is invalid", body = ErrorBody),
-        (status = 404, description = "No such container", body = ErrorBody),
-        (status = 409, description = "The prefix matches several containers", body = ErrorBody),
+        LookupFailures,
     )
 )]
 #[get("/containers/{id}/history")]
 pub(crate) async fn container_history(
-    id: web::Path<String>,
+    path: web::Path<ContainerPath>,
     query: web::Query<Vec<(String, String)>>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let query = HistoryQuery::parse(query.into_inner())?;
-    let (id, _) = find(&store, &id).await?;
+    let (id, _) = find(&store, &path.id).await?;
     let rows = store.history(id, query.range, query.limit + 1).await?;
     Ok(page_response(rows, query.limit, true))
 }
 
 #[utoipa::path(
     tag = "containers",
-    params(("id" = String, Path, description = "The full container ID, or a unique prefix of at least 4 hex digits")),
+    params(ContainerPath),
     responses(
         (status = 204, description = "The container and its history are gone"),
-        (status = 400, description = "Not an ID or prefix", body = ErrorBody),
-        (status = 404, description = "No such container", body = ErrorBody),
-        (status = 409, description = "The prefix matches several containers", body = ErrorBody),
+        LookupFailures,
     )
 )]
 #[delete("/containers/{id}")]
 pub(crate) async fn delete_container(
-    id: web::Path<String>,
+    path: web::Path<ContainerPath>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, _) = find(&store, &id).await?;
+    let (id, _) = find(&store, &path.id).await?;
     if store.delete(id.clone()).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {

@@ -474,14 +474,29 @@ pub fn store_replicas() -> Vec<String> {
     names
 }
 
-/// The full IDs of the running containers the wrapper started.
+/// `docker` arguments listing the full IDs of the running containers the
+/// wrapper started.
+pub const CLIENT_CONTAINERS: [&str; 6] = [
+    "ps",
+    "--no-trunc",
+    "--filter",
+    "label=container-info.role=client",
+    "--format",
+    "{{.ID}}",
+];
+
+/// `docker` arguments of a rolling restart of the store, waiting for its end.
+pub const ROLLING_RESTART: [&str; 7] = [
+    "service",
+    "update",
+    "--force",
+    "--no-resolve-image",
+    "--detach=false",
+    "--quiet",
+    STORE_SERVICE,
+];
+
+/// The full IDs of the running containers the wrapper started on this host.
 pub fn client_containers() -> Vec<String> {
-    lines(&docker([
-        "ps",
-        "--no-trunc",
-        "--filter",
-        "label=container-info.role=client",
-        "--format",
-        "{{.ID}}",
-    ]))
+    lines(&docker(CLIENT_CONTAINERS))
 }

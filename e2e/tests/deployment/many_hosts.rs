@@ -47,37 +47,12 @@ fn vagrant_up_with_the_docker_provider_runs_the_system_on_three_nodes() {
         }
     }
 
-    // The prompt over `vagrant ssh`: post, get, exit; the record is the
-    // running client container's, with its address on the overlay network.
-    let mut prompt = cluster.prompt(&clients[0]);
-    let running = cluster.docker(&clients[0], &CLIENT_CONTAINERS);
-    let shown = prompt.enter("post");
-    assert_eq!(
-        field(&shown, "ID"),
-        Some(running.as_str()),
-        "`post` at the prompt:\n{shown}"
-    );
-    let overlay_address = cluster.docker(
-        &clients[0],
-        &[
-            "inspect",
-            "--format",
-            "{{ (index .NetworkSettings.Networks \"container-info-net\").IPAddress }}",
-            &running,
-        ],
-    );
-    assert!(
-        shown.contains(&format!("container-info-net: {overlay_address}")),
-        "`post` shows the overlay address {overlay_address}:\n{shown}"
-    );
-    let listed = prompt.enter("get");
-    assert!(
-        listed.contains(&running[..12]),
-        "`get` lists {}:\n{listed}",
-        &running[..12]
-    );
-    prompt.exit();
-    posted.insert(running);
+    // The prompt over `vagrant ssh` on each client node: post, get, exit; the
+    // record is the running client container's, with its address on the
+    // overlay network.
+    for client in &clients {
+        posted.insert(post_at_the_prompt(&cluster, client));
+    }
 
     // `get` on the other client node lists what both posted.
     let listed = get(&cluster, &clients[1]);
@@ -301,6 +276,41 @@ fn vagrant_up_with_the_docker_provider_runs_the_system_on_three_nodes() {
         "==> e2e: the many-hosts test took {:.0?}",
         started.elapsed()
     );
+}
+
+/// `container-info`, then `post`, `get` and `exit` at its prompt on `machine`;
+/// the ID of the container the prompt ran in.
+fn post_at_the_prompt(cluster: &Cluster, machine: &str) -> String {
+    let mut prompt = cluster.prompt(machine);
+    let running = cluster.docker(machine, &CLIENT_CONTAINERS);
+    let shown = prompt.enter("post");
+    assert_eq!(
+        field(&shown, "ID"),
+        Some(running.as_str()),
+        "`post` at the prompt on {machine}:\n{shown}"
+    );
+    assert_eq!(field(&shown, "Node"), Some(machine), "{shown}");
+    let overlay_address = cluster.docker(
+        machine,
+        &[
+            "inspect",
+            "--format",
+            "{{ (index .NetworkSettings.Networks \"container-info-net\").IPAddress }}",
+            &running,
+        ],
+    );
+    assert!(
+        shown.contains(&format!("container-info-net: {overlay_address}")),
+        "`post` shows the overlay address {overlay_address}:\n{shown}"
+    );
+    let listed = prompt.enter("get");
+    assert!(
+        listed.contains(&running[..12]),
+        "`get` lists {}:\n{listed}",
+        &running[..12]
+    );
+    prompt.exit();
+    running
 }
 
 /// `container-info post --json` on `machine`, which must succeed.

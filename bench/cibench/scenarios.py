@@ -157,6 +157,7 @@ def measure_footprint():
     removed after), and the client's time from start to its prompt."""
     say("footprint: image sizes, the client's start")
     tag = "bench"
+    stages_before = set(build_stages())
     subprocess.run([str(ROOT / "scripts" / "build-images"), "all"], cwd=ROOT, check=True,
                    env={**os.environ, "CONTAINER_INFO_TAG": tag}, stdout=sys.stderr)
     sizes = {}
@@ -166,11 +167,16 @@ def measure_footprint():
     finally:
         docker_quietly("rmi", *[f"{image}:{tag}" for image in IMAGES])
         # The legacy builder keeps each build stage as an untagged image.
-        stages = docker("images", "-q", "--filter", "dangling=true",
-                        "--filter", "label=container-info.stage=build").split()
+        # Only this build's: others may be building on the same engine.
+        stages = [image for image in build_stages() if image not in stages_before]
         if stages:
             docker_quietly("rmi", *stages)
     return FootprintResult(image_mb=sizes, client_to_prompt_ms=client_start_to_prompt())
+
+
+def build_stages():
+    return docker("images", "-q", "--filter", "dangling=true",
+                  "--filter", "label=container-info.stage=build").split()
 
 
 def client_start_to_prompt(runs=20):

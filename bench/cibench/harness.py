@@ -1,0 +1,236 @@
+"""What the scenarios drive: the binaries under test, the store and agent
+processes, the prefill, the Docker Engine, and the tools a run needs."""
+
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+WORK = ROOT / "target" / "bench"
+SERVER = ROOT / "target" / "release" / "container-info-server"
+AGENT = ROOT / "target" / "release" / "container-info-agent"
+CLIENT = ROOT / "target" / "release" / "container-info"
+DOCKER_SOCKET = "/var/run/docker.sock"
+
+
+def say(message):
+    print(f"--- {message}", file=sys.stderr, flush=True)
+
+
+def container_id(n):
+    # The same IDs as common.lua's, so that reads find what the prefill wrote.
+    return f"{n:08x}" * 8
+
+
+def snapshot(n, observed_at):
+    # The shape of common.lua's snapshot, which the load scripts post.
+    return {
+        "id": container_id(n),
+        "name": f"shop_web.{n}.x7k2p9q4r5s6t7u8v9w0",
+        "image": "registry.local/shop/web:1.4.2",
+        "image_id": "sha256:5d1e0c8a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6",
+        "node": f"worker-{n % 3}",
+        "state": "running",
+        "created": "2026-11-24T09:00:00.123456789Z",
+        "started_at": "2026-11-24T09:00:01.5Z",
+        "labels": {
+            "com.docker.stack.namespace": "shop",
+            "com.docker.swarm.service.name": "shop_web",
+            "com.docker.swarm.task.name": f"shop_web.{n}",
+        },
+        "networks": {
+            "shop_default": {"ip_address": f"10.0.1.{n % 250 + 2}", "ipv6_address": "", "gateway": "10.0.1.1"}
+        },
+        "stats": {
+            "cpu_percent": 3.25, "memory_usage_bytes": 52428800, "memory_limit_bytes": 1073741824,
+            "network_rx_bytes": 10240, "network_tx_bytes": 20480, "pids": 7,
+        },
+        "observed_at": observed_at,
+    }
+
+
+def prefill_time(k):
+    # Seconds into 2026: never the 2027 times the load scripts post.
+    return time.strftime("2026-%m-%dT%H:%M:%SZ", time.gmtime(k))
+
+
+class Process:
+    """A server under test; stopped with SIGTERM, killed if it hangs."""
+
+    def __init__(self, command, health_url, env=None):
+        self.health_url = health_url
+        self.proc = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={**os.environ, "RUST_LOG": "warn", **(env or {})},
+        )
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(health_url, timeout=1).read()
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise SystemExit(f"{command[0]} exited with {self.proc.returncode}")
+                time.sleep(0.1)
+        raise SystemExit(f"{command[0]} did not answer {health_url} within 30 s")
+
+    def rss_mib(self):
+        with open(f"/proc/{self.proc.pid}/status") as status:
+            kib = int(re.search(r"VmRSS:\s+(\d+)", status.read()).group(1))
+        return kib / 1024
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class Stores:
+    """`replicas` store processes on one database file, sharing one port with
+    SO_REUSEPORT so that the kernel spreads connections over them, as the
+    Swarm routing mesh spreads them over tasks."""
+
+    def __init__(self, replicas, folder, port):
+        self.url = f"http://127.0.0.1:{port}"
+        self.processes = [
+            Process(
+                [str(SERVER), "--listen", f"127.0.0.1:{port}", "--reuse-port",
+                 "--database", str(folder / "store.db"), "--replica-id", f"replica-{n}"],
+                f"{self.url}/healthz",
+            )
+            for n in range(1, replicas + 1)
+        ]
+
+    def rss_mib(self):
+        return [round(p.rss_mib(), 1) for p in self.processes]
+
+    def stop(self):
+        for process in self.processes:
+            process.stop()
+
+
+class Peak:
+    """The highest value `sample()` gives, every half second, while the block
+    runs (lists of figures compare by their sum)."""
+
+    def __init__(self, sample):
+        self.sample, self.samples, self.running = sample, [], True
+        self.thread = threading.Thread(target=self.watch)
+
+    def watch(self):
+        while self.running:
+            self.samples.append(self.sample())
+            time.sleep(0.5)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_):
+        self.running = False
+        self.thread.join()
+
+    @property
+    def value(self):
+        return max(self.samples, key=lambda v: v if isinstance(v, float) else sum(v))
+
+
+def post_json(url, body):
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=120) as answer:
+        answer.read()
+
+
+def prefill(url, start, end, containers):
+    """Snapshots number start..end, spread evenly over `containers` containers."""
+    batch = []
+    for k in range(start, end):
+        batch.append(snapshot(k % containers, prefill_time(k // containers * 60 + k % 60)))
+        if len(batch) == 1000:
+            post_json(f"{url}/containers", batch)
+            batch = []
+    if batch:
+        post_json(f"{url}/containers", batch)
+
+
+def rows(url):
+    """The number of snapshots the store holds, from its metrics."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    match = re.search(r"^container_info_snapshots (\d+)", text, re.M)
+    if not match:
+        raise SystemExit(f"no container_info_snapshots in {url}/metrics:\n{text}")
+    return int(match.group(1))
+
+
+def poc_python():
+    venv = WORK / "poc-venv"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        say("installing bottle and TinyDB into target/bench/poc-venv")
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "-r",
+                        str(ROOT / "bench" / "poc" / "requirements.txt")], check=True)
+    return python
+
+
+def docker(*args):
+    return subprocess.run(["docker", *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def docker_quietly(*args):
+    """For cleaning up: whatever is already gone stays gone."""
+    subprocess.run(["docker", *args], capture_output=True)
+
+
+def engine_get(path):
+    """One GET to the Docker Engine's socket; returns seconds taken."""
+
+    class UnixConnection(http.client.HTTPConnection):
+        def connect(self):
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.connect(DOCKER_SOCKET)
+
+    connection = UnixConnection("localhost", timeout=30)
+    started = time.perf_counter()
+    connection.request("GET", path)
+    answer = connection.getresponse()
+    answer.read()
+    taken = time.perf_counter() - started
+    connection.close()
+    if answer.status != 200:
+        raise SystemExit(f"the engine answered {answer.status} to {path}")
+    return taken
+
+
+def missing_tools():
+    """Stops before the first figure, not a quarter of an hour into the run."""
+    missing = [package for tool, package in (("wrk", "wrk"), ("nsenter", "util-linux"),
+                                             ("/bin/busybox", "busybox-static"))
+               if not shutil.which(tool)]
+    if missing:
+        raise SystemExit(f"bench/run needs {', '.join(missing)}: apt-get install {' '.join(missing)}")
+    if not Path(DOCKER_SOCKET).exists():
+        raise SystemExit(f"bench/run needs a Docker Engine at {DOCKER_SOCKET} for the agent and the images")
+
+
+def build():
+    say("building the store, the agent and the client (release)")
+    subprocess.run(["cargo", "build", "--release", "--locked", "-p", "container-info-server",
+                    "-p", "container-info-agent", "-p", "container-info-client"], cwd=ROOT, check=True)
+    WORK.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,89 @@
+"""The Markdown report of a run, as bench/run prints it (and BENCHMARKS.md
+quotes it)."""
+
+from .results import RunResults
+from .wrk import CONNECTIONS
+
+
+def ratio(a, b):
+    return f"{a / b:.2f}" if b else "—"
+
+
+def render(results: RunResults, cores):
+    """The report; `cores` is the machine's, as printed on its first line."""
+    return "\n".join([*_machine(results, cores), *_stores(results), *_growth(results),
+                      *_baseline(results), *_agent(results), *_footprint(results),
+                      *_memory(results)])
+
+
+def _machine(results, cores):
+    lines = [f"Machine: {cores} cores; wrk, {CONNECTIONS} connections; "
+             f"{results.seconds} s per figure."]
+    if results.disk_fsync is not None:
+        d = results.disk_fsync
+        lines.append(f"Disk: fsync after a 4 KiB append, p50 {d.p50_ms:.2f} ms, p99 {d.p99_ms:.2f} ms.")
+    return lines
+
+
+def _stores(results):
+    lines = ["", "| replicas | what | requests/s | p50 ms | p99 ms | p99.9 ms | errors | of /healthz |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for replicas in ("1", "3"):
+        r = results.stores[replicas]
+        for what in ("healthz", "write", "read_by_id", "read_page"):
+            f = getattr(r, what)
+            lines.append(f"| {replicas} | {what} | {f.rps:.0f} | {f.p50_ms:.2f} | {f.p99_ms:.2f} "
+                         f"| {f.p999_ms:.2f} | {f.errors} | {ratio(f.rps, r.healthz.rps)} |")
+    return lines
+
+
+def _growth(results):
+    lines = ["", "| stored snapshots (before → after) | write req/s | write p99 ms "
+             "| page req/s | page p50 ms | page p99 ms | page of /healthz |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for g in results.growth:
+        lines.append(f"| {g.rows_before} → {g.rows_after} | {g.write.rps:.0f} | "
+                     f"{g.write.p99_ms:.2f} | {g.read_page.rps:.0f} | {g.read_page.p50_ms:.2f} | "
+                     f"{g.read_page.p99_ms:.2f} | {ratio(g.read_page.rps, g.healthz.rps)} |")
+    first, last = results.growth[0], results.growth[-1]
+    lines.append(f"\nAt the largest size / at the smallest: write p99 "
+                 f"{ratio(last.write.p99_ms, first.write.p99_ms)}, page p50 "
+                 f"{ratio(last.read_page.p50_ms, first.read_page.p50_ms)}, page p99 "
+                 f"{ratio(last.read_page.p99_ms, first.read_page.p99_ms)}")
+    return lines
+
+
+def _baseline(results):
+    b = results.baseline
+    poc, ours = b.poc_write, b.store_write_3_replicas
+    return ["", f"At {b.stored} stored snapshots:", "",
+            "| store | write req/s | p50 ms | p99 ms | errors |", "| --- | --- | --- | --- | --- |",
+            f"| proof of concept (bottle + TinyDB) | {poc.rps:.1f} | {poc.p50_ms:.1f} | {poc.p99_ms:.1f} | {poc.errors} |",
+            f"| container-info-server, 3 replicas | {ours.rps:.0f} | {ours.p50_ms:.2f} | {ours.p99_ms:.2f} | {ours.errors} |",
+            f"\nThroughput ratio, store / proof of concept: {ratio(ours.rps, poc.rps)}"]
+
+
+def _agent(results):
+    a = results.agent
+    return ["", "Agent, one request at a time from inside a container:", "",
+            "| what | p50 ms | p99 ms |", "| --- | --- | --- |",
+            f"| agent `/self` (with stats) | {a.self_.p50_ms:.3f} | {a.self_.p99_ms:.3f} |",
+            f"| engine: inspect of the same container | {a.engine_inspect.p50_ms:.3f} | {a.engine_inspect.p99_ms:.3f} |",
+            f"| engine: stats, stream=false (the proof of concept's call) | {a.engine_stats.p50_ms:.1f} | {a.engine_stats.p99_ms:.1f} |",
+            f"\n`/self` p50 / inspect p50: {ratio(a.self_.p50_ms, a.engine_inspect.p50_ms)}; "
+            f"stats p50 / `/self` p50: {ratio(a.engine_stats.p50_ms, a.self_.p50_ms)}"]
+
+
+def _footprint(results):
+    f = results.footprint
+    start = f.client_to_prompt_ms
+    return ["", "Images (MB): " + ", ".join(f"{name} {size:.1f}" for name, size in f.image_mb.items()),
+            f"\nClient, start to prompt on a terminal: p50 {start.p50_ms:.1f} ms, "
+            f"p99 {start.p99_ms:.1f} ms ({start.count} starts)"]
+
+
+def _memory(results):
+    return ["", "Resident memory (MiB) per replica: "
+            + "; ".join(f"{k} replica(s) idle {results.stores[k].rss_idle_mib}, "
+                        f"under writes {results.stores[k].rss_under_write_mib}" for k in ("1", "3"))
+            + f"; agent {results.agent.agent_rss_mib}"]

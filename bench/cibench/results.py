@@ -1,0 +1,138 @@
+"""The figures of one run, typed, and their JSON (the file --json writes and
+--report reads; its shape is the one earlier runs saved, bench/results.json)."""
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+
+from .wrk import WrkResult
+
+
+@dataclass(frozen=True)
+class Percentiles:
+    """Of timings the harness took itself, one at a time."""
+    count: int
+    p50_ms: float
+    p99_ms: float
+
+    @classmethod
+    def of(cls, seconds):
+        ordered = sorted(seconds)
+        pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+        return cls(count=len(ordered), p50_ms=pick(0.5), p99_ms=pick(0.99))
+
+
+@dataclass(frozen=True)
+class SelfFigures:
+    """The agent's /self under wrk. Saved runs have no p99.9 for it (one
+    connection, one request at a time), so neither does this."""
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+    @classmethod
+    def of(cls, wrk):
+        return cls(rps=wrk.rps, p50_ms=wrk.p50_ms, p99_ms=wrk.p99_ms, errors=wrk.errors)
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    """One store (1 or 3 replicas) at 1 000 snapshots, each figure beside its /healthz."""
+    rss_idle_mib: list[float]
+    healthz: WrkResult
+    write: WrkResult
+    rss_under_write_mib: list[float]
+    read_by_id: WrkResult
+    read_page: WrkResult
+
+
+@dataclass(frozen=True)
+class GrowthStep:
+    size: int
+    rows_before: int
+    rows_after: int
+    write: WrkResult
+    healthz: WrkResult
+    read_page: WrkResult
+
+
+@dataclass(frozen=True)
+class BaselineResult:
+    stored: int
+    poc_write: WrkResult
+    store_write_3_replicas: WrkResult
+
+
+@dataclass(frozen=True)
+class AgentResult:
+    self_: SelfFigures = field(metadata={"json": "self"})
+    engine_inspect: Percentiles
+    engine_stats: Percentiles
+    agent_rss_mib: float
+
+
+@dataclass(frozen=True)
+class FootprintResult:
+    image_mb: dict[str, float]
+    client_to_prompt_ms: Percentiles
+
+
+@dataclass(frozen=True)
+class RunResults:
+    seconds: int
+    disk_fsync: Percentiles | None  # absent in runs saved before it was measured
+    stores: dict[str, StoreResult]  # by number of replicas: "1", "3"
+    growth: list[GrowthStep]
+    baseline: BaselineResult
+    agent: AgentResult
+    footprint: FootprintResult
+
+
+def _key(f):
+    return f.metadata.get("json", f.name)
+
+
+def to_json(value):
+    """Plain JSON values, dataclass fields in their declared order."""
+    if dataclasses.is_dataclass(value):
+        return {_key(f): to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {k: to_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_json(v) for v in value]
+    return value
+
+
+def from_json(kind, data, where="results"):
+    """`data` read as `kind`; a missing or mistyped figure raises, naming where."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is types.UnionType:  # X | None
+        if data is None:
+            return None
+        (kind,) = [a for a in args if a is not type(None)]
+        return from_json(kind, data, where)
+    if dataclasses.is_dataclass(kind):
+        if not isinstance(data, dict):
+            raise ValueError(f"{where}: expected an object, found {data!r}")
+        hints = typing.get_type_hints(kind)
+        values = {}
+        for f in dataclasses.fields(kind):
+            key = _key(f)
+            if key in data:
+                values[f.name] = from_json(hints[f.name], data[key], f"{where}.{key}")
+            elif typing.get_origin(hints[f.name]) is types.UnionType:
+                values[f.name] = None
+            else:
+                raise ValueError(f"{where}: no {key!r}")
+        return kind(**values)
+    if origin is list and isinstance(data, list):
+        return [from_json(args[0], v, f"{where}[{n}]") for n, v in enumerate(data)]
+    if origin is dict and isinstance(data, dict):
+        return {k: from_json(args[1], v, f"{where}.{k}") for k, v in data.items()}
+    if kind is float and isinstance(data, (int, float)) and not isinstance(data, bool):
+        return data
+    if kind in (int, str) and type(data) is kind:
+        return data
+    raise ValueError(f"{where}: expected {kind}, found {data!r}")

@@ -1,0 +1,217 @@
+"""Each measurement of a run, and the run itself. Every figure is taken beside
+its ceiling or baseline, minutes apart at most."""
+
+import json
+import os
+import pty
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import wrk
+from .harness import (AGENT, CLIENT, ROOT, WORK, Peak, Process, Stores, docker, docker_quietly,
+                      engine_get, poc_python, prefill, prefill_time, rows, say, snapshot)
+from .results import (AgentResult, BaselineResult, FootprintResult, GrowthStep, Percentiles,
+                      RunResults, SelfFigures, StoreResult)
+
+PROBE = "container-info-bench-probe"
+CHECKPOINT_DRAIN_SECONDS = 5
+IMAGES = ["container-info-server", "container-info-client", "container-info-agent"]
+
+
+def measure_disk(appends=300):
+    """What one durable commit costs this disk at least: fsync after a 4 KiB
+    append, in the folder where the stores keep their files."""
+    say("disk: fsync after a 4 KiB append")
+    path = WORK / "fsync-probe"
+    block, times = b"x" * 4096, []
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        for _ in range(appends):
+            os.write(descriptor, block)
+            start = time.perf_counter()
+            os.fsync(descriptor)
+            times.append(time.perf_counter() - start)
+    finally:
+        os.close(descriptor)
+        path.unlink()
+    return Percentiles.of(times)
+
+
+def measure_store(replicas, seconds, port):
+    say(f"{replicas} replica(s): ceiling, writes, reads")
+    folder = Path(tempfile.mkdtemp(dir=WORK))
+    stores = Stores(replicas, folder, port)
+    try:
+        prefill(stores.url, 0, 1000, 1000)
+        rss_idle = stores.rss_mib()
+        healthz = wrk.run(f"{stores.url}/healthz", "report.lua", seconds)
+        with Peak(stores.rss_mib) as rss_under_write:
+            write = wrk.run(stores.url, "post.lua", seconds)
+        read_by_id = wrk.run(stores.url, "get_by_id.lua", seconds)
+        read_page = wrk.run(f"{stores.url}/containers?limit=100", "report.lua", seconds)
+        return StoreResult(rss_idle_mib=rss_idle, healthz=healthz, write=write,
+                           rss_under_write_mib=rss_under_write.value,
+                           read_by_id=read_by_id, read_page=read_page)
+    finally:
+        stores.stop()
+        shutil.rmtree(folder)
+
+
+def measure_growth(sizes, seconds, port):
+    say(f"growth: writes and page reads at {sizes} stored snapshots")
+    folder = Path(tempfile.mkdtemp(dir=WORK))
+    stores = Stores(1, folder, port)
+    results, stored = [], 0
+    containers = max(sizes) // 100
+    try:
+        for size in sizes:
+            prefill(stores.url, stored, size, containers)
+            stored = size
+            before = rows(stores.url)
+            # Each figure starts with the write-ahead log copied back: the
+            # checkpointer would otherwise still be working off the last burst.
+            time.sleep(CHECKPOINT_DRAIN_SECONDS)
+            write = wrk.run(stores.url, "post.lua", seconds, env={"CONTAINERS": str(containers)})
+            time.sleep(CHECKPOINT_DRAIN_SECONDS)
+            # The sizes are minutes apart, and a shared machine's speed drifts
+            # in minutes: each page figure stands beside a ceiling of its own.
+            healthz = wrk.run(f"{stores.url}/healthz", "report.lua", seconds)
+            page = wrk.run(f"{stores.url}/containers?limit=100", "report.lua", seconds)
+            results.append(GrowthStep(size=size, rows_before=before, rows_after=rows(stores.url),
+                                      write=write, healthz=healthz, read_page=page))
+            stored = rows(stores.url)
+        return results
+    finally:
+        stores.stop()
+        shutil.rmtree(folder)
+
+
+def measure_baseline(stored, seconds, port):
+    say(f"proof of concept against the store, both holding {stored} snapshots")
+    folder = Path(tempfile.mkdtemp(dir=WORK))
+    try:
+        # TinyDB's own file format, written directly: posting 10 000 snapshots
+        # one by one would rewrite the whole file 10 000 times.
+        table = {str(k + 1): snapshot(k % 100, prefill_time(k)) for k in range(stored)}
+        (folder / "poc.json").write_text(json.dumps({"_default": table}))
+        poc = Process([str(poc_python()), str(ROOT / "bench" / "poc" / "app.py"), str(port),
+                       str(folder / "poc.json")], f"http://127.0.0.1:{port}/healthz")
+        try:
+            baseline = wrk.run(f"http://127.0.0.1:{port}", "post.lua", seconds,
+                               env={"POST_PATH": "/service"})
+        finally:
+            poc.stop()
+        stores = Stores(3, folder, port + 1)
+        try:
+            prefill(stores.url, 0, stored, 100)
+            ours = wrk.run(stores.url, "post.lua", seconds)
+        finally:
+            stores.stop()
+        return BaselineResult(stored=stored, poc_write=baseline, store_write_3_replicas=ours)
+    finally:
+        shutil.rmtree(folder)
+
+
+def measure_agent(seconds, port):
+    """/self asked from inside a container, one request at a time, against the
+    engine's own inspect of that container (the ceiling: the agent cannot know
+    more than the engine tells it) and the non-streaming stats call the proof
+    of concept made on every answer."""
+    say("agent: /self from a container, engine inspect, engine stats")
+    busybox = Path("/bin/busybox")
+    context = Path(tempfile.mkdtemp(dir=WORK))
+    shutil.copy(busybox, context / "busybox")
+    (context / "Dockerfile").write_text('FROM scratch\nCOPY busybox /bin/busybox\nCMD ["/bin/busybox", "sleep", "3600"]\n')
+    docker("build", "-q", "-t", f"{PROBE}:latest", str(context))
+    shutil.rmtree(context)
+    try:
+        container = docker("run", "-d", "--name", PROBE, f"{PROBE}:latest")
+        agent = Process([str(AGENT), "--listen", f"0.0.0.0:{port}"], f"http://127.0.0.1:{port}/readyz")
+        try:
+            gateway = docker("inspect", "-f", "{{.NetworkSettings.Gateway}}", container)
+            pid = docker("inspect", "-f", "{{.State.Pid}}", container)
+            # wrk from the host, in the container's network namespace: the agent
+            # sees the container's address, as when the container itself asks.
+            self_figures = wrk.run(f"http://{gateway}:{port}/self", "report.lua", seconds,
+                                   prefix=("nsenter", "-t", pid, "-n"),
+                                   threads=1, connections=1, timeout=None)
+            inspect = Percentiles.of([engine_get(f"/containers/{container}/json") for _ in range(300)])
+            stats = Percentiles.of([engine_get(f"/containers/{container}/stats?stream=false") for _ in range(5)])
+            return AgentResult(self_=SelfFigures.of(self_figures), engine_inspect=inspect,
+                               engine_stats=stats, agent_rss_mib=round(agent.rss_mib(), 1))
+        finally:
+            agent.stop()
+    finally:
+        docker_quietly("rm", "-f", PROBE)
+        docker_quietly("rmi", f"{PROBE}:latest")
+
+
+def measure_footprint():
+    """Each image's size (built the prebuilt way, tagged for this run and
+    removed after), and the client's time from start to its prompt."""
+    say("footprint: image sizes, the client's start")
+    tag = "bench"
+    stages_before = set(build_stages())
+    subprocess.run([str(ROOT / "scripts" / "build-images"), "all"], cwd=ROOT, check=True,
+                   env={**os.environ, "CONTAINER_INFO_TAG": tag}, stdout=sys.stderr)
+    sizes = {}
+    try:
+        for image in IMAGES:
+            sizes[image] = int(docker("image", "inspect", "-f", "{{.Size}}", f"{image}:{tag}")) / 1e6
+    finally:
+        docker_quietly("rmi", *[f"{image}:{tag}" for image in IMAGES])
+        # The legacy builder keeps each build stage as an untagged image.
+        # Only this build's: others may be building on the same engine.
+        stages = [image for image in build_stages() if image not in stages_before]
+        if stages:
+            docker_quietly("rmi", *stages)
+    return FootprintResult(image_mb=sizes, client_to_prompt_ms=client_start_to_prompt())
+
+
+def build_stages():
+    return docker("images", "-q", "--filter", "dangling=true",
+                  "--filter", "label=container-info.stage=build").split()
+
+
+def client_start_to_prompt(runs=20):
+    """Milliseconds from exec to the prompt on a pseudo-terminal, as a person sees it."""
+    taken = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        pid, terminal = pty.fork()
+        if pid == 0:
+            os.execv(str(CLIENT), [str(CLIENT), "--no-history"])
+        seen = b""
+        while b"container-info> " not in seen:
+            ready, _, _ = select.select([terminal], [], [], 10)
+            if not ready:
+                raise SystemExit(f"no prompt from {CLIENT} within 10 s: {seen!r}")
+            seen += os.read(terminal, 4096)
+        taken.append(time.perf_counter() - started)
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(terminal)
+    return Percentiles.of(taken)
+
+
+def run_all(quick, port):
+    """Every measurement, in the order the report gives them."""
+    seconds = 3 if quick else 10
+    sizes = [1_000, 10_000] if quick else [1_000, 100_000, 1_000_000]
+    disk = measure_disk()
+    stores = {str(replicas): measure_store(replicas, seconds, port) for replicas in (1, 3)}
+    return RunResults(
+        seconds=seconds,
+        disk_fsync=disk,
+        stores=stores,
+        growth=measure_growth(sizes, 3 if quick else 5, port),
+        baseline=measure_baseline(10_000, seconds, port),
+        agent=measure_agent(seconds, port + 10),
+        footprint=measure_footprint(),
+    )

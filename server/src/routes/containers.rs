@@ -85,9 +85,7 @@ pub(crate) async fn list_containers(
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let query = ListQuery::parse(query.into_inner())?;
-    let rows = store
-        .list(query.filter, query.before_seq, query.limit + 1)
-        .await?;
+    let rows = store.list(query.filter, query.before_seq, query.limit + 1)?;
     Ok(page_response(rows, query.limit, false))
 }
 
@@ -130,7 +128,7 @@ pub(crate) async fn get_container(
     path: web::Path<ContainerPath>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, body) = find(&store, &path.id).await?;
+    let (_, body) = find(&store, &path.id)?;
     Ok(HttpResponse::Ok()
         .content_type(header::ContentType::json())
         .body(body))
@@ -157,8 +155,8 @@ pub(crate) async fn container_history(
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
     let query = HistoryQuery::parse(query.into_inner())?;
-    let (id, _) = find(&store, &path.id).await?;
-    let rows = store.history(id, query.range, query.limit + 1).await?;
+    let (id, _) = find(&store, &path.id)?;
+    let rows = store.history(&id, &query.range, query.limit + 1)?;
     Ok(page_response(rows, query.limit, true))
 }
 
@@ -175,7 +173,7 @@ pub(crate) async fn delete_container(
     path: web::Path<ContainerPath>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, _) = find(&store, &path.id).await?;
+    let (id, _) = find(&store, &path.id)?;
     if store.delete(id.clone()).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
@@ -185,9 +183,9 @@ pub(crate) async fn delete_container(
 }
 
 /// The full ID and latest record of the one container the ID or prefix names.
-async fn find(store: &Store, given: &str) -> Result<(String, String), ApiError> {
+fn find(store: &Store, given: &str) -> Result<(String, String), ApiError> {
     let prefix = parse_id_prefix(given)?;
-    match store.find(prefix.clone()).await? {
+    match store.find(&prefix)? {
         Lookup::Found { id, body } => Ok((id, body)),
         Lookup::Missing => Err(ApiError::NoSuchContainer(prefix)),
         Lookup::Ambiguous(candidates) => Err(ApiError::AmbiguousPrefix { prefix, candidates }),

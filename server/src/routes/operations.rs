@@ -46,7 +46,7 @@ pub(crate) async fn readyz(
     store: web::Data<Store>,
     replica: web::Data<Replica>,
 ) -> Result<web::Json<Health>, ApiError> {
-    store.check_readable().await?;
+    store.check_readable()?;
     store.check_writable().await?;
     Ok(web::Json(Health {
         status: "ready",
@@ -63,7 +63,7 @@ pub(crate) async fn metrics(
     store: web::Data<Store>,
     metrics: web::Data<Metrics>,
 ) -> Result<HttpResponse, ApiError> {
-    let rows = store.row_counts().await?;
+    let rows = store.row_counts()?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(metrics.render(rows)))

@@ -53,9 +53,6 @@ pub(crate) enum StorageError {
         "the database {path} cannot use write-ahead logging (journal mode stayed {mode:?}); put it on a local filesystem"
     )]
     NoWal { path: PathBuf, mode: String },
-    /// The read's blocking task panicked, or the runtime was shutting down.
-    #[error("a database read did not finish: {0}")]
-    ReadAborted(String),
 }
 
 impl From<rusqlite::Error> for StorageError {

@@ -28,9 +28,8 @@ use writer::{Job, Writer};
 /// Requests waiting for the writer before new ones wait to be queued.
 const WRITE_QUEUE: usize = 4096;
 
-/// One more read connection than actix starts HTTP workers (one per core).
-/// Reads run on blocking threads, so more than that may run at once; the
-/// others wait their turn for a connection, for as long as a query takes.
+/// One more read connection than actix starts HTTP workers (one per core), and
+/// each worker holds one only while a query runs: taking one never waits.
 fn read_connections() -> u32 {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     u32::try_from(workers).unwrap_or(u32::MAX / 2) + 1
@@ -137,53 +136,49 @@ impl Store {
         answer.await.map_err(|_| StorageError::WriterStopped)?
     }
 
-    pub(crate) async fn list(
+    pub(crate) fn list(
         &self,
         filter: ContainerFilter,
         before_seq: Option<i64>,
         limit: usize,
     ) -> Result<Vec<Listed>, StorageError> {
-        self.read(move |conn| reader::list_latest(conn, &filter, before_seq, limit))
-            .await
+        self.read(|conn| reader::list_latest(conn, &filter, before_seq, limit))
     }
 
-    pub(crate) async fn find(&self, prefix: String) -> Result<Lookup, StorageError> {
-        self.read(move |conn| reader::find(conn, &prefix)).await
+    pub(crate) fn find(&self, prefix: &str) -> Result<Lookup, StorageError> {
+        self.read(|conn| reader::find(conn, prefix))
     }
 
-    pub(crate) async fn history(
+    pub(crate) fn history(
         &self,
-        id: String,
-        range: HistoryRange,
+        id: &str,
+        range: &HistoryRange,
         limit: usize,
     ) -> Result<Vec<Listed>, StorageError> {
-        self.read(move |conn| reader::history(conn, &id, &range, limit))
-            .await
+        self.read(|conn| reader::history(conn, id, range, limit))
     }
 
     /// Succeeds when a read transaction can be opened now.
-    pub(crate) async fn check_readable(&self) -> Result<(), StorageError> {
+    pub(crate) fn check_readable(&self) -> Result<(), StorageError> {
         self.read(|conn| conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(())))
-            .await
     }
 
-    pub(crate) async fn row_counts(&self) -> Result<RowCounts, StorageError> {
-        self.read(reader::row_counts).await
+    pub(crate) fn row_counts(&self) -> Result<RowCounts, StorageError> {
+        self.read(reader::row_counts)
     }
 
-    /// Runs a read on tokio's blocking threads: waiting for a connection and
-    /// the query both block, and on an HTTP worker's thread they would hold up
-    /// every other request that worker serves.
-    async fn read<T: Send + 'static>(
+    /// Runs a read on the calling thread, an HTTP worker's, on purpose, which
+    /// is why the reads are not `async`: they are index lookups and short scans
+    /// that take microseconds, and handing each to a blocking thread and back
+    /// cost more than the query (reads by ID lost a quarter of their
+    /// throughput; see BENCHMARKS.md). Every worker holds at most one
+    /// connection at a time, and the pool has more than there are workers, so
+    /// taking one never waits.
+    fn read<T>(
         &self,
-        query: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        query: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StorageError> {
-        let readers = self.readers.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = readers.get()?;
-            Ok(query(&conn)?)
-        })
-        .await
-        .map_err(|error| StorageError::ReadAborted(error.to_string()))?
+        let conn = self.readers.get()?;
+        Ok(query(&conn)?)
     }
 }

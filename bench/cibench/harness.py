@@ -1,6 +1,7 @@
 """What the scenarios drive: the binaries under test, the store and agent
 processes, the prefill, the Docker Engine, and the tools a run needs."""
 
+import contextlib
 import http.client
 import json
 import os
@@ -10,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -120,6 +122,19 @@ class Stores:
     def stop(self):
         for process in self.processes:
             process.stop()
+
+
+@contextlib.contextmanager
+def running_stores(replicas, port):
+    """`replicas` stores on a new database in a folder of their own, stopped
+    and the folder removed when the block ends, however it ends."""
+    folder = Path(tempfile.mkdtemp(dir=WORK))
+    stores = Stores(replicas, folder, port)
+    try:
+        yield stores
+    finally:
+        stores.stop()
+        shutil.rmtree(folder)
 
 
 class Peak:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from . import wrk
 from .harness import (AGENT, CLIENT, ROOT, WORK, Peak, Process, Stores, docker, docker_quietly,
-                      engine_get, poc_python, prefill, prefill_time, rows, say, snapshot)
+                      engine_get, poc_python, prefill, prefill_time, rows, running_stores, say,
+                      snapshot)
 from .results import (AgentResult, BaselineResult, FootprintResult, GrowthStep, Percentiles,
                       RunResults, SelfFigures, StoreResult)
 
@@ -45,9 +46,7 @@ def measure_disk(appends=300):
 
 def measure_store(replicas, seconds, port):
     say(f"{replicas} replica(s): ceiling, writes, reads")
-    folder = Path(tempfile.mkdtemp(dir=WORK))
-    stores = Stores(replicas, folder, port)
-    try:
+    with running_stores(replicas, port) as stores:
         prefill(stores.url, 0, 1000, 1000)
         rss_idle = stores.rss_mib()
         healthz = wrk.run(f"{stores.url}/healthz", "report.lua", seconds)
@@ -58,18 +57,13 @@ def measure_store(replicas, seconds, port):
         return StoreResult(rss_idle_mib=rss_idle, healthz=healthz, write=write,
                            rss_under_write_mib=rss_under_write.value,
                            read_by_id=read_by_id, read_page=read_page)
-    finally:
-        stores.stop()
-        shutil.rmtree(folder)
 
 
 def measure_growth(sizes, seconds, port):
     say(f"growth: writes and page reads at {sizes} stored snapshots")
-    folder = Path(tempfile.mkdtemp(dir=WORK))
-    stores = Stores(1, folder, port)
     results, stored = [], 0
     containers = max(sizes) // 100
-    try:
+    with running_stores(1, port) as stores:
         for size in sizes:
             prefill(stores.url, stored, size, containers)
             stored = size
@@ -87,9 +81,6 @@ def measure_growth(sizes, seconds, port):
                                       write=write, healthz=healthz, read_page=page))
             stored = rows(stores.url)
         return results
-    finally:
-        stores.stop()
-        shutil.rmtree(folder)
 
 
 def measure_baseline(stored, seconds, port):

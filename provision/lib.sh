@@ -227,7 +227,11 @@ if ! timeout 2 bash -c ": </dev/tcp/\$manager/2377" 2>/dev/null; then
     echo "container-info: the swarm's manager \$manager:2377 does not answer: running on this node's bridge network, not \$network" >&2
     network=bridge
 fi
+# Without NET_RAW a container cannot forge a neighbour's address on the
+# bridge (ARP spoofing), the address the agent knows callers by; and nothing
+# in it may gain privileges.
 exec docker run --rm --interactive "\$tty" \\
+    --cap-drop NET_RAW --security-opt no-new-privileges \\
     --network "\$network" \\
     --label container-info.role=client --label $MANAGED_LABEL \\
     --env CONTAINER_INFO_SERVER="\${CONTAINER_INFO_SERVER:-http://$CONTAINER_INFO_SERVER_IP:5001}" \\

@@ -55,6 +55,14 @@ pub(crate) enum AgentError {
     #[error("the connection has no peer address to identify the caller by")]
     NoPeerAddress,
 
+    /// A proxy in the calling container would lend that container's identity
+    /// to whoever is behind it; EC2's metadata service refuses such requests
+    /// the same way.
+    #[error(
+        "/self answers a container about itself, not through a proxy: this request carries {header}"
+    )]
+    Proxied { header: &'static str },
+
     #[error("no such route: {0}")]
     NoSuchRoute(String),
 
@@ -94,6 +102,7 @@ impl AgentError {
                 Some(json!({ "candidates": candidates }))
             }
             Self::Metrics(error) => Some(json!({ "cause": error.to_string() })),
+            Self::Proxied { header } => Some(json!({ "header": header })),
             Self::NoSuchContainer(_) | Self::NoPeerAddress | Self::NoSuchRoute(_) => None,
         }
     }
@@ -108,7 +117,7 @@ impl ResponseError for AgentError {
                 StatusCode::NOT_FOUND
             }
             Self::SharedAddress { .. } | Self::AmbiguousContainer { .. } => StatusCode::CONFLICT,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::Proxied { .. } => StatusCode::FORBIDDEN,
             Self::NoPeerAddress => StatusCode::BAD_REQUEST,
             Self::Metrics(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

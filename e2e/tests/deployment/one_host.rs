@@ -35,6 +35,17 @@ fn provisioned_on_one_node_the_whole_system_works() {
     let [client] = &clients[..] else {
         panic!("one client container runs while the prompt is open: {clients:?}");
     };
+    // The wrapper takes away what would let a container pass for a neighbour.
+    let hardening = docker([
+        "inspect",
+        "--format",
+        "{{json .HostConfig.CapDrop}} {{json .HostConfig.SecurityOpt}}",
+        client,
+    ]);
+    assert!(
+        hardening.contains("NET_RAW") && hardening.contains("no-new-privileges"),
+        "the client runs without NET_RAW and with no-new-privileges: {hardening}"
+    );
     let posted = prompt.enter("post");
     assert_eq!(
         field(&posted, "ID"),

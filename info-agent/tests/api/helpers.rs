@@ -447,8 +447,23 @@ impl TestContainer {
     /// `GET path` from inside the container, to the agent at `host:port`, with
     /// busybox's nc so that error statuses and their bodies come back too.
     pub async fn get_from(&self, host: &str, port: u16, path: &str) -> Answer {
+        self.request_from(host, port, path, &[]).await
+    }
+
+    /// `GET path` with extra header lines (`Name: value`), as [`Self::get_from`].
+    pub async fn request_from(
+        &self,
+        host: &str,
+        port: u16,
+        path: &str,
+        headers: &[&str],
+    ) -> Answer {
+        let extra: String = headers
+            .iter()
+            .map(|header| format!("{header}\\r\\n"))
+            .collect();
         let script = format!(
-            "printf 'GET {path} HTTP/1.0\\r\\nHost: agent\\r\\n\\r\\n' \
+            "printf 'GET {path} HTTP/1.0\\r\\nHost: agent\\r\\n{extra}\\r\\n' \
              | /bin/busybox timeout 10 /bin/busybox nc {host} {port}"
         );
         let exec = self

@@ -88,3 +88,36 @@ async fn listed_ids(agent: &TestAgent) -> Vec<String> {
         .map(|item| item["id"].as_str().unwrap().to_owned())
         .collect()
 }
+
+/// An open proxy in a container must not lend it to outsiders: /self refuses
+/// any request that a proxy marked as forwarded, as EC2's metadata service does.
+#[tokio::test]
+async fn self_refuses_a_request_that_came_through_a_proxy() {
+    let Some(docker) = TestDocker::connect().await else {
+        return;
+    };
+    let proxy = docker.container(ContainerSpec::named("proxy")).await;
+    let agent = spawn_agent(|_| {}).await;
+
+    for header in ["X-Forwarded-For: 203.0.113.7", "Forwarded: for=203.0.113.7"] {
+        let answer = proxy
+            .request_from(&proxy.gateway, agent.port, "/self", &[header])
+            .await;
+        assert_eq!(answer.status, 403, "{header}: {}", answer.body);
+        let name = header.split(':').next().unwrap().to_ascii_lowercase();
+        assert_eq!(
+            answer.json()["detail"]["header"],
+            name.as_str(),
+            "{}",
+            answer.body
+        );
+        assert!(
+            !answer.body.contains(&proxy.id),
+            "{header}: nothing of the container"
+        );
+    }
+    // The same container, asking for itself, is answered.
+    let own = proxy.get(&agent, "/self").await;
+    assert_eq!(own.status, 200, "{}", own.body);
+    assert_eq!(own.json()["id"], proxy.id.as_str());
+}

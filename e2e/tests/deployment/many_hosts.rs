@@ -19,9 +19,6 @@ use serde_json::Value;
 
 use crate::helpers::*;
 
-/// The store on the server node, as the wrapper on a client node is told.
-const STORE_URL: &str = "http://192.168.56.10:5001";
-
 #[test]
 fn vagrant_up_with_the_docker_provider_runs_the_system_on_three_nodes() {
     let Some(_engine) = Engine::connect() else {
@@ -34,6 +31,7 @@ fn vagrant_up_with_the_docker_provider_runs_the_system_on_three_nodes() {
     eprintln!("==> e2e: vagrant up took {:.0?}", started.elapsed());
     let clients = cluster.clients();
     let store = cluster.store();
+    let store_url = cluster.store_url();
     assert_replicas_on_the_server_only(&cluster, "after vagrant up");
 
     // Each client node: `container-info post` stores the truth about the
@@ -75,7 +73,7 @@ fn vagrant_up_with_the_docker_provider_runs_the_system_on_three_nodes() {
                 "-fsS",
                 "--max-time",
                 "5",
-                &format!("{STORE_URL}/containers"),
+                &format!("{store_url}/containers"),
             ],
         );
         assert!(
@@ -207,7 +205,7 @@ fn vagrant_up_with_the_docker_provider_runs_the_system_on_three_nodes() {
         "post without the store: not responding (3): {errors}"
     );
     assert!(
-        errors.lines().any(|line| line.contains(STORE_URL)),
+        errors.lines().any(|line| line.contains(&store_url)),
         "one line names the store's URL:\n{errors}"
     );
     // 2 s to find the manager unreachable, 2 s to connect, 5 s for an
@@ -219,17 +217,7 @@ fn vagrant_up_with_the_docker_provider_runs_the_system_on_three_nodes() {
     partition(&cluster, cut, "-D");
     assert_eq!(ids(&store), posted, "a failed post stores nothing");
     let healed = Instant::now();
-    let record = eventually(
-        "post to work again once healed",
-        Duration::from_secs(60),
-        || {
-            let output = cluster.ssh(cut, "container-info post --json");
-            output
-                .status
-                .success()
-                .then(|| serde_json::from_slice::<Value>(&output.stdout).unwrap())
-        },
-    );
+    let record = post_eventually(&cluster, cut, "post to work again once healed");
     eprintln!(
         "==> e2e: post worked again {:.0?} after healing",
         healed.elapsed()
@@ -247,7 +235,7 @@ fn vagrant_up_with_the_docker_provider_runs_the_system_on_three_nodes() {
         Duration::from_secs(60),
         || {
             let answer = store.try_request("GET", "/containers?limit=1000", None)?;
-            (answer.status == 200 && store_replicas_running(&cluster) == 3).then(|| ids(&store))
+            (answer.status == 200 && store_replica_names(&cluster).len() == 3).then(|| ids(&store))
         },
     );
     eprintln!(
@@ -257,17 +245,7 @@ fn vagrant_up_with_the_docker_provider_runs_the_system_on_three_nodes() {
     assert_eq!(after, posted, "every snapshot is still there");
     assert_replicas_on_the_server_only(&cluster, "after vagrant halt and up");
     for client in &clients {
-        let record = eventually(
-            "post after vagrant halt and up",
-            Duration::from_secs(60),
-            || {
-                let output = cluster.ssh(client, "container-info post --json");
-                output
-                    .status
-                    .success()
-                    .then(|| serde_json::from_slice::<Value>(&output.stdout).unwrap())
-            },
-        );
+        let record = post_eventually(&cluster, client, "post after vagrant halt and up");
         assert_true_record(&cluster, &record, client);
     }
 
@@ -313,16 +291,30 @@ fn post_at_the_prompt(cluster: &Cluster, machine: &str) -> String {
     running
 }
 
+/// `container-info post --json` on `machine`: the stored record, or what it
+/// said when it failed. Success without a JSON record is a failure of the test.
+fn try_post(cluster: &Cluster, machine: &str) -> Result<Value, String> {
+    let output = cluster.ssh(machine, "container-info post --json");
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+    }
+    Ok(
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+            panic!("post --json on {machine} printed no JSON ({error}): {output:?}")
+        }),
+    )
+}
+
 /// `container-info post --json` on `machine`, which must succeed.
 fn post(cluster: &Cluster, machine: &str) -> Value {
-    let output = cluster.ssh(machine, "container-info post --json");
-    assert!(
-        output.status.success(),
-        "post on {machine}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
-        panic!("post --json on {machine} printed no JSON ({error}): {output:?}")
+    try_post(cluster, machine).unwrap_or_else(|errors| panic!("post on {machine}: {errors}"))
+}
+
+/// `container-info post --json` on `machine`, tried until it succeeds, for a
+/// minute at most.
+fn post_eventually(cluster: &Cluster, machine: &str, what: &str) -> Value {
+    eventually(what, Duration::from_secs(60), || {
+        try_post(cluster, machine).ok()
     })
 }
 
@@ -397,10 +389,6 @@ fn store_replica_names(cluster: &Cluster) -> BTreeSet<String> {
     ))
     .into_iter()
     .collect()
-}
-
-fn store_replicas_running(cluster: &Cluster) -> usize {
-    store_replica_names(cluster).len()
 }
 
 /// The store's tasks that should run: three, all on the server node, once

@@ -58,15 +58,7 @@ impl Cluster {
             existing.join(", ")
         );
         assert!(
-            docker_try([
-                "ps",
-                "--all",
-                "--quiet",
-                "--filter",
-                &format!("label={NODE_LABEL}")
-            ])
-            .unwrap_or_default()
-            .is_empty(),
+            node_containers().is_empty(),
             "node containers ({NODE_LABEL}) exist on this engine already; remove them first"
         );
         let before = Before {
@@ -180,9 +172,15 @@ impl Cluster {
         String::from_utf8_lossy(&output.stdout).trim().to_owned()
     }
 
+    /// The store's URL on the server's private address, as the wrapper on a
+    /// client node is told it.
+    pub fn store_url(&self) -> String {
+        format!("http://{SERVER_IP}:5001")
+    }
+
     /// The store on the server's private address, from this host.
     pub fn store(&self) -> Store {
-        Store::at(&format!("http://{SERVER_IP}:5001"))
+        Store::at(&self.store_url())
     }
 
     /// `vagrant destroy -f`, then checks that nothing of the cluster is left
@@ -218,17 +216,8 @@ impl Cluster {
 
     fn leftovers(&self) -> Vec<String> {
         let mut left = Vec::new();
-        let nodes = docker_try([
-            "ps",
-            "--all",
-            "--filter",
-            &format!("label={NODE_LABEL}"),
-            "--format",
-            "{{.Names}}",
-        ])
-        .unwrap_or_default();
         left.extend(
-            lines(&nodes)
+            node_containers()
                 .into_iter()
                 .map(|name| format!("node container {name}")),
         );
@@ -266,15 +255,7 @@ impl Drop for Cluster {
         let output = self.vagrant_try(&["destroy", "--force"]);
         if !output.status.success() {
             // Whatever vagrant could not remove, by the label every node carries.
-            let nodes = docker_try([
-                "ps",
-                "--all",
-                "--quiet",
-                "--filter",
-                &format!("label={NODE_LABEL}"),
-            ])
-            .unwrap_or_default();
-            for node in lines(&nodes) {
+            for node in node_containers() {
                 let _ = docker_try(["rm", "--force", "--volumes", &node]);
             }
         }
@@ -308,6 +289,15 @@ fn machine_id(root: &Path, machine: &str) -> Option<String> {
     )
     .ok()
     .filter(|id| !id.trim().is_empty())
+}
+
+/// The names of the node containers on this host's engine, by their label.
+fn node_containers() -> Vec<String> {
+    let filter = format!("label={NODE_LABEL}");
+    lines(
+        &docker_try(["ps", "--all", "--filter", &filter, "--format", "{{.Names}}"])
+            .unwrap_or_default(),
+    )
 }
 
 fn volumes() -> Vec<String> {

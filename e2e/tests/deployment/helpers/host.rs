@@ -35,20 +35,17 @@ impl HostCgroups {
             self,
             "after {what}, the host's cgroup hierarchies (/proc/cgroups) changed"
         );
-        let memory = engine_reads_stats();
-        assert!(
-            memory > 0,
-            "after {what}, the host's Docker Engine reads no memory use of a new container"
-        );
+        engine_reads_stats(what);
     }
 }
 
 const PROBE_IMAGE: &str = "container-info-e2e-stats-probe:latest";
 const PROBE_CONTAINER: &str = "container-info-e2e-stats-probe";
 
-/// The memory use, in bytes, that the host's engine reports for a container
-/// it has just started (a static busybox in an image of its own).
-fn engine_reads_stats() -> u64 {
+/// Waits until the host's engine reports a memory use above 0 for a container
+/// it has just started (a static busybox in an image of its own); panics,
+/// naming `what` came before, when it does not.
+fn engine_reads_stats(what: &str) {
     let busybox = Path::new("/bin/busybox");
     assert!(
         busybox.exists(),
@@ -74,7 +71,7 @@ fn engine_reads_stats() -> u64 {
         "60",
     ]);
     eventually(
-        "the host's engine to read the probe's stats",
+        &format!("the host's engine to read a new container's stats after {what}"),
         Duration::from_secs(20),
         || {
             let usage = docker_try([
@@ -85,9 +82,9 @@ fn engine_reads_stats() -> u64 {
                 PROBE_CONTAINER,
             ])?;
             let used = bytes(usage.split('/').next()?.trim())?;
-            (used > 0).then_some(used)
+            (used > 0).then_some(())
         },
-    )
+    );
 }
 
 /// Removes the probe and its image however the check ends.

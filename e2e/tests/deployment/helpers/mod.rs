@@ -402,6 +402,7 @@ pub fn leftovers(before: &Before) -> Vec<String> {
             "image",
             &[
                 "images",
+                "--all",
                 "--filter",
                 &label,
                 "--format",
@@ -418,6 +419,7 @@ pub fn leftovers(before: &Before) -> Vec<String> {
     }
     let stages = listed(&[
         "images",
+        "--all",
         "--quiet",
         "--filter",
         "label=container-info.stage=build",

@@ -99,6 +99,7 @@ impl Receipt {
             received_by: self.received_by.clone(),
             reporter_addr: self.reporter_addr.clone(),
             forwarded_for: self.forwarded_for.clone(),
+            attested_by: None,
         };
         let snapshot = &stored.snapshot;
         NewSnapshot {

@@ -75,6 +75,11 @@ impl Secret {
         self.0.ct_eq(presented).into()
     }
 
+    /// The secret itself, for the one place it is sent (a client's bearer token).
+    pub fn reveal(&self) -> &[u8] {
+        &self.0
+    }
+
     fn mac(&self) -> Hmac<Sha256> {
         Hmac::new_from_slice(&self.0).expect("HMAC takes a key of any length")
     }

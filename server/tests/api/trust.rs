@@ -5,56 +5,18 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use container_info_server::config::{Cli, Config};
+use container_info_server::config::Cli;
 use container_info_server::startup::Application;
 use container_info_wire::Snapshot;
 use container_info_wire::attestation::Secret;
 use reqwest::StatusCode;
 use reqwest::header::WWW_AUTHENTICATE;
 use serde_json::{Value, json};
-use tempfile::TempDir;
 
-use crate::helpers::{TestStore, at, container_id, expect_error, snapshot, spawn_store_with};
-
-const TOKEN: &str = "operator-token-0123456789abcdef0123456789";
-const KEY: &str = "signing-key-0123456789abcdef0123456789abcd";
-
-/// The secret files a store is given, as Swarm secrets would be.
-struct Secrets {
-    folder: TempDir,
-}
-
-impl Secrets {
-    fn new() -> Self {
-        let folder = tempfile::tempdir().unwrap();
-        std::fs::write(folder.path().join("token"), format!("{TOKEN}\n")).unwrap();
-        std::fs::write(folder.path().join("key"), KEY).unwrap();
-        Self { folder }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.folder.path().join(name)
-    }
-}
-
-/// A store with a token and the agents' key, and the files behind them.
-async fn guarded_store(adjust: impl FnOnce(&mut Config, &Secrets)) -> (TestStore, Secrets) {
-    let secrets = Secrets::new();
-    let store = spawn_store_with(|config| {
-        config.token_file = Some(secrets.path("token"));
-        config.signing_key_file = Some(secrets.path("key"));
-        adjust(config, &secrets);
-    })
-    .await;
-    (store, secrets)
-}
-
-/// Snapshot `n` as an agent holding `key` answers it.
-fn signed(n: u64, key: &str) -> Value {
-    let mut snapshot: Snapshot = serde_json::from_value(snapshot(n, &at(0))).unwrap();
-    snapshot.sign(&Secret::new(key.as_bytes()).unwrap());
-    serde_json::to_value(snapshot).unwrap()
-}
+use crate::helpers::{
+    KEY, Secrets, TOKEN, TestStore, at, bearer, container_id, expect_error, signed, snapshot,
+    spawn_guarded_store,
+};
 
 async fn post_as(
     store: &TestStore,
@@ -71,13 +33,9 @@ async fn post_as(
     request.send().await.unwrap()
 }
 
-fn bearer() -> String {
-    format!("Bearer {TOKEN}")
-}
-
 #[tokio::test]
 async fn an_unsigned_write_needs_the_token_and_a_wrong_one_is_named() {
-    let (store, _secrets) = guarded_store(|_, _| {}).await;
+    let (store, _secrets) = spawn_guarded_store(|_, _| {}).await;
     let body = snapshot(1, &at(0));
     let refusals = [
         (None, r#"Bearer realm="container-info""#),
@@ -114,7 +72,7 @@ async fn an_unsigned_write_needs_the_token_and_a_wrong_one_is_named() {
 
 #[tokio::test]
 async fn deleting_needs_the_token() {
-    let (store, _secrets) = guarded_store(|_, _| {}).await;
+    let (store, _secrets) = spawn_guarded_store(|_, _| {}).await;
     post_as(&store, Some(&bearer()), &snapshot(1, &at(0))).await;
     let url = format!("{}/containers/{}", store.url, container_id(1));
 
@@ -135,8 +93,8 @@ async fn deleting_needs_the_token() {
 
 #[tokio::test]
 async fn a_snapshot_its_agent_signed_needs_no_token_and_is_stored_as_attested() {
-    let (store, _secrets) = guarded_store(|_, _| {}).await;
-    let response = post_as(&store, None, &signed(1, KEY)).await;
+    let (store, _secrets) = spawn_guarded_store(|_, _| {}).await;
+    let response = post_as(&store, None, &signed(snapshot(1, &at(0)), KEY)).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let stored: Value = response.json().await.unwrap();
     assert_eq!(stored["attested_by"], "node-1");
@@ -155,7 +113,7 @@ async fn a_snapshot_its_agent_signed_needs_no_token_and_is_stored_as_attested() 
 
 #[tokio::test]
 async fn a_signed_snapshot_with_a_field_changed_is_refused_whole() {
-    let (store, _secrets) = guarded_store(|_, _| {}).await;
+    let (store, _secrets) = spawn_guarded_store(|_, _| {}).await;
     let changes: [(&str, Value); 4] = [
         ("name", json!("someone-else")),
         ("node", json!("node-2")),
@@ -163,11 +121,11 @@ async fn a_signed_snapshot_with_a_field_changed_is_refused_whole() {
         ("labels", json!({"role": "admin"})),
     ];
     for (field, value) in changes {
-        let mut forged = signed(2, KEY);
+        let mut forged = signed(snapshot(2, &at(0)), KEY);
         forged[field] = value;
         // Even beside a good one, and even with the token: a bad signature is
         // a forgery, not a missing credential.
-        let body = json!([signed(1, KEY), forged]);
+        let body = json!([signed(snapshot(1, &at(0)), KEY), forged]);
         for authorization in [None, Some(bearer())] {
             let response = post_as(&store, authorization.as_deref(), &body).await;
             let error = expect_error(response, StatusCode::FORBIDDEN).await;
@@ -179,14 +137,17 @@ async fn a_signed_snapshot_with_a_field_changed_is_refused_whole() {
             assert_eq!(error.detail.unwrap()["path"], "[1]");
         }
     }
-    let other_key = signed(1, "another-key-0123456789abcdef0123456789abcdef");
+    let other_key = signed(
+        snapshot(1, &at(0)),
+        "another-key-0123456789abcdef0123456789abcdef",
+    );
     let error = expect_error(
         post_as(&store, None, &other_key).await,
         StatusCode::FORBIDDEN,
     )
     .await;
     assert_eq!(error.detail.unwrap()["path"], "the snapshot");
-    let mut unknown = signed(1, KEY);
+    let mut unknown = signed(snapshot(1, &at(0)), KEY);
     unknown["attestation"]["alg"] = json!("none");
     let error = expect_error(post_as(&store, None, &unknown).await, StatusCode::FORBIDDEN).await;
     assert!(
@@ -199,16 +160,16 @@ async fn a_signed_snapshot_with_a_field_changed_is_refused_whole() {
 
 #[tokio::test]
 async fn without_the_agents_key_a_signature_counts_for_nothing() {
-    let (store, _secrets) = guarded_store(|config, _| config.signing_key_file = None).await;
-    let response = post_as(&store, None, &signed(1, KEY)).await;
+    let (store, _secrets) = spawn_guarded_store(|config, _| config.signing_key_file = None).await;
+    let response = post_as(&store, None, &signed(snapshot(1, &at(0)), KEY)).await;
     expect_error(response, StatusCode::UNAUTHORIZED).await;
     assert_eq!(store.rows(), (0, 0));
 }
 
 #[tokio::test]
 async fn protected_reads_need_the_token_and_operations_stay_open() {
-    let (store, _secrets) = guarded_store(|config, _| config.protect_reads = true).await;
-    post_as(&store, None, &signed(1, KEY)).await;
+    let (store, _secrets) = spawn_guarded_store(|config, _| config.protect_reads = true).await;
+    post_as(&store, None, &signed(snapshot(1, &at(0)), KEY)).await;
     let id = container_id(1);
     for path in [
         "/containers".to_owned(),
@@ -232,8 +193,8 @@ async fn protected_reads_need_the_token_and_operations_stay_open() {
 
 #[tokio::test]
 async fn reads_stay_open_by_default() {
-    let (store, _secrets) = guarded_store(|_, _| {}).await;
-    post_as(&store, None, &signed(1, KEY)).await;
+    let (store, _secrets) = spawn_guarded_store(|_, _| {}).await;
+    post_as(&store, None, &signed(snapshot(1, &at(0)), KEY)).await;
     assert_eq!(store.containers().await.len(), 1);
 }
 

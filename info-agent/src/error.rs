@@ -68,6 +68,17 @@ pub(crate) enum AgentError {
 
     #[error("could not render the metrics")]
     Metrics(#[from] prometheus::Error),
+
+    #[error("the outbox at {path} failed while {doing}")]
+    Outbox {
+        path: std::path::PathBuf,
+        doing: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("could not make the HTTP client that reports to the stores")]
+    HttpClient(#[source] reqwest::Error),
 }
 
 impl AgentError {
@@ -102,6 +113,7 @@ impl AgentError {
                 Some(json!({ "candidates": candidates }))
             }
             Self::Metrics(error) => Some(json!({ "cause": error.to_string() })),
+            Self::Outbox { .. } | Self::HttpClient(_) => None,
             Self::Proxied { header } => Some(json!({ "header": header })),
             Self::NoSuchContainer(_) | Self::NoPeerAddress | Self::NoSuchRoute(_) => None,
         }
@@ -119,7 +131,9 @@ impl ResponseError for AgentError {
             Self::SharedAddress { .. } | Self::AmbiguousContainer { .. } => StatusCode::CONFLICT,
             Self::Forbidden(_) | Self::Proxied { .. } => StatusCode::FORBIDDEN,
             Self::NoPeerAddress => StatusCode::BAD_REQUEST,
-            Self::Metrics(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Metrics(_) | Self::Outbox { .. } | Self::HttpClient(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 

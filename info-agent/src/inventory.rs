@@ -7,6 +7,7 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use chrono::{DateTime, Utc};
 use container_info_wire::{ContainerId, ContainerState, NetworkAddress, Snapshot};
+use tokio::sync::Notify;
 
 use crate::address_index::AddressIndex;
 use crate::error::AgentError;
@@ -106,6 +107,9 @@ pub(crate) struct Listing {
 pub(crate) struct Inventory {
     node: String,
     state: RwLock<State>,
+    /// Told whenever the picture may have changed, for the reporter of fleet
+    /// mode to compare with what it last reported.
+    changed: Notify,
 }
 
 struct State {
@@ -132,6 +136,7 @@ impl Inventory {
                 gateway_legs: GatewayLegs::default(),
                 addresses: AddressIndex::default(),
             }),
+            changed: Notify::new(),
         }
     }
 
@@ -155,6 +160,13 @@ impl Inventory {
 
     pub(crate) fn set_engine_health(&self, health: EngineHealth) {
         self.write().engine = health;
+        self.changed.notify_one();
+    }
+
+    /// Notified after every change of containers or engine health (and after
+    /// reads that changed nothing, which the reporter finds out).
+    pub(crate) fn changed(&self) -> &Notify {
+        &self.changed
     }
 
     pub(crate) fn container_count(&self) -> usize {
@@ -166,18 +178,21 @@ impl Inventory {
         let mut state = self.write();
         state.upsert(record);
         state.reindex();
+        self.changed.notify_one();
     }
 
     pub(crate) fn remove(&self, id: &ContainerId) {
         let mut state = self.write();
         state.containers.remove(id);
         state.reindex();
+        self.changed.notify_one();
     }
 
     pub(crate) fn set_gateway_legs(&self, legs: GatewayLegs) {
         let mut state = self.write();
         state.set_gateway_legs(legs);
         state.reindex();
+        self.changed.notify_one();
     }
 
     /// Brings the picture in line with a listing. A container the listing lacks is
@@ -193,6 +208,7 @@ impl Inventory {
         });
         state.set_gateway_legs(listing.gateway_legs);
         state.reindex();
+        self.changed.notify_one();
     }
 
     /// What the agent knows of each container, to compare with a fresh listing.

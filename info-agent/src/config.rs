@@ -10,6 +10,10 @@ use ipnet::IpNet;
 
 /// Tells each container on this Docker host who it is: `GET /self` answers the
 /// calling container's own snapshot, found from the address it calls from.
+///
+/// With --report-to (fleet mode), it also posts every container of the host to
+/// one or more stores, outbound only, keeping what a store has not taken in an
+/// outbox on disk.
 #[derive(Debug, Parser)]
 #[command(name = "container-info-agent", version, about)]
 pub struct Cli {

@@ -128,8 +128,12 @@ impl Sender {
         }
         let answer = response.text().await.unwrap_or_default();
         // 401, 413 and 429 concern the request as a whole, never one item in it.
+        // So does 403, though it names an item: a signature the store cannot
+        // verify means its key is not the agent's, which no item can fix, and
+        // dropping item after item would lose the host's reports over a setting.
         let whole = [
             StatusCode::UNAUTHORIZED,
+            StatusCode::FORBIDDEN,
             StatusCode::PAYLOAD_TOO_LARGE,
             StatusCode::TOO_MANY_REQUESTS,
         ];

@@ -8,7 +8,9 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use container_info_testkit::{TestStore, spawn_guarded_store, spawn_store, spawn_store_with};
+use container_info_testkit::{
+    TestStore, at, container_id, snapshot, spawn_guarded_store, spawn_store, spawn_store_with,
+};
 use container_info_wire::{ContainerState, Page, StoredSnapshot};
 use serde_json::Value;
 
@@ -343,4 +345,56 @@ async fn over_its_bound_the_outbox_drops_stats_resyncs_and_keeps_changes_of_stat
         [ContainerState::Running, ContainerState::Exited]
     );
     assert!(metric(&agent, "outbox_dropped_snapshots_total").await > dropped);
+}
+
+#[tokio::test]
+async fn a_snapshot_the_store_refuses_is_dropped_and_the_rest_of_its_batch_delivered() {
+    let Some(_docker) = TestDocker::connect().await else {
+        return;
+    };
+    let store = spawn_store().await;
+    let outbox = tempfile::tempdir().unwrap();
+    // A batch a previous run left (the outbox's documented format: a folder
+    // per store named after its URL, a file per batch), with an item in the
+    // middle that no store takes.
+    let folder: String = store
+        .url
+        .bytes()
+        .map(|byte| match byte {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' => (byte as char).to_string(),
+            _ => format!("%{byte:02X}"),
+        })
+        .collect();
+    let mut invalid = snapshot(2, &at(0));
+    invalid["id"] = serde_json::json!("not-a-container-id");
+    let batch = serde_json::json!([snapshot(1, &at(0)), invalid, snapshot(3, &at(0))]);
+    std::fs::create_dir_all(outbox.path().join(&folder)).unwrap();
+    std::fs::write(
+        outbox
+            .path()
+            .join(&folder)
+            .join("00000000000000000000.state.json"),
+        serde_json::to_vec(&batch).unwrap(),
+    )
+    .unwrap();
+
+    let agent = spawn_agent(|config| {
+        config.report_to = vec![store.url.clone()];
+        config.outbox = Some(outbox.path().to_owned());
+    })
+    .await;
+    for n in [1, 3] {
+        wait_for_state(&store, &container_id(n), ContainerState::Running).await;
+    }
+    wait_for("the refused item counted", || async {
+        (metric(&agent, "refused_snapshots_total").await == 1.0).then_some(())
+    })
+    .await;
+    let left = std::fs::read_dir(outbox.path().join(&folder))
+        .unwrap()
+        .count();
+    assert_eq!(
+        left, 0,
+        "the batch leaves the outbox once the rest is stored"
+    );
 }

@@ -390,11 +390,15 @@ async fn a_snapshot_the_store_refuses_is_dropped_and_the_rest_of_its_batch_deliv
         (metric(&agent, "refused_snapshots_total").await == 1.0).then_some(())
     })
     .await;
-    let left = std::fs::read_dir(outbox.path().join(&folder))
-        .unwrap()
-        .count();
-    assert_eq!(
-        left, 0,
-        "the batch leaves the outbox once the rest is stored"
-    );
+    // The store may answer before the agent has read its answer.
+    wait_for(
+        "the batch out of the outbox once the rest is stored",
+        || async {
+            let left = std::fs::read_dir(outbox.path().join(&folder))
+                .unwrap()
+                .count();
+            (left == 0).then_some(())
+        },
+    )
+    .await;
 }

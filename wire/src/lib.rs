@@ -2,6 +2,7 @@
 //! posts, and what the store returns. Field names are a contract shared by every
 //! part (see DESIGN.md); new fields are added, existing ones are never renamed.
 
+pub mod attestation;
 pub mod health;
 
 use std::collections::BTreeMap;

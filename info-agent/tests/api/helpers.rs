@@ -369,10 +369,12 @@ pub struct TestContainer {
     pub gateway: String,
 }
 
-/// An HTTP answer as a container received it.
+/// An HTTP answer, as the host or a container received it.
 #[derive(Debug)]
 pub struct Answer {
     pub status: u16,
+    /// Names in lowercase.
+    pub headers: Vec<(String, String)>,
     pub body: String,
 }
 
@@ -380,11 +382,24 @@ impl Answer {
     /// An HTTP/1.0 answer as it came over the wire; `None` while it is incomplete.
     pub fn parse(raw: &str) -> Option<Self> {
         let (head, body) = raw.split_once("\r\n\r\n")?;
-        let status = head.split_whitespace().nth(1)?.parse().ok()?;
+        let mut lines = head.split("\r\n");
+        let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+        let headers = lines
+            .filter_map(|line| line.split_once(':'))
+            .map(|(name, value)| (name.to_ascii_lowercase(), value.trim().to_owned()))
+            .collect();
         Some(Self {
             status,
+            headers,
             body: body.to_owned(),
         })
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
     }
 
     pub fn json(&self) -> Value {
@@ -514,18 +529,32 @@ impl TestContainer {
     }
 }
 
+/// The operator's token that [`spawn_agent`] gives the agent unless told otherwise.
+pub const TOKEN: &str = "test-token-6b1f0c2e9d8a7f3e5c4b2a1908f7e6d5";
+
 pub struct TestAgent {
     pub port: u16,
     pub http: reqwest::Client,
+    /// The content of the agent's --token-file, if it was given one.
+    pub token: Option<String>,
 }
 
-/// Starts the agent exactly as `main` does, on a port of its own, with the defaults
-/// changed by `configure`.
+/// Starts the agent exactly as `main` does, on a port of its own, with [`TOKEN`] in
+/// its --token-file, and with the defaults changed by `configure`.
 pub async fn spawn_agent(configure: impl FnOnce(&mut Config)) -> TestAgent {
+    let secrets = tempfile::tempdir().unwrap();
+    let token_file = secrets.path().join("token");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
     let mut config = Config::with_defaults();
     config.listen = "0.0.0.0:0".parse().unwrap();
+    config.token_file = Some(token_file);
     configure(&mut config);
+    let token = config.token_file.as_ref().map(|path| {
+        let content = std::fs::read_to_string(path).unwrap();
+        content.trim().to_owned()
+    });
     let listener = TcpListener::bind(config.listen).unwrap();
+    // The agent reads its token file at start only.
     let application = Application::build(config, listener)
         .await
         .expect("the agent starts");
@@ -534,20 +563,41 @@ pub async fn spawn_agent(configure: impl FnOnce(&mut Config)) -> TestAgent {
     TestAgent {
         port,
         http: reqwest::Client::new(),
+        token,
     }
 }
 
 impl TestAgent {
-    /// `GET path` from the host itself, over loopback.
+    /// `GET path` from the host itself, over loopback, as the operator: with the
+    /// agent's token, if it has one.
     pub async fn get(&self, path: &str) -> Answer {
-        let response = self
+        let authorization = self.token.as_ref().map(|token| format!("Bearer {token}"));
+        let headers: Vec<(&str, &str)> = authorization
+            .iter()
+            .map(|value| ("Authorization", value.as_str()))
+            .collect();
+        self.request(path, &headers).await
+    }
+
+    /// `GET path` from the host, over loopback, with exactly these headers.
+    pub async fn request(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
+        let mut request = self
             .http
-            .get(format!("http://127.0.0.1:{}{path}", self.port))
-            .send()
-            .await
-            .unwrap();
+            .get(format!("http://127.0.0.1:{}{path}", self.port));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
         Answer {
             status: response.status().as_u16(),
+            headers: response
+                .headers()
+                .iter()
+                .map(|(name, value)| {
+                    let value = value.to_str().unwrap_or_default().to_owned();
+                    (name.as_str().to_owned(), value)
+                })
+                .collect(),
             body: response.text().await.unwrap(),
         }
     }

@@ -57,3 +57,26 @@ async fn an_unreachable_engine_stops_the_start_with_a_clear_message() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn a_token_file_that_cannot_be_used_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let short = dir.path().join("short");
+    std::fs::write(&short, "hunter2\n").unwrap();
+    let absent = dir.path().join("absent");
+    for (path, why) in [(short, "at least 32"), (absent, "cannot read")] {
+        let mut config = Config::with_defaults();
+        config.token_file = Some(path.clone());
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let Err(error) = Application::build(config, listener).await else {
+            panic!("the agent started with the token file {}", path.display());
+        };
+        let message = format!("{error:#}");
+        assert!(
+            message.contains("--token-file") && message.contains(why),
+            "{message}"
+        );
+        assert!(message.contains(&path.display().to_string()), "{message}");
+        assert!(!message.contains("hunter2"), "the secret itself: {message}");
+    }
+}

@@ -10,8 +10,14 @@ use ipnet::IpNet;
 
 /// Tells each container on this Docker host who it is: `GET /self` answers the
 /// calling container's own snapshot, found from the address it calls from.
+///
+/// `/self` refuses (409) a caller whose address is not its own alone: a container
+/// in a network namespace that other containers share (`--network container:`;
+/// the owner too, while a joiner has not stopped), and every caller on the host's
+/// own addresses (the host, and containers started with `--network host`).
+/// `/containers` is the operator's: it needs the token of --token-file.
 #[derive(Debug, Parser)]
-#[command(name = "container-info-agent", version, about)]
+#[command(name = "container-info-agent", version)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

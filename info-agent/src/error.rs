@@ -39,6 +39,30 @@ pub(crate) enum AgentError {
         containers: Vec<ContainerId>,
     },
 
+    /// Containers started with `--network container:` share their owner's
+    /// addresses, and nothing in a request tells them apart.
+    #[error(
+        "the address {address} is shared by {} containers ({}): they run in one network \
+         namespace, joined with --network container:, and the agent cannot tell which of \
+         them is calling; /self answers a container in a network namespace of its own",
+        containers.len(),
+        containers.join(", ")
+    )]
+    SharedNamespace {
+        address: IpAddr,
+        containers: Vec<String>,
+    },
+
+    /// The host and every container started with `--network host` share the
+    /// host's addresses.
+    #[error(
+        "{0} is an address of this host itself: the host and every container started \
+         with --network host call from the host's addresses, and the agent cannot tell \
+         them apart; /self answers a container on a network of its own (a bridge or an \
+         overlay), not one started with --network host"
+    )]
+    HostCaller(IpAddr),
+
     #[error(
         "{0} is outside the networks given to the agent with --allow-from, so it may not \
          read other containers' records, token or not (loopback is inside them only with \
@@ -120,7 +144,12 @@ impl AgentError {
             Self::EngineAnswer { host, .. } | Self::EngineDown { host, .. } => {
                 Some(json!({ "docker_host": host }))
             }
+            Self::SharedNamespace {
+                address,
+                containers,
+            } => Some(json!({ "address": address, "containers": containers })),
             Self::UnknownCaller(address)
+            | Self::HostCaller(address)
             | Self::NotAllowedFrom(address)
             | Self::NoTokenConfigured(address) => Some(json!({ "address": address })),
             Self::SharedAddress {
@@ -163,7 +192,10 @@ impl ResponseError for AgentError {
             Self::UnknownCaller(_) | Self::NoSuchContainer(_) | Self::NoSuchRoute(_) => {
                 StatusCode::NOT_FOUND
             }
-            Self::SharedAddress { .. } | Self::AmbiguousContainer { .. } => StatusCode::CONFLICT,
+            Self::SharedAddress { .. }
+            | Self::SharedNamespace { .. }
+            | Self::HostCaller(_)
+            | Self::AmbiguousContainer { .. } => StatusCode::CONFLICT,
             Self::NotAllowedFrom(_) | Self::NoTokenConfigured(_) | Self::Proxied { .. } => {
                 StatusCode::FORBIDDEN
             }

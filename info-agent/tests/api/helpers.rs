@@ -184,6 +184,14 @@ impl TestDocker {
     /// A running container on `network` (the default bridge when `None`) that runs
     /// `spec.script`, or sleeps.
     pub async fn container(&self, spec: ContainerSpec<'_>) -> TestContainer {
+        let mut container = self.created(spec).await;
+        container.start().await;
+        container.read_address().await;
+        container
+    }
+
+    /// A container as [`Self::container`] makes it, created but not started.
+    pub async fn created(&self, spec: ContainerSpec<'_>) -> TestContainer {
         let image = self.image().await;
         let name = format!("{}-{}", self.run, spec.name);
         let options = CreateContainerOptions {
@@ -196,17 +204,14 @@ impl TestDocker {
             .await
             .unwrap_or_else(|error| panic!("creating container {name}: {error}"));
         self.remember(Made::Container(created.id.clone()));
-        let mut container = TestContainer {
+        TestContainer {
             docker: self.docker.clone(),
             id: created.id,
             name,
             network: spec.network.unwrap_or("bridge").to_owned(),
             ip: String::new(),
             gateway: String::new(),
-        };
-        container.start().await;
-        container.read_address().await;
-        container
+        }
     }
 
     /// Joins a one-node swarm for the test, unless the engine already is in one.
@@ -300,6 +305,8 @@ impl Made {
 
 pub struct ContainerSpec<'a> {
     pub name: &'a str,
+    /// The network, or `host`, or `container:<ID>` to run in another container's
+    /// network namespace; the default bridge when `None`.
     pub network: Option<&'a str>,
     pub env: &'a [&'a str],
     pub labels: &'a [(&'a str, &'a str)],
@@ -600,6 +607,38 @@ impl TestAgent {
                 .collect(),
             body: response.text().await.unwrap(),
         }
+    }
+}
+
+/// Written after the answer, so that a test knows the whole answer is in the output.
+const ANSWERED: &str = "--answered--";
+
+/// A script that asks the agent `/self` the moment the container starts, before the
+/// agent can have seen the engine's `start` event, then sleeps so that the test can
+/// compare the answer with the engine's inspect of the running container.
+pub fn ask_at_start(gateway: &str, port: u16) -> String {
+    format!(
+        "printf 'GET /self HTTP/1.0\\r\\nHost: agent\\r\\n\\r\\n' \
+         | /bin/busybox timeout 10 /bin/busybox nc {gateway} {port}; \
+         echo; echo {ANSWERED}; exec /bin/busybox sleep 600"
+    )
+}
+
+/// The answer the container got at its start, as its output shows it.
+pub async fn answer_at_start(container: &TestContainer) -> Answer {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let output = container.output().await;
+        if let Some((answer, _)) = output.split_once(ANSWERED) {
+            return Answer::parse(answer.trim_end())
+                .unwrap_or_else(|| panic!("{}: no HTTP answer in {output:?}", container.name));
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: no answer within 15 s: {output:?}",
+            container.name
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

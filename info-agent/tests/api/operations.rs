@@ -3,7 +3,7 @@ use container_info_agent::config::Config;
 use container_info_agent::startup::Application;
 
 #[tokio::test]
-async fn health_metrics_and_a_caller_that_is_no_container() {
+async fn health_metrics_and_the_host_asking_self() {
     let Some(_docker) = TestDocker::connect().await else {
         return;
     };
@@ -11,9 +11,10 @@ async fn health_metrics_and_a_caller_that_is_no_container() {
     assert_eq!(agent.get("/healthz").await.status, 200);
     assert_eq!(agent.get("/readyz").await.status, 200);
 
-    // The host is no container: 404, naming the address the agent saw.
+    // The host is no container, and cannot be told from one started with
+    // --network host: 409, naming the address the agent saw, before any lookup.
     let answer = agent.get("/self").await;
-    assert_eq!(answer.status, 404, "{}", answer.body);
+    assert_eq!(answer.status, 409, "{}", answer.body);
     let error = answer.json();
     assert_eq!(error["detail"]["address"], "127.0.0.1", "{error}");
     assert!(
@@ -33,8 +34,8 @@ async fn health_metrics_and_a_caller_that_is_no_container() {
     let metrics = agent.get("/metrics").await.body;
     for expected in [
         "container_info_agent_engine_up 1",
-        "container_info_agent_http_requests_total{route=\"/self\",status=\"404\"} 1",
-        "container_info_agent_miss_refreshes_total 1",
+        "container_info_agent_http_requests_total{route=\"/self\",status=\"409\"} 1",
+        "container_info_agent_miss_refreshes_total 0",
     ] {
         assert!(metrics.contains(expected), "no {expected} in\n{metrics}");
     }

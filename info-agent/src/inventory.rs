@@ -510,6 +510,7 @@ impl State {
             networks: self.networks(entry),
             stats,
             observed_at,
+            attestation: None,
             extra: Default::default(),
         }
     }

@@ -18,6 +18,7 @@ use bollard::query_parameters::{
 use container_info_agent::config::Config;
 use container_info_agent::startup::Application;
 use container_info_agent::telemetry;
+use container_info_testkit::Secrets;
 use futures_util::StreamExt;
 use serde_json::Value;
 
@@ -536,9 +537,6 @@ impl TestContainer {
     }
 }
 
-/// The operator's token that [`spawn_agent`] gives the agent unless told otherwise.
-pub const TOKEN: &str = "test-token-6b1f0c2e9d8a7f3e5c4b2a1908f7e6d5";
-
 pub struct TestAgent {
     pub port: u16,
     pub http: reqwest::Client,
@@ -546,15 +544,14 @@ pub struct TestAgent {
     pub token: Option<String>,
 }
 
-/// Starts the agent exactly as `main` does, on a port of its own, with [`TOKEN`] in
-/// its --token-file, and with the defaults changed by `configure`.
+/// Starts the agent exactly as `main` does, on a port of its own, with the test
+/// kit's [`TOKEN`](container_info_testkit::TOKEN) as the operator's (--token-file),
+/// and with the defaults changed by `configure`.
 pub async fn spawn_agent(configure: impl FnOnce(&mut Config)) -> TestAgent {
-    let secrets = tempfile::tempdir().unwrap();
-    let token_file = secrets.path().join("token");
-    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    let secrets = Secrets::new();
     let mut config = Config::with_defaults();
     config.listen = "0.0.0.0:0".parse().unwrap();
-    config.token_file = Some(token_file);
+    config.token_file = Some(secrets.token_file());
     configure(&mut config);
     let token = config.token_file.as_ref().map(|path| {
         let content = std::fs::read_to_string(path).unwrap();

@@ -1,6 +1,6 @@
-use crate::helpers::{
-    Answer, ContainerSpec, TOKEN, TestAgent, TestContainer, TestDocker, spawn_agent,
-};
+use container_info_testkit::TOKEN;
+
+use crate::helpers::{Answer, ContainerSpec, TestAgent, TestContainer, TestDocker, spawn_agent};
 
 const CHALLENGE: &str = "Bearer realm=\"container-info-agent\"";
 

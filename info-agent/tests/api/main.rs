@@ -10,4 +10,5 @@ mod namespaces;
 mod operations;
 mod own_snapshot;
 mod redaction;
+mod signing;
 mod swarm;

@@ -13,6 +13,8 @@
 mod address;
 mod scripts;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use prometheus::{IntCounter, IntCounterVec, IntGauge};
@@ -20,7 +22,7 @@ use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until, timeout_at};
 
 use crate::config::Config;
-use crate::storage::{Fenced, Heartbeat, LeaderWork, Store, Term, now_ms};
+use crate::storage::{Claimed, Fenced, Heartbeat, LeaderWork, StorageError, Store, Term, now_ms};
 pub(crate) use address::advertised_addresses;
 pub(crate) use scripts::{Role, RoleScripts};
 
@@ -85,6 +87,8 @@ impl Membership {
             scripts: self.scripts,
             metrics: self.metrics,
             held: None,
+            stepped_down_from: None,
+            pending: None,
             optimized_at: None,
         };
         let term = leadership.run(stop).await;
@@ -93,7 +97,12 @@ impl Membership {
         // A leader's --on-follower script runs before its lease is given up,
         // so that what it undoes is undone before another replica leads.
         leadership.scripts.finish().await;
-        match self.store.leave(self.beat.id.clone(), term).await {
+        if let Some(term) = term
+            && let Err(error) = self.store.release(term).await
+        {
+            tracing::warn!(%error, "could not give up the lease; it expires by itself");
+        }
+        match self.store.leave(self.beat.id.clone()).await {
             Ok(()) => tracing::info!("left the roll call"),
             Err(error) => {
                 tracing::warn!(%error, "could not leave the roll call; the leader will forget this replica")
@@ -132,6 +141,9 @@ struct Held {
     until_ms: i64,
 }
 
+/// A claim sent to the database and not answered yet.
+type PendingClaim = Pin<Box<dyn Future<Output = Result<Option<Claimed>, StorageError>> + Send>>;
+
 struct Leadership {
     store: Store,
     id: String,
@@ -140,6 +152,12 @@ struct Leadership {
     scripts: RoleScripts,
     metrics: RoleMetrics,
     held: Option<Held>,
+    /// The generation this replica last stepped down from.
+    stepped_down_from: Option<i64>,
+    /// A claim that did not land in time: it is still queued for the database,
+    /// and its answer is awaited rather than lost, so that this replica learns
+    /// of every term the database gave it.
+    pending: Option<PendingClaim>,
     optimized_at: Option<Instant>,
 }
 
@@ -187,17 +205,25 @@ impl Leadership {
         }
     }
 
-    /// One claim of the lease, and the leader's work when it holds it; returns
-    /// when to come back.
+    /// The leader's work, then one claim of the lease; returns when to come back.
     async fn round(&mut self) -> Instant {
         let started = Instant::now();
-        let started_ms = now_ms();
+        if let Some(until) = self.held.as_ref().map(|held| held.until)
+            && !self.work(until).await
+        {
+            self.step_down("leader-only work did not finish in time");
+            return Instant::now();
+        }
         let held = self.held.as_ref().map(|held| held.term.generation);
-        let claim = self.store.claim(self.id.clone(), held, self.lease);
+        let mut claim = self.pending.take().unwrap_or_else(|| {
+            let (store, id, lease) = (self.store.clone(), self.id.clone(), self.lease);
+            Box::pin(async move { store.claim(id, held, lease).await })
+        });
         let claimed = match self.held.as_ref().map(|held| held.until) {
-            Some(until) => match timeout_at(until, claim).await {
+            Some(until) => match timeout_at(until, &mut claim).await {
                 Ok(claimed) => claimed,
                 Err(_) => {
+                    self.pending = Some(claim);
                     self.step_down("the renewal did not land in time");
                     return Instant::now();
                 }
@@ -205,23 +231,7 @@ impl Leadership {
             None => claim.await,
         };
         match claimed {
-            Ok(Some(claimed)) => {
-                let until = started + self.lease - self.margin();
-                let until_ms = started_ms + duration_ms(self.lease - self.margin());
-                if held != Some(claimed.term.generation) {
-                    if held.is_some() {
-                        self.step_down("the lease expired before it was renewed");
-                    }
-                    self.became_leader(&claimed.term, claimed.acquired_at_ms);
-                }
-                self.held = Some(Held {
-                    term: claimed.term,
-                    until,
-                    until_ms,
-                });
-                self.work(until).await;
-                (started + self.renew_every()).min(until)
-            }
+            Ok(Some(claimed)) => self.claimed(claimed, started).await,
             Ok(None) => {
                 if held.is_some() {
                     self.step_down("another replica holds the lease");
@@ -234,6 +244,39 @@ impl Leadership {
                 self.held.as_ref().map_or(next, |held| next.min(held.until))
             }
         }
+    }
+
+    /// The database gave this replica a term (a new one, or the one it holds,
+    /// renewed).
+    async fn claimed(&mut self, claimed: Claimed, started: Instant) -> Instant {
+        let generation = claimed.term.generation;
+        if self.held.is_none() && self.stepped_down_from == Some(generation) {
+            // A renewal that landed after this replica had stepped down: it
+            // does not lead under a generation it left, and gives it back.
+            tracing::info!(
+                generation,
+                "gave back a lease renewed too late to lead under"
+            );
+            if let Err(error) = self.store.release(claimed.term).await {
+                tracing::warn!(%error, "could not give back the lease; it expires by itself");
+            }
+            return Instant::now();
+        }
+        // The lease runs from the moment the claim landed, on the clock every
+        // replica of the file shares; this replica leads until a margin before.
+        let until_ms = claimed.renewed_at_ms + duration_ms(self.lease - self.margin());
+        let left = Duration::from_millis(u64::try_from(until_ms - now_ms()).unwrap_or(0));
+        let until = Instant::now() + left;
+        if self.held.as_ref().map(|held| held.term.generation) != Some(generation) {
+            self.step_down("the lease expired before it was renewed");
+            self.became_leader(&claimed.term, claimed.acquired_at_ms);
+        }
+        self.held = Some(Held {
+            term: claimed.term,
+            until,
+            until_ms,
+        });
+        (started + self.renew_every()).min(until)
     }
 
     /// A follower comes back when the lease it saw expires, or after a third
@@ -276,6 +319,7 @@ impl Leadership {
             reason,
             "stopped being the leader"
         );
+        self.stepped_down_from = Some(held.term.generation);
         self.metrics.leader.set(0);
         self.metrics
             .role_changes
@@ -287,8 +331,10 @@ impl Leadership {
     /// The leader's round of work: forget replicas silent for too long, and
     /// now and then let SQLite refresh its statistics. Once per store rather
     /// than once per replica; the database refuses it once the term is over.
-    async fn work(&mut self, until: Instant) {
-        let Some(held) = &self.held else { return };
+    /// False when it did not finish before `until`: it may still land, and
+    /// then the database decides.
+    async fn work(&mut self, until: Instant) -> bool {
+        let Some(held) = &self.held else { return true };
         let optimize = self
             .optimized_at
             .is_none_or(|at| at.elapsed() >= OPTIMIZE_EVERY);
@@ -309,9 +355,9 @@ impl Leadership {
             // Counted and logged where the database refused it.
             Ok(Ok(Fenced::Refused)) => {}
             Ok(Err(error)) => tracing::warn!(%error, "leader-only work failed; trying again"),
-            // The next round steps down.
-            Err(_) => {}
+            Err(_) => return false,
         }
+        true
     }
 }
 

@@ -131,9 +131,15 @@ impl Store {
         self.submit(|reply| Job::Heartbeat { beat, reply }).await
     }
 
-    /// Takes replica `id` out of the roll call, and gives up `term` if it holds one.
-    pub(crate) async fn leave(&self, id: String, term: Option<Term>) -> Result<(), StorageError> {
-        self.submit(|reply| Job::Leave { id, term, reply }).await
+    /// Takes replica `id` out of the roll call.
+    pub(crate) async fn leave(&self, id: String) -> Result<(), StorageError> {
+        self.submit(|reply| Job::Leave { id, reply }).await
+    }
+
+    /// Gives up `term` if it is still the lease's, so that another replica
+    /// need not wait for it to expire.
+    pub(crate) async fn release(&self, term: Term) -> Result<(), StorageError> {
+        self.submit(|reply| Job::Release { term, reply }).await
     }
 
     /// Renews the lease of generation `held`, or takes it when it is free or

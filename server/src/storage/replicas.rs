@@ -52,6 +52,8 @@ pub(crate) struct Claimed {
     pub term: Term,
     /// When this term began, on the clock the claims read.
     pub acquired_at_ms: i64,
+    /// When this claim landed: the lease runs from here.
+    pub renewed_at_ms: i64,
 }
 
 /// One round of leader-only work, done only while `term` is current.
@@ -97,7 +99,8 @@ impl LeaseRow {
         self.renewed_at_ms + self.duration_ms
     }
 
-    /// Who holds the lease at `now`, if anyone.
+    /// Who holds the lease at `now`, if anyone: a released or expired lease
+    /// names its last holder but is nobody's.
     pub(crate) fn holder_at(&self, now: i64) -> Option<&str> {
         self.holder
             .as_deref()
@@ -127,16 +130,20 @@ pub(crate) fn heartbeat(tx: &Transaction, beat: &Heartbeat, now: i64) -> rusqlit
     Ok(())
 }
 
-/// A replica that stops cleanly leaves the roll call, and gives up its lease
-/// so that another replica takes it without waiting for it to expire.
-pub(crate) fn leave(tx: &Transaction, id: &str, term: Option<&Term>) -> rusqlite::Result<()> {
+/// A replica that stops cleanly leaves the roll call at once.
+pub(crate) fn leave(tx: &Transaction, id: &str) -> rusqlite::Result<()> {
     tx.execute("DELETE FROM replicas WHERE id = ?1", [id])?;
-    if let Some(term) = term {
-        tx.execute(
-            "UPDATE lease SET holder = NULL WHERE name = ?1 AND holder = ?2 AND generation = ?3",
-            params![LEASE, term.holder, term.generation],
-        )?;
-    }
+    Ok(())
+}
+
+/// Gives up `term` if it is still the lease's: the lease expires now, so that
+/// another replica takes it without waiting. Its holder stays, as the last
+/// one, so that the transitions count holder changes only.
+pub(crate) fn release(tx: &Transaction, term: &Term) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE lease SET duration_ms = 0 WHERE name = ?1 AND holder = ?2 AND generation = ?3",
+        params![LEASE, term.holder, term.generation],
+    )?;
     Ok(())
 }
 
@@ -158,10 +165,12 @@ pub(crate) fn claim(
     // free or expired lease. SET expressions all read the old row.
     tx.prepare_cached(
         "UPDATE lease SET
-             generation = CASE WHEN holder = ?2 AND generation = ?3 THEN generation
-                               ELSE generation + 1 END,
-             acquired_at_ms = CASE WHEN holder = ?2 AND generation = ?3 THEN acquired_at_ms
-                                   ELSE ?4 END,
+             generation = CASE
+                 WHEN holder = ?2 AND generation = ?3 AND renewed_at_ms + duration_ms > ?4
+                 THEN generation ELSE generation + 1 END,
+             acquired_at_ms = CASE
+                 WHEN holder = ?2 AND generation = ?3 AND renewed_at_ms + duration_ms > ?4
+                 THEN acquired_at_ms ELSE ?4 END,
              transitions = CASE WHEN holder = ?2 THEN transitions ELSE transitions + 1 END,
              holder = ?2,
              renewed_at_ms = ?4,
@@ -170,7 +179,7 @@ pub(crate) fn claim(
            AND ((holder = ?2 AND generation = ?3 AND renewed_at_ms + duration_ms > ?4)
                 OR holder IS NULL
                 OR renewed_at_ms + duration_ms <= ?4)
-         RETURNING generation, acquired_at_ms",
+         RETURNING generation, acquired_at_ms, renewed_at_ms",
     )?
     .query_row(
         params![LEASE, id, held.unwrap_or(-1), now, duration_ms],
@@ -181,6 +190,7 @@ pub(crate) fn claim(
                     generation: row.get(0)?,
                 },
                 acquired_at_ms: row.get(1)?,
+                renewed_at_ms: row.get(2)?,
             })
         },
     )

@@ -70,13 +70,14 @@ const MIGRATIONS: &[&str] = &[
     -- leader-only write must still match (fencing).
     CREATE TABLE lease (
         name           TEXT PRIMARY KEY,
+        -- The last replica to take it; released or expired, it is nobody's.
         holder         TEXT,
         acquired_at_ms INTEGER NOT NULL,
         renewed_at_ms  INTEGER NOT NULL,
         duration_ms    INTEGER NOT NULL,
         -- One more at each acquisition: one generation, one unbroken leadership.
         generation     INTEGER NOT NULL,
-        -- One more each time the holder changes (a release counts).
+        -- One more each time the holder changes.
         transitions    INTEGER NOT NULL
     );
     INSERT INTO lease VALUES ('leader', NULL, 0, 0, 0, 0, 0);

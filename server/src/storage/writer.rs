@@ -47,10 +47,14 @@ pub(super) enum Job {
         beat: Heartbeat,
         reply: Reply<()>,
     },
-    /// This replica stops: out of the roll call, and its lease given up.
+    /// This replica stops: out of the roll call.
     Leave {
         id: String,
-        term: Option<Term>,
+        reply: Reply<()>,
+    },
+    /// Gives up a term: the lease expires now.
+    Release {
+        term: Term,
         reply: Reply<()>,
     },
     /// Renew `held`, or take the lease when it is free or expired.
@@ -93,15 +97,24 @@ impl Applied {
 }
 
 impl Job {
+    /// Whether a client's request is waiting for it.
+    fn is_request(&self) -> bool {
+        matches!(
+            self,
+            Self::Write { .. } | Self::Delete { .. } | Self::Probe { .. }
+        )
+    }
+
     /// For a group whose transaction could not even begin: each job is
     /// answered with the error of the transaction.
     fn not_applied(self) -> Applied {
         match self {
             Self::Write { reply, .. } => Applied::new(reply, Ok(Vec::new())),
             Self::Delete { reply, .. } => Applied::new(reply, Ok(false)),
-            Self::Probe { reply } | Self::Heartbeat { reply, .. } | Self::Leave { reply, .. } => {
-                Applied::new(reply, Ok(()))
-            }
+            Self::Probe { reply }
+            | Self::Heartbeat { reply, .. }
+            | Self::Leave { reply, .. }
+            | Self::Release { reply, .. } => Applied::new(reply, Ok(())),
             Self::Claim { reply, .. } => Applied::new(reply, Ok(None)),
             Self::LeaderWork { reply, .. } => Applied::new(reply, Ok(Fenced::Refused)),
         }
@@ -136,7 +149,11 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            self.metrics.requests_per_commit.observe(group.len() as f64);
+            // Requests of clients, not this replica's own heartbeats and claims.
+            let requests = group.iter().filter(|job| job.is_request()).count();
+            if requests > 0 {
+                self.metrics.requests_per_commit.observe(requests as f64);
+            }
             if self.commit_group(group) {
                 std::thread::sleep(PASS_THE_TURN);
             }
@@ -231,8 +248,12 @@ fn apply(tx: &Transaction, job: Job, history_limit: u32, metrics: &WriterMetrics
             let result = in_savepoint(tx, || replicas::heartbeat(tx, &beat, now_ms()));
             Applied::new(reply, result)
         }
-        Job::Leave { id, term, reply } => {
-            let result = in_savepoint(tx, || replicas::leave(tx, &id, term.as_ref()));
+        Job::Leave { id, reply } => {
+            let result = in_savepoint(tx, || replicas::leave(tx, &id));
+            Applied::new(reply, result)
+        }
+        Job::Release { term, reply } => {
+            let result = in_savepoint(tx, || replicas::release(tx, &term));
             Applied::new(reply, result)
         }
         Job::Claim {

@@ -6,6 +6,7 @@ pub(crate) mod error;
 pub(crate) mod ingest;
 pub(crate) mod metrics;
 pub(crate) mod query;
+pub(crate) mod replicas;
 pub(crate) mod routes;
 pub mod startup;
 pub(crate) mod storage;

@@ -7,6 +7,7 @@ mod first_answer;
 mod fleet;
 mod helpers;
 mod isolation;
+mod namespaces;
 mod operations;
 mod own_snapshot;
 mod redaction;

@@ -190,6 +190,11 @@ impl Inventory {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The node every snapshot names.
+    pub(crate) fn node(&self) -> &str {
+        &self.node
+    }
+
     pub(crate) fn engine_health(&self) -> EngineHealth {
         self.read().engine.clone()
     }

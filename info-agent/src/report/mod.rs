@@ -81,17 +81,22 @@ pub(crate) fn start(
         let pushed = Arc::new(Notify::new());
         // What a previous run left waits for no new report.
         pushed.notify_one();
-        tasks.push(tokio::spawn(
-            Sender {
-                store: store.clone(),
-                outbox: outbox.clone(),
-                pushed: pushed.clone(),
-                http: http.clone(),
-                metrics: metrics.clone(),
-                backoff_cap: settings.interval,
-            }
-            .run(),
-        ));
+        let sender = Sender {
+            store: store.clone(),
+            outbox: outbox.clone(),
+            pushed: pushed.clone(),
+            http: http.clone(),
+            metrics: metrics.clone(),
+            backoff_cap: settings.interval,
+        };
+        let catch_up = CatchUp {
+            inventory: inventory.clone(),
+            signing_key: signing_key.clone(),
+        };
+        tasks.push(tokio::spawn(async move {
+            sender.catch_up(catch_up).await;
+            sender.run().await;
+        }));
         destinations.push(Destination {
             store: store.clone(),
             outbox,
@@ -199,6 +204,44 @@ impl Reporter {
                 }
             }
         }
+    }
+}
+
+/// What a sender needs to find, in its store, the containers removed while
+/// the agent was down.
+pub(crate) struct CatchUp {
+    inventory: Arc<Inventory>,
+    signing_key: Option<Secret>,
+}
+
+impl CatchUp {
+    /// `removed` snapshots, signed and in batches, of what the store holds as
+    /// present on this node and the host no longer has.
+    pub(crate) fn removed(&self, held: Vec<Snapshot>, now: DateTime<Utc>) -> Vec<(Vec<u8>, u64)> {
+        let gone: Vec<Snapshot> = held
+            .into_iter()
+            .filter(|held| {
+                held.node == self.inventory.node()
+                    && held.state != ContainerState::Removed
+                    && self.inventory.snapshot(&held.id).is_none()
+            })
+            .map(|held| Snapshot {
+                state: ContainerState::Removed,
+                observed_at: now,
+                stats: None,
+                attestation: None,
+                extra: Default::default(),
+                ..held
+            })
+            .collect();
+        batches(gone, self.signing_key.as_ref())
+            .into_iter()
+            .map(|batch| (batch.body, batch.count))
+            .collect()
+    }
+
+    pub(crate) fn node(&self) -> &str {
+        self.inventory.node()
     }
 }
 

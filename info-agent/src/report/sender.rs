@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use container_info_wire::{Page, Snapshot, StoredSnapshot};
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::sync::Notify;
@@ -30,6 +31,9 @@ pub(crate) struct Sender {
     /// the agent within about one report interval.
     pub(crate) backoff_cap: Duration,
 }
+
+/// One page of the store's latest records, as many as it gives at once.
+const CATCH_UP_PAGE: usize = 1000;
 
 /// What a store made of a batch.
 enum Outcome {
@@ -109,10 +113,89 @@ impl Sender {
         }
     }
 
+    /// Containers removed while the agent was down: asks the store which
+    /// containers it holds for this node and reports as `removed`, through the
+    /// outbox, those the host no longer has. Retried like a post until the
+    /// store answers; a store that refuses to be read (a protected one, which
+    /// the agent has no token for) is left as it is, with a warning.
+    pub(crate) async fn catch_up(&self, catch_up: super::CatchUp) {
+        let mut backoff = Backoff::new(self.backoff_cap);
+        let held = loop {
+            match self.held(catch_up.node()).await {
+                Ok(held) => break held,
+                Err(Some(why)) => {
+                    debug!(
+                        store = self.store,
+                        why, "cannot ask the store what it holds yet"
+                    );
+                    tokio::time::sleep(backoff.next()).await;
+                }
+                Err(None) => {
+                    warn!(
+                        store = self.store,
+                        "the store does not let the agent read what it holds; containers \
+                         removed while the agent was down stay listed there as they were"
+                    );
+                    return;
+                }
+            }
+        };
+        for (body, count) in catch_up.removed(held, chrono::Utc::now()) {
+            let outbox = self.outbox.clone();
+            let pushed =
+                blocking(move || outbox.push(super::outbox::Kind::State, &body, count)).await;
+            if let Err(error) = pushed {
+                warn!(
+                    store = self.store,
+                    error = error.with_causes(),
+                    "outbox unwritable"
+                );
+            }
+        }
+    }
+
+    /// The latest record of every container the store holds for `node`; an
+    /// error to retry (`Some`), or a refusal to read (`None`).
+    async fn held(&self, node: &str) -> Result<Vec<Snapshot>, Option<String>> {
+        let mut held = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut url = reqwest::Url::parse(&format!("{}/containers", self.store))
+                .map_err(|error| Some(error.to_string()))?;
+            url.query_pairs_mut()
+                .append_pair("node", node)
+                .append_pair("limit", &CATCH_UP_PAGE.to_string())
+                .extend_pairs(cursor.take().map(|cursor| ("cursor", cursor)));
+            let response = self
+                .http
+                .get(url)
+                .timeout(POST_TIMEOUT)
+                .send()
+                .await
+                .map_err(|error| Some(error.to_string()))?;
+            let status = response.status();
+            if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+                return Err(None);
+            }
+            if !status.is_success() {
+                return Err(Some(status.to_string()));
+            }
+            let page: Page<StoredSnapshot> = response
+                .json()
+                .await
+                .map_err(|error| Some(error.to_string()))?;
+            held.extend(page.items.into_iter().map(|stored| stored.snapshot));
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(held),
+            }
+        }
+    }
+
     async fn post(&self, body: &[u8]) -> Outcome {
         let sent = self
             .http
-            .post(format!("{}/containers", self.store.trim_end_matches('/')))
+            .post(format!("{}/containers", self.store))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .timeout(POST_TIMEOUT)
             .body(body.to_vec())

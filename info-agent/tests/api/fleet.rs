@@ -403,3 +403,27 @@ async fn a_snapshot_the_store_refuses_is_dropped_and_the_rest_of_its_batch_deliv
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_container_removed_while_the_agent_was_down_is_reported_removed_at_its_next_start() {
+    let Some(docker) = TestDocker::connect().await else {
+        return;
+    };
+    let container = docker.container(ContainerSpec::named("fleet-missed")).await;
+    let store = spawn_store().await;
+    let store_port: u16 = store.url.rsplit(':').next().unwrap().parse().unwrap();
+    let outbox = tempfile::tempdir().unwrap();
+    let mut agent = start_agent_process(free_port(), store_port, outbox.path());
+    wait_for_state(&store, &container.id, ContainerState::Running).await;
+    agent.start_kill().unwrap();
+    agent.wait().await.unwrap();
+
+    // No agent sees this go.
+    container.remove().await;
+    let _agent = start_agent_process(free_port(), store_port, outbox.path());
+    let records = wait_for_state(&store, &container.id, ContainerState::Removed).await;
+    assert_eq!(
+        states(&records),
+        [ContainerState::Running, ContainerState::Removed]
+    );
+}

@@ -217,9 +217,16 @@ pub(crate) struct CatchUp {
 impl CatchUp {
     /// `removed` snapshots, signed and in batches, of what the store holds as
     /// present on this node and the host no longer has.
+    ///
+    /// `held` is oldest first: the store's records, then what still waits in
+    /// the outbox, which the store will hold once it is delivered.
     pub(crate) fn removed(&self, held: Vec<Snapshot>, now: DateTime<Utc>) -> Vec<(Vec<u8>, u64)> {
-        let gone: Vec<Snapshot> = held
+        let latest: HashMap<ContainerId, Snapshot> = held
             .into_iter()
+            .map(|held| (held.id.clone(), held))
+            .collect();
+        let gone: Vec<Snapshot> = latest
+            .into_values()
             .filter(|held| {
                 held.node == self.inventory.node()
                     && held.state != ContainerState::Removed

@@ -15,6 +15,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
+use container_info_wire::Snapshot;
 use serde_json::Value;
 
 use crate::error::AgentError;
@@ -239,6 +240,20 @@ impl Outbox {
             },
         );
         Ok(())
+    }
+
+    /// Every snapshot waiting, oldest first.
+    pub(crate) fn waiting(&self) -> Result<Vec<Snapshot>, AgentError> {
+        let index = self.lock();
+        let mut waiting = Vec::new();
+        for (&sequence, entry) in &index.batches {
+            let body = fs::read(self.path(sequence, entry.kind))
+                .map_err(self.failed("reading a waiting batch"))?;
+            // Only the agent writes these; one it cannot read is skipped here
+            // as the sender skips it.
+            waiting.extend(serde_json::from_slice::<Vec<Snapshot>>(&body).unwrap_or_default());
+        }
+        Ok(waiting)
     }
 
     pub(crate) fn bytes(&self) -> u64 {

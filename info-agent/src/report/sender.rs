@@ -140,6 +140,18 @@ impl Sender {
                 }
             }
         };
+        let outbox = self.outbox.clone();
+        let held = match blocking(move || outbox.waiting()).await {
+            Ok(waiting) => held.into_iter().chain(waiting).collect(),
+            Err(error) => {
+                warn!(
+                    store = self.store,
+                    error = error.with_causes(),
+                    "outbox unreadable"
+                );
+                held
+            }
+        };
         for (body, count) in catch_up.removed(held, chrono::Utc::now()) {
             let outbox = self.outbox.clone();
             let pushed =

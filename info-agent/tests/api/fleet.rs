@@ -281,6 +281,9 @@ async fn a_sigkilled_agent_delivers_its_outbox_after_its_restart_exactly_once() 
         .map(|s| s["observed_at"].as_str().unwrap().parse().unwrap())
         .collect();
     assert!(before.len() >= 2, "{before:?}");
+    // Removed while the agent is down, and known to no store yet: only its
+    // outbox says it was there.
+    container.remove().await;
 
     let store = spawn_store_with(|config| {
         config.listen = format!("127.0.0.1:{store_port}").parse().unwrap();
@@ -294,11 +297,15 @@ async fn a_sigkilled_agent_delivers_its_outbox_after_its_restart_exactly_once() 
     })
     .await;
     assert_once_and_in_order(&delivered);
+    let delivered = wait_for_state(&store, &container.id, ContainerState::Removed).await;
+    assert_once_and_in_order(&delivered);
     assert_eq!(
-        states(&delivered).first(),
-        Some(&ContainerState::Running),
-        "{:?}",
-        states(&delivered)
+        states(&delivered),
+        [
+            ContainerState::Running,
+            ContainerState::Exited,
+            ContainerState::Removed
+        ]
     );
 }
 

@@ -3,6 +3,10 @@
 
 pub mod config;
 pub(crate) mod error;
+// Only in a cargo-fuzz build, for the fuzz targets of fuzz/.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod ingest;
 pub(crate) mod metrics;
 pub(crate) mod query;

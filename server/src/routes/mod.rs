@@ -6,9 +6,25 @@ mod extract;
 pub(crate) mod operations;
 
 use actix_web::{HttpRequest, web};
+use container_info_wire::ErrorBody;
+use utoipa::IntoResponses;
 use utoipa::openapi::OpenApi;
 
 use crate::error::ApiError;
+
+/// How a route that reads or writes the database fails when the database does.
+#[derive(IntoResponses)]
+#[expect(dead_code, reason = "responses for the OpenAPI document, never built")]
+pub(crate) enum StorageFailures {
+    #[response(status = 500, description = "The database failed")]
+    Failed(ErrorBody),
+    #[response(
+        status = 503,
+        description = "The database cannot be used now: busy, or its disk full or read-only. Nothing was changed; try again after `Retry-After` seconds.",
+        headers(("Retry-After" = u32, description = "Seconds to wait before trying again"))
+    )]
+    Unavailable(ErrorBody),
+}
 
 /// Every path template of the API with its methods, read from the OpenAPI
 /// document so that a 405 lists exactly what the routes accept. It also names

@@ -297,8 +297,13 @@ mod openapi {
     /// An RFC 3339 time or null, as `oneOf` rather than utoipa's
     /// `"type": ["string", "null"]`: schemathesis generates `""` for the latter
     /// as if the format did not apply, and the store rightly refuses it.
+    /// (A schema made here drops the field's doc comment, hence the
+    /// description.)
     pub(crate) fn nullable_time() -> OneOfBuilder {
         OneOfBuilder::new()
+            .description(Some(
+                "From the engine; null when it has none (`started_at` of a container that never started).",
+            ))
             .item(
                 ObjectBuilder::new()
                     .schema_type(Type::String)

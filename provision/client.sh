@@ -68,29 +68,37 @@ esac
 say "building the client and agent images ($CONTAINER_INFO_BUILD)"
 run "$CONTAINER_INFO_SOURCE_DIR/scripts/build-images" --mode "$CONTAINER_INFO_BUILD" client
 
-# 3. The agent: one per node, on the host's network, reading the engine socket.
+# 3. The agent: one per node, on the host's network, reading the engine socket,
+# signing what it answers with the key provision/server.sh made (its own
+# copy, readable by the socket's group, which the agent runs in).
+[ -S "$CONTAINER_INFO_DOCKER_SOCKET" ] || die "no engine socket at $CONTAINER_INFO_DOCKER_SOCKET"
+socket_group="$(stat -c %g "$CONTAINER_INFO_DOCKER_SOCKET")"
+key_source="$CONTAINER_INFO_SECRETS_DIR/signing-key"
+wait_for "the signing key in $key_source (written by provision/server.sh)" test -s "$key_source"
+install -D -m 0440 -g "$socket_group" "$key_source" "$CONTAINER_INFO_AGENT_KEY"
+key_digest="$(sha256sum "$CONTAINER_INFO_AGENT_KEY" | cut -c 1-12)"
 agent_image="container-info-agent:$CONTAINER_INFO_TAG"
-wanted_id="$(docker image inspect --format '{{.Id}}' "$agent_image")"
-current_id="$(docker container inspect --format '{{.Image}}' "$CONTAINER_INFO_AGENT_CONTAINER" 2>/dev/null || true)"
-running="$(docker container inspect --format '{{.State.Running}}' "$CONTAINER_INFO_AGENT_CONTAINER" 2>/dev/null || true)"
-if [ "$current_id" = "$wanted_id" ] && [ "$running" = true ]; then
-    say "the agent $CONTAINER_INFO_AGENT_CONTAINER runs the current image: keeping it"
+wanted="$(docker image inspect --format '{{.Id}}' "$agent_image") $key_digest true"
+current="$(docker container inspect --format '{{.Image}} {{index .Config.Labels "container-info.signing-key"}} {{.State.Running}}' "$CONTAINER_INFO_AGENT_CONTAINER" 2>/dev/null || true)"
+if [ "$current" = "$wanted" ]; then
+    say "the agent $CONTAINER_INFO_AGENT_CONTAINER runs the current image and key: keeping it"
 else
-    if [ -n "$current_id" ]; then
-        say "replacing the agent container $CONTAINER_INFO_AGENT_CONTAINER (new image, or not running)"
+    if [ -n "$current" ]; then
+        say "replacing the agent container $CONTAINER_INFO_AGENT_CONTAINER (new image or key, or not running)"
         run docker rm --force "$CONTAINER_INFO_AGENT_CONTAINER"
     fi
-    [ -S "$CONTAINER_INFO_DOCKER_SOCKET" ] || die "no engine socket at $CONTAINER_INFO_DOCKER_SOCKET"
     # The image runs as a non-root user: give it the group that owns the
     # socket here. The socket is mounted read-only, which stops the file being
     # replaced, not API calls; the agent itself only reads from the engine.
-    socket_group="$(stat -c %g "$CONTAINER_INFO_DOCKER_SOCKET")"
     say "starting the agent $CONTAINER_INFO_AGENT_CONTAINER (restarts with the engine)"
     run docker run --detach --name "$CONTAINER_INFO_AGENT_CONTAINER" \
         --restart unless-stopped \
         --network host \
         --volume "$CONTAINER_INFO_DOCKER_SOCKET:/var/run/docker.sock:ro" \
         --group-add "$socket_group" \
+        --volume "$CONTAINER_INFO_AGENT_KEY:/run/secrets/container-info-signing-key:ro" \
+        --env CONTAINER_INFO_AGENT_SIGNING_KEY_FILE=/run/secrets/container-info-signing-key \
+        --label "container-info.signing-key=$key_digest" \
         --label "$MANAGED_LABEL" \
         --log-opt max-size=10m --log-opt max-file=3 \
         "$agent_image"

@@ -37,6 +37,23 @@ CONTAINER_INFO_AGENT_CONTAINER="${CONTAINER_INFO_AGENT_CONTAINER:-container-info
 CONTAINER_INFO_DOCKER_SOCKET="${CONTAINER_INFO_DOCKER_SOCKET:-/var/run/docker.sock}"
 # Where client.sh installs the `container-info` wrapper.
 CONTAINER_INFO_WRAPPER="${CONTAINER_INFO_WRAPPER:-/usr/local/bin/container-info}"
+# Where provision/server.sh keeps the store's token (store-token: what an
+# operator sends to write without a signature, or to delete) and the key the
+# agents sign with (signing-key), each made once, at random; the clients read
+# the key there. Vagrant: the shared folder, so .vagrant/container-info/ on
+# the host that ran `vagrant up`.
+CONTAINER_INFO_SECRETS_DIR="${CONTAINER_INFO_SECRETS_DIR:-$CONTAINER_INFO_SHARED_DIR}"
+# Where scripts/one-host-up keeps them instead (its shared folder is
+# temporary), and scripts/one-host-down removes them.
+ONE_HOST_SECRETS_DIR="${XDG_STATE_HOME:-$HOME/.local/state}/container-info"
+# The agent's copy of the signing key on each client node, readable only by
+# the group of the engine socket, which the agent runs in (whoever is in that
+# group can run any container, so could read the key anyway).
+if [ "$(id -u)" = 0 ]; then
+    CONTAINER_INFO_AGENT_KEY="${CONTAINER_INFO_AGENT_KEY:-/var/lib/container-info/agent-signing-key}"
+else
+    CONTAINER_INFO_AGENT_KEY="${CONTAINER_INFO_AGENT_KEY:-${XDG_STATE_HOME:-$HOME/.local/state}/container-info/agent-signing-key}"
+fi
 # How long to wait for the swarm, the replicas and the agent, in seconds.
 CONTAINER_INFO_WAIT="${CONTAINER_INFO_WAIT:-300}"
 
@@ -128,7 +145,38 @@ wait_for() {
 # Deploy docker_server/stack.yml as $CONTAINER_INFO_STACK, with the override
 # when one is given. Images are local to the node (no registry): never ask a
 # registry to resolve them.
+# A random secret in $CONTAINER_INFO_SECRETS_DIR/$1, made once (32 random
+# bytes, base64: 43 characters).
+ensure_secret_file() {
+    local file="$CONTAINER_INFO_SECRETS_DIR/$1"
+    [ -s "$file" ] && return
+    say "making a new $1 in $file"
+    (
+        umask 077
+        mkdir -p "$CONTAINER_INFO_SECRETS_DIR"
+        head -c 32 /dev/urandom | base64 | tr -d '\n=' >"$file.new"
+        mv "$file.new" "$file"
+    )
+}
+
+# Prints the name of the Swarm secret holding $CONTAINER_INFO_SECRETS_DIR/$1,
+# creating it when missing. A secret cannot change, so it is named by its
+# content's digest: a new file makes a new secret, and the stack rolls over
+# to it.
+swarm_secret() {
+    local file="$CONTAINER_INFO_SECRETS_DIR/$1" name
+    name="container-info-$1-$(sha256sum "$file" | cut -c 1-12)"
+    if ! docker secret inspect "$name" >/dev/null 2>&1; then
+        docker secret create --label "$MANAGED_LABEL" "$name" "$file" >/dev/null
+    fi
+    printf '%s\n' "$name"
+}
+
 deploy_stack() {
+    # stack.yml names its external secrets by these.
+    CONTAINER_INFO_TOKEN_SECRET="$(swarm_secret store-token)"
+    CONTAINER_INFO_SIGNING_KEY_SECRET="$(swarm_secret signing-key)"
+    export CONTAINER_INFO_TOKEN_SECRET CONTAINER_INFO_SIGNING_KEY_SECRET
     local stack_file="$CONTAINER_INFO_SOURCE_DIR/docker_server/stack.yml"
     local override
     override="$(stack_override)"

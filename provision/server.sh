@@ -35,7 +35,12 @@ esac
 say "marking this node as the store's node ($STORE_LABEL=true)"
 run docker node update --label-add "$STORE_LABEL=true" "$(self_node_id)" >/dev/null
 
-# 3. What the clients need to join: the worker token and the manager's address.
+# 3. The store's token and the agents' signing key, before the join token:
+# a client that can join finds the key too.
+ensure_secret_file store-token
+ensure_secret_file signing-key
+
+# 4. What the clients need to join: the worker token and the manager's address.
 say "writing the join token and the manager address to $CONTAINER_INFO_SHARED_DIR"
 mkdir -p "$CONTAINER_INFO_SHARED_DIR"
 (
@@ -45,7 +50,7 @@ mkdir -p "$CONTAINER_INFO_SHARED_DIR"
 )
 printf '%s:2377\n' "$CONTAINER_INFO_SERVER_IP" >"$CONTAINER_INFO_SHARED_DIR/manager-addr"
 
-# 4. The overlay network the clients' containers join.
+# 5. The overlay network the clients' containers join.
 if docker network inspect "$CONTAINER_INFO_NETWORK" >/dev/null 2>&1; then
     say "network $CONTAINER_INFO_NETWORK exists"
 else
@@ -54,7 +59,7 @@ else
         --label "$MANAGED_LABEL" "$CONTAINER_INFO_NETWORK"
 fi
 
-# 5. The store's image, tagged also with its own ID: the stack deploys that
+# 6. The store's image, tagged also with its own ID: the stack deploys that
 # tag, so a rebuilt image changes the service and rolls out, and an unchanged
 # one changes nothing.
 say "building the store's image ($CONTAINER_INFO_BUILD)"
@@ -62,7 +67,7 @@ run "$CONTAINER_INFO_SOURCE_DIR/scripts/build-images" --mode "$CONTAINER_INFO_BU
 image_id="$(short_image_id "container-info-server:$CONTAINER_INFO_TAG")"
 run docker tag "container-info-server:$CONTAINER_INFO_TAG" "container-info-server:$image_id"
 
-# 6. The stack.
+# 7. The stack (the Swarm secrets made from the files of step 3 with it).
 say "deploying the stack $CONTAINER_INFO_STACK (image container-info-server:$image_id)"
 CONTAINER_INFO_TAG="$image_id" deploy_stack
 
@@ -76,3 +81,4 @@ if command -v curl >/dev/null; then
     wait_for "the store to answer on port 5001" curl -fsS --max-time 3 http://127.0.0.1:5001/healthz
 fi
 say "the store is up: curl http://$CONTAINER_INFO_SERVER_IP:5001/containers"
+say "writes other than an agent's signed snapshots need the token in $CONTAINER_INFO_SECRETS_DIR/store-token"

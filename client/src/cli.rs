@@ -1,5 +1,7 @@
 //! The command line: global settings, and the commands that run one-shot.
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser};
 use reqwest::Url;
 
@@ -47,4 +49,16 @@ pub(crate) struct TargetArgs {
     /// The agent's URL [default: http://<default gateway>:5002].
     #[arg(long, env = "CONTAINER_INFO_AGENT", global = true, value_name = "URL", help_heading = "Where the agent and the store are", value_parser = parse_base_url)]
     pub(crate) agent: Option<Url>,
+
+    /// A file holding the store's token, sent with every request to the store.
+    /// Needed only for what an agent did not sign, and for reads of a store
+    /// started with --protect-reads; `post` needs none where the agent signs.
+    #[arg(
+        long,
+        env = "CONTAINER_INFO_TOKEN_FILE",
+        global = true,
+        value_name = "PATH",
+        help_heading = "Where the agent and the store are"
+    )]
+    pub(crate) token_file: Option<PathBuf>,
 }

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use container_info_wire::ErrorBody;
+use reqwest::header::{AUTHORIZATION, HeaderValue};
 use reqwest::{Client, Method, RequestBuilder, Response, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -49,6 +50,8 @@ pub(crate) struct Endpoint {
     pub service: Service,
     pub base: Url,
     http: Client,
+    /// Sent with every request, when set.
+    authorization: Option<HeaderValue>,
 }
 
 impl Endpoint {
@@ -57,6 +60,14 @@ impl Endpoint {
             service,
             base,
             http,
+            authorization: None,
+        }
+    }
+
+    pub(crate) fn authorized(self, authorization: Option<HeaderValue>) -> Self {
+        Self {
+            authorization,
+            ..self
         }
     }
 
@@ -88,8 +99,11 @@ impl Endpoint {
         &self,
         method: Method,
         url: &Url,
-        request: RequestBuilder,
+        mut request: RequestBuilder,
     ) -> Result<Response, ClientError> {
+        if let Some(authorization) = &self.authorization {
+            request = request.header(AUTHORIZATION, authorization.clone());
+        }
         let request = request.build().map_err(|error| {
             ClientError::Usage(format!(
                 "{method} {url}: cannot make the request: {}",

@@ -32,7 +32,7 @@ fn run(cli: Cli) -> Result<(), ClientError> {
         .enable_all()
         .build()
         .map_err(|error| ClientError::Runtime(error.to_string()))?;
-    let targets = targets::Targets::new(cli.targets.server, cli.targets.agent)?;
+    let targets = targets::Targets::new(cli.targets)?;
     match cli.command {
         None => prompt::run(&runtime, &targets, cli.no_history),
         Some(command) => {

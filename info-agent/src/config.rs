@@ -1,6 +1,7 @@
 //! Command line and environment: everything the agent can be told at start.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use globset::Glob;
@@ -75,6 +76,17 @@ pub struct Config {
         value_parser = Glob::new
     )]
     pub redact_label: Vec<Glob>,
+
+    /// The file holding the key to sign every snapshot with (at least 32
+    /// characters; the store's --signing-key-file, a Swarm secret in the
+    /// deployment). A store that has it stores what this agent signed without
+    /// a token, as attested by this node, and refuses it altered.
+    #[arg(
+        long,
+        env = "CONTAINER_INFO_AGENT_SIGNING_KEY_FILE",
+        value_name = "PATH"
+    )]
+    pub signing_key_file: Option<PathBuf>,
 }
 
 impl Config {

@@ -393,6 +393,7 @@ impl State {
             networks: self.networks(entry),
             stats,
             observed_at,
+            attestation: None,
             extra: Default::default(),
         }
     }

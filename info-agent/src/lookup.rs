@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use container_info_wire::attestation::Secret;
 use container_info_wire::{ContainerId, Snapshot};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
@@ -25,6 +26,8 @@ const MISS_REFRESH_FLOOR: Duration = Duration::from_millis(250);
 pub(crate) struct Lookup {
     watcher: Arc<Watcher>,
     metrics: Arc<Metrics>,
+    /// Every answer is signed with it, so that a store believes what this agent saw.
+    signing_key: Option<Secret>,
     /// Held while a refresh for a lookup miss runs, so that a burst of misses costs
     /// one refresh.
     miss_refreshes: Mutex<MissRefreshes>,
@@ -38,12 +41,24 @@ struct MissRefreshes {
 }
 
 impl Lookup {
-    pub(crate) fn new(watcher: Arc<Watcher>, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(
+        watcher: Arc<Watcher>,
+        metrics: Arc<Metrics>,
+        signing_key: Option<Secret>,
+    ) -> Self {
         Self {
             watcher,
             metrics,
+            signing_key,
             miss_refreshes: Mutex::default(),
         }
+    }
+
+    fn signed(&self, mut snapshot: Snapshot) -> Snapshot {
+        if let Some(key) = &self.signing_key {
+            snapshot.sign(key);
+        }
+        snapshot
     }
 
     pub(crate) fn inventory(&self) -> &Inventory {
@@ -100,6 +115,7 @@ impl Lookup {
         self.complete(&id).await?;
         self.inventory()
             .snapshot(&id)
+            .map(|snapshot| self.signed(snapshot))
             .ok_or(AgentError::UnknownCaller(ip))
     }
 
@@ -159,11 +175,17 @@ impl Lookup {
         };
         found
             .and_then(|id| self.inventory().snapshot(&id))
+            .map(|snapshot| self.signed(snapshot))
             .ok_or_else(|| AgentError::NoSuchContainer(query.to_owned()))
     }
 
     pub(crate) fn containers(&self) -> Result<Vec<Snapshot>, AgentError> {
         self.ready()?;
-        Ok(self.inventory().snapshots())
+        Ok(self
+            .inventory()
+            .snapshots()
+            .into_iter()
+            .map(|snapshot| self.signed(snapshot))
+            .collect())
     }
 }

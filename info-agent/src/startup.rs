@@ -9,6 +9,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use chrono::Utc;
+use container_info_wire::attestation::Secret;
 use tokio::task::JoinHandle;
 
 use crate::access::AccessPolicy;
@@ -49,7 +50,17 @@ impl Application {
             .local_addr()
             .context("the listener has no local address")?
             .port();
-        let lookup = Lookup::new(watcher, metrics.clone());
+        let signing_key = config
+            .signing_key_file
+            .as_deref()
+            .map(Secret::read)
+            .transpose()?;
+        if signing_key.is_none() {
+            tracing::warn!(
+                "no --signing-key-file: snapshots go out unsigned, and a store that has a token refuses them"
+            );
+        }
+        let lookup = Lookup::new(watcher, metrics.clone(), signing_key);
         let policy = AccessPolicy::new(config.allow_from);
         let server = serve(listener, lookup, metrics, policy)?;
         Ok(Self {

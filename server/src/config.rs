@@ -73,6 +73,24 @@ pub struct Config {
     /// know where it listens. The file appears whole or not at all.
     #[arg(long, env = "CONTAINER_INFO_READY_FILE", value_name = "PATH")]
     pub ready_file: Option<PathBuf>,
+
+    /// The file holding the store's token (at least 32 characters; a Swarm
+    /// secret such as /run/secrets/container-info-token). POST and DELETE then
+    /// need `Authorization: Bearer <token>`, except for snapshots an agent
+    /// signed. Without it, anyone who reaches the port can write and delete.
+    #[arg(long, env = "CONTAINER_INFO_TOKEN_FILE", value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+
+    /// The file holding the key the agents sign snapshots with (the same file
+    /// as the agents' --signing-key-file). A snapshot whose signature checks is
+    /// stored without a token, as attested by its node (`attested_by`); one
+    /// whose signature does not match is refused.
+    #[arg(long, env = "CONTAINER_INFO_SIGNING_KEY_FILE", value_name = "PATH")]
+    pub signing_key_file: Option<PathBuf>,
+
+    /// Reads of /containers need the token too (operations routes stay open).
+    #[arg(long, env = "CONTAINER_INFO_PROTECT_READS", requires = "token_file")]
+    pub protect_reads: bool,
 }
 
 impl Config {

@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpResponse, ResponseError};
 use container_info_wire::ErrorBody;
+use container_info_wire::attestation::AttestationError;
 use serde_json::{Value, json};
 
 use crate::storage::StorageError;
@@ -50,6 +51,20 @@ pub(crate) enum ApiError {
         allowed: Vec<String>,
     },
 
+    #[error(
+        "{action} needs the store's token: send `Authorization: Bearer <token>` (the client reads it from --token-file), or post a snapshot its agent signed"
+    )]
+    TokenRequired { action: &'static str },
+    #[error("the Authorization header must be `Bearer <token>`")]
+    NotBearer,
+    #[error("the bearer token is not this store's token")]
+    WrongToken,
+    #[error("{path} is refused: {reason}")]
+    BadSignature {
+        path: String,
+        reason: AttestationError,
+    },
+
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -64,10 +79,24 @@ impl ApiError {
                 Some(json!({ "expected": "application/json", "found": found }))
             }
             Self::BodyTooLarge { limit } => Some(json!({ "limit_bytes": limit })),
-            Self::InvalidSnapshot { path, .. } => Some(json!({ "path": path })),
+            Self::InvalidSnapshot { path, .. } | Self::BadSignature { path, .. } => {
+                Some(json!({ "path": path }))
+            }
             Self::BadParameter { parameter, .. } => Some(json!({ "parameter": parameter })),
             Self::AmbiguousPrefix { candidates, .. } => Some(json!({ "candidates": candidates })),
             Self::MethodNotAllowed { allowed, .. } => Some(json!({ "allowed": allowed })),
+            _ => None,
+        }
+    }
+}
+
+impl ApiError {
+    /// The `WWW-Authenticate` challenge of a 401 (RFC 6750).
+    fn challenge(&self) -> Option<&'static str> {
+        match self {
+            Self::TokenRequired { .. } => Some(r#"Bearer realm="container-info""#),
+            Self::NotBearer => Some(r#"Bearer realm="container-info", error="invalid_request""#),
+            Self::WrongToken => Some(r#"Bearer realm="container-info", error="invalid_token""#),
             _ => None,
         }
     }
@@ -88,6 +117,10 @@ impl ResponseError for ApiError {
             Self::NoSuchContainer(_) | Self::NoSuchRoute { .. } => StatusCode::NOT_FOUND,
             Self::AmbiguousPrefix { .. } => StatusCode::CONFLICT,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::TokenRequired { .. } | Self::NotBearer | Self::WrongToken => {
+                StatusCode::UNAUTHORIZED
+            }
+            Self::BadSignature { .. } => StatusCode::FORBIDDEN,
             Self::Storage(error) if error.is_temporary() => StatusCode::SERVICE_UNAVAILABLE,
             Self::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -108,6 +141,9 @@ impl ResponseError for ApiError {
         }
         if let Self::MethodNotAllowed { allowed, .. } = self {
             response.insert_header((header::ALLOW, allowed.join(", ")));
+        }
+        if let Some(challenge) = self.challenge() {
+            response.insert_header((header::WWW_AUTHENTICATE, challenge));
         }
         response.json(ErrorBody {
             error: self.to_string(),

@@ -45,6 +45,15 @@ impl Posted {
             }),
         }
     }
+
+    /// How errors name the snapshot at `index`.
+    pub(crate) fn path_of(&self, index: usize) -> String {
+        if self.as_array {
+            format!("[{index}]")
+        } else {
+            "the snapshot".to_owned()
+        }
+    }
 }
 
 fn snapshot_at(value: Value, index: Option<usize>) -> Result<Snapshot, ApiError> {
@@ -89,7 +98,12 @@ pub(crate) struct Receipt {
 }
 
 impl Receipt {
-    pub(crate) fn record(&self, mut snapshot: Snapshot) -> NewSnapshot {
+    /// `attested_by`: the node whose agent's signature the store checked.
+    pub(crate) fn record(
+        &self,
+        mut snapshot: Snapshot,
+        attested_by: Option<String>,
+    ) -> NewSnapshot {
         for field in StoredSnapshot::STORE_FIELDS {
             snapshot.extra.remove(field);
         }
@@ -99,6 +113,7 @@ impl Receipt {
             received_by: self.received_by.clone(),
             reporter_addr: self.reporter_addr.clone(),
             forwarded_for: self.forwarded_for.clone(),
+            attested_by,
         };
         let snapshot = &stored.snapshot;
         NewSnapshot {
@@ -180,7 +195,7 @@ mod tests {
             reporter_addr: "127.0.0.1".into(),
             forwarded_for: None,
         };
-        let stored: Value = serde_json::from_str(&receipt.record(parsed).body).unwrap();
+        let stored: Value = serde_json::from_str(&receipt.record(parsed, None).body).unwrap();
         assert_eq!(stored["received_by"], "replica-1");
     }
 }

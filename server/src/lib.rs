@@ -14,3 +14,4 @@ pub(crate) mod routes;
 pub mod startup;
 pub(crate) mod storage;
 pub mod telemetry;
+pub(crate) mod trust;

@@ -2,7 +2,7 @@
 //! `main` and the tests start it the same way.
 
 use std::net::{Ipv6Addr, SocketAddr, TcpListener};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
 use actix_web::body::MessageBody;
@@ -12,6 +12,7 @@ use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::{Context, anyhow};
 use container_info_wire::REPLICA_HEADER;
+use container_info_wire::attestation::Secret;
 use socket2::{Domain, Protocol, Socket, Type};
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
@@ -24,6 +25,7 @@ use crate::routes::operations::{self, ApiDocument};
 use crate::routes::{RouteTable, fallback};
 use crate::storage::{Store, WriterMetrics};
 use crate::telemetry::observe_requests;
+use crate::trust::Trust;
 
 /// Swarm waits this long after SIGTERM by default; in-flight requests finish within it.
 const SHUTDOWN_GRACE_SECONDS: u64 = 10;
@@ -58,6 +60,7 @@ impl Application {
         let replica_header = HeaderValue::from_str(&replica).map_err(|_| {
             anyhow!("the replica id {replica:?} must be printable ASCII (it is sent as a header)")
         })?;
+        let trust = read_trust(&config)?;
         let metrics = Metrics::new()?;
         let (store, writer) = open_store(&config, &metrics)?;
         tracing::info!(
@@ -65,12 +68,20 @@ impl Application {
             %address,
             database = %config.database.display(),
             history_limit = config.history_limit,
+            protect_reads = trust.protect_reads,
+            signing_key = trust.signing_key.is_some(),
             "container-info store started"
         );
+        if trust.token.is_none() {
+            tracing::warn!(
+                "NO TOKEN: anyone who reaches {address} can write and delete; start with --token-file"
+            );
+        }
         let shared = Shared {
             store: web::Data::new(store),
             replica: web::Data::new(Replica(replica)),
             metrics: web::Data::new(metrics),
+            trust: web::Data::new(trust),
             replica_header,
         };
         let server = HttpServer::new(move || app(shared.clone()))
@@ -110,7 +121,17 @@ struct Shared {
     store: web::Data<Store>,
     replica: web::Data<Replica>,
     metrics: web::Data<Metrics>,
+    trust: web::Data<Trust>,
     replica_header: HeaderValue,
+}
+
+fn read_trust(config: &Config) -> anyhow::Result<Trust> {
+    let read = |path: &Option<PathBuf>| path.as_deref().map(Secret::read).transpose();
+    Ok(Trust {
+        token: read(&config.token_file)?,
+        signing_key: read(&config.signing_key_file)?,
+        protect_reads: config.protect_reads,
+    })
 }
 
 fn open_store(config: &Config, metrics: &Metrics) -> anyhow::Result<(Store, JoinHandle<()>)> {
@@ -141,6 +162,7 @@ fn app(
         .app_data(shared.store)
         .app_data(shared.replica)
         .app_data(shared.metrics)
+        .app_data(shared.trust)
         .app_data(web::QueryConfig::default().error_handler(|error, _| {
             ApiError::BadParameter {
                 parameter: "query string".to_owned(),

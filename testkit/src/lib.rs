@@ -4,8 +4,10 @@
 
 mod fixtures;
 mod replica;
+mod secrets;
 mod store;
 
 pub use fixtures::{at, container_id, snapshot, snapshot_with_id};
 pub use replica::Replica;
+pub use secrets::{KEY, Secrets, TOKEN, bearer, signed, spawn_guarded_store};
 pub use store::{REPLICA, TestStore, spawn_store, spawn_store_with};

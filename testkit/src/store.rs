@@ -42,6 +42,9 @@ pub async fn spawn_store_with(adjust: impl FnOnce(&mut Config)) -> TestStore {
         history_limit: 1000,
         reuse_port: false,
         ready_file: None,
+        token_file: None,
+        signing_key_file: None,
+        protect_reads: false,
     };
     adjust(&mut config);
     let database = config.database.clone();

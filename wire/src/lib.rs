@@ -2,6 +2,7 @@
 //! posts, and what the store returns. Field names are a contract shared by every
 //! part (see DESIGN.md); new fields are added, existing ones are never renamed.
 
+pub mod attestation;
 pub mod health;
 
 use std::collections::BTreeMap;
@@ -237,6 +238,10 @@ pub struct Snapshot {
     pub stats: Option<Stats>,
     /// When the agent read it.
     pub observed_at: DateTime<Utc>,
+    /// The signature of the agent that read it; absent on a snapshot no agent
+    /// signed (see [`attestation`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<attestation::Attestation>,
     /// Fields this version does not know. They are kept, so that a newer agent's
     /// data survives a trip through an older client or store.
     #[serde(flatten)]
@@ -258,16 +263,21 @@ pub struct StoredSnapshot {
     /// The `X-Forwarded-For` header, when a proxy set one.
     #[serde(default)]
     pub forwarded_for: Option<String>,
+    /// The node whose agent signed the snapshot, when the store checked its
+    /// signature; null for a snapshot written with the store's token instead.
+    #[serde(default)]
+    pub attested_by: Option<String>,
 }
 
 impl StoredSnapshot {
     /// Fields only the store sets; a posted snapshot that carries them (say, one
     /// copied from another store) has them replaced, never trusted.
-    pub const STORE_FIELDS: [&'static str; 4] = [
+    pub const STORE_FIELDS: [&'static str; 5] = [
         "received_at",
         "received_by",
         "reporter_addr",
         "forwarded_for",
+        "attested_by",
     ];
 }
 
@@ -365,7 +375,8 @@ mod tests {
             "id": ID, "name": "web", "image": "nginx:1", "node": "n1", "state": "exited",
             "observed_at": "2026-11-24T10:00:00Z", "extra_field": true,
             "received_at": "2026-11-24T10:00:01Z", "received_by": "replica-2",
-            "reporter_addr": "10.0.0.7:50312", "forwarded_for": null
+            "reporter_addr": "10.0.0.7:50312", "forwarded_for": null,
+            "attested_by": "n1"
         });
         let parsed: StoredSnapshot = serde_json::from_value(stored.clone()).unwrap();
         assert_eq!(parsed.received_by, "replica-2");

@@ -2,6 +2,7 @@
 //! processes) on loopback with a temp SQLite file, and a small HTTP server
 //! standing in for the agent, which needs no Docker Engine.
 
+mod credentials;
 mod errors;
 mod helpers;
 mod one_shot;

@@ -338,6 +338,8 @@ fn assert_true_record(cluster: &Cluster, record: &Value, machine: &str) {
         "a full container ID: {record}"
     );
     assert_eq!(record["node"], machine, "{record}");
+    // Signed by that node's agent, checked by the store with the same key.
+    assert_eq!(record["attested_by"], machine, "{record}");
     assert_eq!(record["state"], "running", "{record}");
     let overlay = record["networks"][NETWORK]["ip_address"]
         .as_str()

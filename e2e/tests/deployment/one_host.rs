@@ -79,6 +79,11 @@ fn provisioned_on_one_node_the_whole_system_works() {
         .find(|record| record["id"] == client.as_str())
         .unwrap_or_else(|| panic!("GET /containers lists {client}: {stored:?}"));
     assert_eq!(record["received_by"], received_by.as_str(), "{record}");
+    // The agent signed it, and the store, which has the key, says so.
+    assert!(
+        record["attested_by"].is_string() && record["attested_by"] == record["node"],
+        "the prompt's post is stored as attested by its node: {record}"
+    );
 
     // The kernel spreads new connections over the three replicas sharing port 5001.
     let answered = replicas_answering(&store, 30, 150);
@@ -96,6 +101,16 @@ fn provisioned_on_one_node_the_whole_system_works() {
     // the store must keep it in memory.
     let mut singles = snapshots(30);
     let array = singles.split_off(10);
+    // The store has a token: what no agent signed needs it.
+    let unsigned = singles[0].to_string();
+    let refused = store.request("POST", "/containers", Some(&unsigned));
+    assert_eq!(
+        refused.status, 401,
+        "an unsigned post without the token: {}",
+        refused.body
+    );
+    assert_eq!(store.containers().len(), 1, "a refused post stores nothing");
+    let store = store.with_token(&deployment.token());
     for snapshot in singles {
         let answer = store.request("POST", "/containers", Some(&snapshot.to_string()));
         assert_eq!(answer.status, 201, "{}", answer.body);

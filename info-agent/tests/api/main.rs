@@ -9,4 +9,5 @@ mod isolation;
 mod operations;
 mod own_snapshot;
 mod redaction;
+mod signing;
 mod swarm;

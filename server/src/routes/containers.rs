@@ -15,6 +15,7 @@ use crate::error::ApiError;
 use crate::ingest::{Posted, Receipt};
 use crate::query::{HistoryQuery, ListQuery, page_of, parse_id_prefix};
 use crate::storage::{Listed, Lookup, Store};
+use crate::trust::{Credential, Reader, Trust};
 
 /// The name of this replica, as it answers in `X-Replica` and `received_by`.
 pub(crate) struct Replica(pub String);
@@ -61,14 +62,18 @@ pub(crate) enum StoredRecords {
 )]
 #[post("/containers")]
 pub(crate) async fn post_containers(
+    credential: Credential,
     posted: Posted,
     receipt: Receipt,
+    trust: web::Data<Trust>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
+    let attested = trust.attest(&posted, credential)?;
     let records = posted
         .snapshots
         .into_iter()
-        .map(|snapshot| receipt.record(snapshot))
+        .zip(attested)
+        .map(|(snapshot, attested_by)| receipt.record(snapshot, attested_by))
         .collect::<Vec<_>>();
     let location = (!posted.as_array).then(|| format!("/containers/{}", records[0].id));
     let mut stored = store.write(records).await?;
@@ -93,6 +98,7 @@ pub(crate) async fn post_containers(
 )]
 #[get("/containers")]
 pub(crate) async fn list_containers(
+    _: Reader,
     query: web::Query<Vec<(String, String)>>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
@@ -193,6 +199,7 @@ enum LookupFailures {
 )]
 #[get("/containers/{id}")]
 pub(crate) async fn get_container(
+    _: Reader,
     path: web::Path<ContainerPath>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
@@ -213,6 +220,7 @@ pub(crate) async fn get_container(
 )]
 #[get("/containers/{id}/history")]
 pub(crate) async fn container_history(
+    _: Reader,
     path: web::Path<ContainerPath>,
     query: web::Query<Vec<(String, String)>>,
     store: web::Data<Store>,
@@ -234,9 +242,11 @@ pub(crate) async fn container_history(
 )]
 #[delete("/containers/{id}")]
 pub(crate) async fn delete_container(
+    credential: Credential,
     path: web::Path<ContainerPath>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
+    credential.require("deleting a container")?;
     let (id, _) = find(&store, &path.id)?;
     if store.delete(id.clone()).await? {
         Ok(HttpResponse::NoContent().finish())

@@ -9,3 +9,4 @@ mod listing;
 mod lookup;
 mod operations;
 mod posting;
+mod trust;

@@ -249,6 +249,8 @@ impl Deployment {
             ("CONTAINER_INFO_SERVER_IP", address.clone()),
             ("CONTAINER_INFO_NODE_IP", address),
             ("CONTAINER_INFO_SHARED_DIR", path("shared")),
+            // The node's copy of the signing key, which would go to /var/lib.
+            ("CONTAINER_INFO_AGENT_KEY", path("agent/signing-key")),
             ("CONTAINER_INFO_WRAPPER", path("bin/container-info")),
             ("CONTAINER_INFO_BUILD", "prebuilt".to_owned()),
             (
@@ -312,6 +314,12 @@ impl Deployment {
     }
 
     /// The `container-info` wrapper provision/client.sh installed.
+    /// The store's token, as provision/server.sh made it.
+    pub fn token(&self) -> String {
+        let file = self.scratch.path().join("shared/store-token");
+        std::fs::read_to_string(&file).unwrap_or_else(|error| panic!("{}: {error}", file.display()))
+    }
+
     pub fn wrapper(&self) -> PathBuf {
         self.scratch.path().join("bin/container-info")
     }

@@ -24,6 +24,8 @@ impl Answer {
 /// The store on port 5001, reached with curl from this host, one connection a request.
 pub struct Store {
     base: String,
+    /// Sent as `Authorization: Bearer`, when set.
+    token: Option<String>,
 }
 
 impl Store {
@@ -35,6 +37,15 @@ impl Store {
     pub fn at(base: &str) -> Self {
         Self {
             base: base.to_owned(),
+            token: None,
+        }
+    }
+
+    /// The same store, asked with its token.
+    pub fn with_token(&self, token: &str) -> Self {
+        Self {
+            base: self.base.clone(),
+            token: Some(token.trim().to_owned()),
         }
     }
 
@@ -44,6 +55,9 @@ impl Store {
         curl.args(["--silent", "--show-error", "--max-time", "10"])
             .args(["--request", method, "--dump-header", "-"])
             .arg(format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            curl.args(["--header", &format!("Authorization: Bearer {token}")]);
+        }
         if let Some(body) = body {
             curl.args(["--header", "Content-Type: application/json"])
                 .args(["--data-binary", body]);

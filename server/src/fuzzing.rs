@@ -1,6 +1,6 @@
 //! What the fuzz targets (fuzz/) drive: the parsers of what a client sends,
-//! each followed as far as the handler takes its result. Built only by
-//! cargo-fuzz, which passes `--cfg fuzzing`; the crate's API does not have it.
+//! each followed as far as the handler takes its result. Not part of the
+//! crate's API (hidden from its documentation); nothing else calls it.
 
 use actix_web::web;
 use chrono::DateTime;
@@ -23,7 +23,7 @@ pub fn posted_body(body: &[u8]) {
         forwarded_for: None,
     };
     for snapshot in posted.snapshots {
-        let record = receipt.record(snapshot);
+        let record = receipt.record(snapshot, None);
         if let Err(error) = serde_json::from_str::<StoredSnapshot>(&record.body) {
             panic!(
                 "the store kept a record it cannot read back ({error}): {}",

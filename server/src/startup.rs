@@ -22,7 +22,7 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::routes::containers::{self, Replica};
 use crate::routes::operations::{self, ApiDocument};
-use crate::routes::{RouteTable, fallback};
+use crate::routes::{BearerToken, RouteTable, fallback};
 use crate::storage::{Store, WriterMetrics};
 use crate::telemetry::observe_requests;
 use crate::trust::Trust;
@@ -32,6 +32,7 @@ const SHUTDOWN_GRACE_SECONDS: u64 = 10;
 
 #[derive(OpenApi)]
 #[openapi(
+    modifiers(&BearerToken),
     info(
         title = "container-info store",
         description = "Container snapshots posted by container-info clients, kept in one SQLite file shared by every replica. Every answer names its replica in the X-Replica header; errors are JSON `{\"error\": ..., \"detail\": ...}`."

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use utoipa::{IntoParams, IntoResponses, ToSchema};
 
-use super::StorageFailures;
+use super::{CredentialFailures, StorageFailures};
 use crate::error::ApiError;
 use crate::ingest::{Posted, Receipt};
 use crate::query::{HistoryQuery, ListQuery, page_of, parse_id_prefix};
@@ -50,6 +50,7 @@ pub(crate) enum StoredRecords {
 #[utoipa::path(
     tag = "containers",
     request_body(content = PostedSnapshots, content_type = "application/json"),
+    security((), ("bearer" = [])),
     responses(
         (status = 201, description = "Stored and on disk: the stored record, or an array of them when an array was posted. A snapshot already stored (same id and observed_at) is not stored twice: the first record is returned, so retries are safe.", body = StoredRecords,
          headers(("Location" = String, description = "Where a single posted snapshot's container can be read; absent when an array was posted"))),
@@ -57,6 +58,8 @@ pub(crate) enum StoredRecords {
         (status = 413, description = "The body is over 1 MiB", body = ErrorBody),
         (status = 415, description = "The body is not application/json", body = ErrorBody),
         (status = 422, description = "A snapshot is invalid, the body is neither a snapshot nor an array of them, or the array is empty; `detail.path` says where. Nothing was stored.", body = ErrorBody),
+        CredentialFailures,
+        (status = 403, description = "A snapshot's attestation does not match what it says; `detail.path` says which. Nothing was stored.", body = ErrorBody),
         StorageFailures,
     )
 )]
@@ -90,9 +93,11 @@ pub(crate) async fn post_containers(
 #[utoipa::path(
     tag = "containers",
     params(ListParams),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The latest record of each container, most recently updated first", body = Page<StoredSnapshot>),
         (status = 400, description = "A query parameter is invalid, unknown, or given twice; `detail.parameter` names it", body = ErrorBody),
+        CredentialFailures,
         StorageFailures,
     )
 )]
@@ -191,9 +196,11 @@ enum LookupFailures {
 #[utoipa::path(
     tag = "containers",
     params(ContainerPath),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The container's latest record", body = StoredSnapshot),
         LookupFailures,
+        CredentialFailures,
         StorageFailures,
     )
 )]
@@ -212,9 +219,11 @@ pub(crate) async fn get_container(
 #[utoipa::path(
     tag = "containers",
     params(ContainerPath, HistoryParams),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The container's snapshots, newest observed first", body = Page<StoredSnapshot>),
         LookupFailures,
+        CredentialFailures,
         StorageFailures,
     )
 )]
@@ -234,9 +243,11 @@ pub(crate) async fn container_history(
 #[utoipa::path(
     tag = "containers",
     params(ContainerPath),
+    security((), ("bearer" = [])),
     responses(
         (status = 204, description = "The container and its history are gone"),
         LookupFailures,
+        CredentialFailures,
         StorageFailures,
     )
 )]

@@ -203,6 +203,17 @@ async fn bad_query_parameters_are_400_naming_the_parameter() {
     }
 }
 
+/// A store without the agents' key cannot check a signature, but it keeps
+/// only what has the documented shape (schemathesis posted an empty one).
+#[tokio::test]
+async fn an_attestation_of_another_shape_is_422_even_unchecked() {
+    let store = store_with_one().await;
+    let mut body = snapshot(2, &at(0));
+    body["attestation"] = json!({"alg": "hmac-sha256", "signature": ""});
+    let error = refused(&store, body, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(error.detail.unwrap()["path"], "attestation.signature");
+}
+
 /// Counts are int64 in the OpenAPI document: a whole number up to 2^63 - 1.
 #[tokio::test]
 async fn a_count_past_the_int64_maximum_is_422() {

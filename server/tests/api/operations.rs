@@ -236,6 +236,18 @@ async fn the_openapi_document_states_the_constraints_the_store_enforces() {
         2
     );
     let answers: Vec<&String> = post["responses"].as_object().unwrap().keys().collect();
-    assert_eq!(answers, ["201", "400", "413", "415", "422", "500", "503"]);
+    assert_eq!(
+        answers,
+        [
+            "201", "400", "401", "403", "413", "415", "422", "500", "503"
+        ]
+    );
     assert!(post["responses"]["503"]["headers"]["Retry-After"].is_object());
+    assert!(post["responses"]["401"]["headers"]["WWW-Authenticate"].is_object());
+    // The token is the store's setting: optional in the document, everywhere.
+    assert_eq!(post["security"], json!([{}, {"bearer": []}]));
+    assert_eq!(
+        document["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
 }

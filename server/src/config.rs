@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -91,6 +92,134 @@ pub struct Config {
     /// Reads of /containers need the token too (operations routes stay open).
     #[arg(long, env = "CONTAINER_INFO_PROTECT_READS", requires = "token_file")]
     pub protect_reads: bool,
+
+    /// Where other replicas and clients can reach this one (`host:port`), as
+    /// listed by GET /replicas and asked by the client's `ping`
+    /// [default: the listening address when it names one; when it is [::] or
+    /// 0.0.0.0, every address of this host's (or container's) interfaces but
+    /// loopback and link-local, on the listening port].
+    #[arg(long, env = "CONTAINER_INFO_ADVERTISE_ADDRESS", value_name = "HOST:PORT", value_parser = parse_host_port)]
+    pub advertise_address: Option<String>,
+
+    /// How long the leader's lease lasts without renewal (`10s`, `1m`, `500ms`;
+    /// at least 1s). The leader renews it every third of this, and stops acting
+    /// as leader before it can expire when it cannot; once it has expired,
+    /// another replica takes it. Every replica of a file should be given the same.
+    #[arg(long, env = "CONTAINER_INFO_LEASE", default_value = "10s", value_name = "DURATION", value_parser = parse_lease)]
+    pub lease: Duration,
+
+    /// How long a replica that stopped sending heartbeats stays listed (as not
+    /// alive) before the leader forgets it. A replica that stops cleanly leaves
+    /// at once. Longer than the 3 s a heartbeat counts for.
+    #[arg(long, env = "CONTAINER_INFO_FORGET_REPLICAS_AFTER", default_value = "5m", value_name = "DURATION", value_parser = parse_forget_after)]
+    pub forget_replicas_after: Duration,
+
+    /// A command run (by `sh -c`) each time this replica becomes the leader.
+    /// Its environment has CONTAINER_INFO_REPLICA_ID, CONTAINER_INFO_ROLE
+    /// (`leader`) and CONTAINER_INFO_LEASE_GENERATION. Its exit status and
+    /// output go to the log and to metrics; a failing script changes nothing.
+    #[arg(long, env = "CONTAINER_INFO_ON_LEADER", value_name = "CMD", value_parser = parse_command)]
+    pub on_leader: Option<String>,
+
+    /// A command run (by `sh -c`) once at start, as every replica starts as a
+    /// follower, and each time this replica stops being the leader; the same
+    /// environment, with CONTAINER_INFO_ROLE `follower` and the generation of
+    /// the lease it lost (of the current lease, at start).
+    #[arg(long, env = "CONTAINER_INFO_ON_FOLLOWER", value_name = "CMD", value_parser = parse_command)]
+    pub on_follower: Option<String>,
+
+    /// How long a role script may run before it is killed (with every process
+    /// it started). Scripts run one at a time, in the order of the changes.
+    #[arg(long, env = "CONTAINER_INFO_ROLE_SCRIPT_TIMEOUT", default_value = "30s", value_name = "DURATION", value_parser = parse_script_timeout)]
+    pub role_script_timeout: Duration,
+}
+
+/// A duration as people write it: a number and a unit (`ms`, `s`, `m`, `h`),
+/// or several (`1m30s`).
+pub fn parse_duration(given: &str) -> Result<Duration, String> {
+    let wrong = || {
+        format!("{given:?} is not a duration: write a number and a unit (ms, s, m, h), such as 10s")
+    };
+    let mut rest = given.trim();
+    if rest.is_empty() {
+        return Err(wrong());
+    }
+    let mut total = Duration::ZERO;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(wrong)?;
+        let unit_end = rest[digits..]
+            .find(|c: char| c.is_ascii_digit())
+            .map_or(rest.len(), |end| digits + end);
+        let number: u64 = rest[..digits].parse().map_err(|_| wrong())?;
+        let unit = match &rest[digits..unit_end] {
+            "ms" => Duration::from_millis(1),
+            "s" => Duration::from_secs(1),
+            "m" => Duration::from_secs(60),
+            "h" => Duration::from_secs(3600),
+            _ => return Err(wrong()),
+        };
+        let part = u32::try_from(number)
+            .ok()
+            .and_then(|n| unit.checked_mul(n))
+            .ok_or_else(wrong)?;
+        total = total.checked_add(part).ok_or_else(wrong)?;
+        rest = &rest[unit_end..];
+    }
+    Ok(total)
+}
+
+fn within(given: &str, least: Duration, most: Duration, what: &str) -> Result<Duration, String> {
+    let duration = parse_duration(given)?;
+    if duration < least || duration > most {
+        return Err(format!(
+            "{given:?}: {what} must be from {least:?} to {most:?}"
+        ));
+    }
+    Ok(duration)
+}
+
+fn parse_lease(given: &str) -> Result<Duration, String> {
+    within(
+        given,
+        Duration::from_secs(1),
+        Duration::from_secs(3600),
+        "the lease",
+    )
+}
+
+fn parse_forget_after(given: &str) -> Result<Duration, String> {
+    within(
+        given,
+        Duration::from_secs(4),
+        Duration::from_secs(30 * 24 * 3600),
+        "the time before a silent replica is forgotten (longer than the 3 s a heartbeat counts for)",
+    )
+}
+
+fn parse_script_timeout(given: &str) -> Result<Duration, String> {
+    within(
+        given,
+        Duration::from_millis(100),
+        Duration::from_secs(3600),
+        "a role script's timeout",
+    )
+}
+
+fn parse_command(given: &str) -> Result<String, String> {
+    if given.trim().is_empty() {
+        return Err("the command is empty; leave the setting out to run none".to_owned());
+    }
+    Ok(given.to_owned())
+}
+
+/// `host:port`, with a port that is a number.
+fn parse_host_port(given: &str) -> Result<String, String> {
+    let wrong = || format!("{given:?} is not host:port (such as 10.0.1.5:5001 or [fd00::5]:5001)");
+    let (host, port) = given.rsplit_once(':').ok_or_else(wrong)?;
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(wrong());
+    }
+    Ok(given.to_owned())
 }
 
 impl Config {
@@ -100,5 +229,54 @@ impl Config {
                 .map(|name| name.to_string_lossy().into_owned())
                 .unwrap_or_else(|_| "container-info-server".to_owned())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_a_number_and_a_unit_or_several() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        for wrong in [
+            "",
+            "10",
+            "s",
+            "10 s",
+            "10sec",
+            "-1s",
+            "1.5s",
+            "99999999999999s",
+        ] {
+            let error = parse_duration(wrong).unwrap_err();
+            assert!(error.contains("is not a duration"), "{wrong:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_lease_is_from_a_second_to_an_hour() {
+        assert_eq!(parse_lease("2s"), Ok(Duration::from_secs(2)));
+        let error = parse_lease("500ms").unwrap_err();
+        assert!(
+            error.contains("the lease must be from 1s to 3600s"),
+            "{error}"
+        );
+        assert!(parse_lease("2h").is_err());
+        assert!(parse_forget_after("3s").is_err());
+        assert!(parse_forget_after("4s").is_ok());
+    }
+
+    #[test]
+    fn an_advertised_address_has_a_host_and_a_numeric_port() {
+        for good in ["10.0.1.5:5001", "[fd00::5]:5001", "store-1:5001"] {
+            assert_eq!(parse_host_port(good).as_deref(), Ok(good));
+        }
+        for wrong in ["10.0.1.5", ":5001", "host:http", "host:70000"] {
+            assert!(parse_host_port(wrong).is_err(), "{wrong}");
+        }
     }
 }

@@ -11,6 +11,7 @@ pub mod fuzzing;
 pub(crate) mod ingest;
 pub(crate) mod metrics;
 pub(crate) mod query;
+pub(crate) mod replicas;
 pub(crate) mod routes;
 pub mod startup;
 pub(crate) mod storage;

@@ -16,6 +16,11 @@ pub(crate) struct Metrics {
     pub requests_per_commit: Histogram,
     containers: IntGauge,
     snapshots: IntGauge,
+    pub leader: IntGauge,
+    pub role_changes: IntCounterVec,
+    pub heartbeat_failures: IntCounter,
+    pub leader_writes_refused: IntCounter,
+    pub role_scripts: IntCounterVec,
 }
 
 /// Seconds, from half a millisecond (a read from the page cache) to 2.5 s.
@@ -63,13 +68,40 @@ impl Metrics {
                 "container_info_snapshots",
                 "Snapshots kept in history (all replicas)",
             )?,
+            leader: IntGauge::new(
+                "container_info_leader",
+                "1 while this replica holds the lease and leads, 0 while it follows",
+            )?,
+            role_changes: IntCounterVec::new(
+                Opts::new(
+                    "container_info_role_changes_total",
+                    "Times this replica became the leader or a follower (its lease transitions)",
+                ),
+                &["role"],
+            )?,
+            heartbeat_failures: IntCounter::new(
+                "container_info_heartbeat_failures_total",
+                "Heartbeats this replica could not write",
+            )?,
+            leader_writes_refused: IntCounter::new(
+                "container_info_leader_writes_refused_total",
+                "Leader-only work the database refused because the lease had moved on or expired",
+            )?,
+            role_scripts: IntCounterVec::new(
+                Opts::new(
+                    "container_info_role_scripts_total",
+                    "--on-leader and --on-follower runs, by role and outcome \
+                     (succeeded, failed, timed_out, not_started)",
+                ),
+                &["role", "outcome"],
+            )?,
         };
         metrics.register()?;
         Ok(metrics)
     }
 
     fn register(&self) -> prometheus::Result<()> {
-        let collectors: [Box<dyn Collector>; 7] = [
+        let collectors: [Box<dyn Collector>; 12] = [
             Box::new(self.requests.clone()),
             Box::new(self.latency.clone()),
             Box::new(self.snapshots_written.clone()),
@@ -77,6 +109,11 @@ impl Metrics {
             Box::new(self.containers.clone()),
             Box::new(self.snapshots.clone()),
             Box::new(BUSY_RETRIES.clone()),
+            Box::new(self.leader.clone()),
+            Box::new(self.role_changes.clone()),
+            Box::new(self.heartbeat_failures.clone()),
+            Box::new(self.leader_writes_refused.clone()),
+            Box::new(self.role_scripts.clone()),
         ];
         collectors
             .into_iter()

@@ -20,10 +20,11 @@ use utoipa_actix_web::AppExt;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::replicas::{Membership, RoleMetrics, advertised_addresses};
 use crate::routes::containers::{self, Replica};
 use crate::routes::operations::{self, ApiDocument};
-use crate::routes::{BearerToken, RouteTable, fallback};
-use crate::storage::{Store, WriterMetrics};
+use crate::routes::{BearerToken, RouteTable, fallback, replicas};
+use crate::storage::{Heartbeat, Store, WriterMetrics, now_ms};
 use crate::telemetry::observe_requests;
 use crate::trust::Trust;
 
@@ -39,6 +40,7 @@ const SHUTDOWN_GRACE_SECONDS: u64 = 10;
     ),
     tags(
         (name = "containers", description = "Snapshots of containers: the latest of each, and their history"),
+        (name = "replicas", description = "The store's replicas, and which one leads"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     )
 )]
@@ -48,6 +50,9 @@ pub struct Application {
     address: SocketAddr,
     server: Server,
     writer: JoinHandle<()>,
+    /// The heartbeats and the lease, which hold the store: they end first.
+    membership: tokio::task::JoinHandle<()>,
+    stop_membership: tokio::sync::watch::Sender<bool>,
 }
 
 impl Application {
@@ -64,9 +69,19 @@ impl Application {
         let trust = read_trust(&config)?;
         let metrics = Metrics::new()?;
         let (store, writer) = open_store(&config, &metrics)?;
+        let beat = Heartbeat {
+            id: replica.clone(),
+            addresses: advertised_addresses(config.advertise_address.as_deref(), address),
+            listen: address.to_string(),
+            port_shared: config.reuse_port,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            started_at_ms: now_ms(),
+        };
         tracing::info!(
             %replica,
             %address,
+            advertised = ?beat.addresses,
+            lease = ?config.lease,
             database = %config.database.display(),
             history_limit = config.history_limit,
             protect_reads = trust.protect_reads,
@@ -78,6 +93,20 @@ impl Application {
                 "NO TOKEN: anyone who reaches {address} can write and delete; start with --token-file"
             );
         }
+        let role_metrics = RoleMetrics {
+            leader: metrics.leader.clone(),
+            role_changes: metrics.role_changes.clone(),
+            heartbeat_failures: metrics.heartbeat_failures.clone(),
+        };
+        let membership = Membership::new(
+            &config,
+            store.clone(),
+            beat,
+            role_metrics,
+            metrics.role_scripts.clone(),
+        );
+        let (stop_membership, stopped) = tokio::sync::watch::channel(false);
+        let membership = tokio::spawn(membership.run(stopped));
         let shared = Shared {
             store: web::Data::new(store),
             replica: web::Data::new(Replica(replica)),
@@ -96,6 +125,8 @@ impl Application {
             address,
             server,
             writer,
+            membership,
+            stop_membership,
         })
     }
 
@@ -103,10 +134,14 @@ impl Application {
         self.address
     }
 
-    /// Serves until SIGTERM or SIGINT, then finishes in-flight requests, lets the
-    /// writer commit what it holds, and returns.
+    /// Serves until SIGTERM or SIGINT, then finishes in-flight requests, leaves
+    /// the roll call (giving up the lease), lets the writer commit what it
+    /// holds, and returns.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.server.await?;
+        // Nobody listens any more only if the task already ended; then it is done.
+        let _ = self.stop_membership.send(true);
+        self.membership.await?;
         let writer = self.writer;
         tokio::task::spawn_blocking(move || writer.join())
             .await?
@@ -139,6 +174,7 @@ fn open_store(config: &Config, metrics: &Metrics) -> anyhow::Result<(Store, Join
     let writer_metrics = WriterMetrics {
         requests_per_commit: metrics.requests_per_commit.clone(),
         snapshots_written: metrics.snapshots_written.clone(),
+        leader_writes_refused: metrics.leader_writes_refused.clone(),
     };
     Store::open(&config.database, config.history_limit, writer_metrics)
         .with_context(|| format!("cannot open the database {}", config.database.display()))
@@ -176,6 +212,7 @@ fn app(
         .service(containers::get_container)
         .service(containers::container_history)
         .service(containers::delete_container)
+        .service(replicas::list_replicas)
         .service(operations::healthz)
         .service(operations::readyz)
         .service(operations::metrics)

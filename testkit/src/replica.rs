@@ -1,7 +1,7 @@
 //! A `container-info-server` process, for tests that need the store as a
 //! process of its own: killed, stopped, or several on one file.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Replica {
     pub child: Child,
     pub url: String,
+    log_file: PathBuf,
     /// Its ready file and its log.
     _folder: TempDir,
 }
@@ -24,6 +25,17 @@ impl Replica {
     /// Returns once the replica listens, as its `--ready-file` says; `listen`
     /// may ask for port 0.
     pub fn start(binary: &Path, listen: &str, name: &str, database: &Path) -> Self {
+        Self::start_with(binary, listen, name, database, &[])
+    }
+
+    /// The same, with more settings for the store (`--lease 2s`, …).
+    pub fn start_with(
+        binary: &Path,
+        listen: &str,
+        name: &str,
+        database: &Path,
+        settings: &[&str],
+    ) -> Self {
         let folder = tempfile::tempdir().expect("a temp folder");
         let ready_file = folder.path().join("ready");
         let log_file = folder.path().join("log");
@@ -33,6 +45,7 @@ impl Replica {
             .arg(database)
             .arg("--ready-file")
             .arg(&ready_file)
+            .args(settings)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log)
@@ -53,8 +66,29 @@ impl Replica {
         Self {
             child,
             url: format!("http://{address}"),
+            log_file,
             _folder: folder,
         }
+    }
+
+    /// What it has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_file).unwrap_or_default()
+    }
+
+    /// SIGSTOP: frozen, as a process the kernel does not schedule or a
+    /// machine that stalls; `resume` continues it.
+    pub fn pause(&self) {
+        kill(self.pid(), Signal::SIGSTOP).unwrap();
+    }
+
+    /// SIGCONT.
+    pub fn resume(&self) {
+        kill(self.pid(), Signal::SIGCONT).unwrap();
+    }
+
+    fn pid(&self) -> Pid {
+        Pid::from_raw(i32::try_from(self.child.id()).expect("a pid fits an i32"))
     }
 
     /// SIGKILL: no chance to flush anything.
@@ -65,8 +99,7 @@ impl Replica {
 
     /// SIGTERM, as Swarm stops a task, and how the process ended.
     pub fn terminate(&mut self) -> ExitStatus {
-        let pid = Pid::from_raw(i32::try_from(self.child.id()).expect("a pid fits an i32"));
-        kill(pid, Signal::SIGTERM).unwrap();
+        kill(self.pid(), Signal::SIGTERM).unwrap();
         self.child.wait().unwrap()
     }
 }

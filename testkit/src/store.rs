@@ -45,6 +45,12 @@ pub async fn spawn_store_with(adjust: impl FnOnce(&mut Config)) -> TestStore {
         token_file: None,
         signing_key_file: None,
         protect_reads: false,
+        advertise_address: None,
+        lease: std::time::Duration::from_secs(10),
+        forget_replicas_after: std::time::Duration::from_secs(300),
+        on_leader: None,
+        on_follower: None,
+        role_script_timeout: std::time::Duration::from_secs(30),
     };
     adjust(&mut config);
     let database = config.database.clone();

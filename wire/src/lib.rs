@@ -4,6 +4,7 @@
 
 pub mod attestation;
 pub mod health;
+pub mod replicas;
 
 use std::collections::BTreeMap;
 use std::fmt;

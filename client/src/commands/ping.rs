@@ -1,9 +1,11 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use clap::Args;
 use container_info_wire::REPLICA_HEADER;
-use futures_util::future::join_all;
+use container_info_wire::replicas::{ReplicaRole, ReplicaStatus, Replicas};
+use futures_util::future::{join_all, select_ok};
 use reqwest::{Client, Url};
 use serde::Serialize;
 
@@ -20,9 +22,9 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Args)]
 pub(crate) struct Ping {
-    /// The store's Swarm service: its replicas are the addresses of tasks.<SERVICE>
-    /// in Swarm's DNS, each asked on the store's port. When that name does not
-    /// resolve, or SERVICE is empty, only the store's URL is asked.
+    /// The store's Swarm service: besides every replica the store's roll call
+    /// lists (GET /replicas), the addresses of tasks.<SERVICE> in Swarm's DNS
+    /// are asked on the store's port. SERVICE empty: no DNS.
     #[arg(
         long,
         env = "CONTAINER_INFO_SERVICE",
@@ -42,8 +44,13 @@ pub struct Answer {
     /// `agent` or `store`.
     pub role: String,
     pub url: String,
-    /// The store replica's ID, from its `X-Replica` header.
+    /// The store replica's ID, from its `X-Replica` header or the roll call.
     pub replica: Option<String>,
+    /// `leader` or `follower`, from the store's roll call (`GET /replicas`).
+    pub replica_role: Option<ReplicaRole>,
+    /// Its last heartbeat, from the roll call.
+    pub last_heartbeat_at: Option<DateTime<Utc>>,
+    /// When it was asked directly and answered.
     pub latency_ms: Option<f64>,
     /// Why it is not responding.
     pub error: Option<String>,
@@ -53,7 +60,6 @@ impl Ping {
     pub(crate) async fn run(&self, session: &mut Session<'_>) -> Result<(), ClientError> {
         let agent = session.targets.agent()?.0.base;
         let store = session.targets.store()?.0.base;
-        let mut targets = vec![(Service::Agent, agent)];
         let addresses = if self.service.is_empty() {
             Vec::new()
         } else {
@@ -62,16 +68,40 @@ impl Ping {
                 .unwrap_or(Service::Store.port());
             resolve(&format!("tasks.{}", self.service), port).await
         };
-        targets.extend(
-            replica_urls(&addresses, &store)
-                .into_iter()
-                .map(|url| (Service::Store, url)),
-        );
-        let answers = roll_call(session.targets.http(), &targets).await;
+        let found = replica_urls(&addresses, &store);
+        let http = session.targets.http();
+        let mut answers = roll_call(http, &[(Service::Agent, agent)]).await;
+        // Every replica the store's database knows, from whichever answers
+        // first; then what Swarm's DNS found beyond those.
+        let mut asked: Vec<Url> = vec![store.clone()];
+        asked.extend(found.iter().filter(|url| **url != store).cloned());
+        let targets: Vec<(Service, Url)> =
+            found.into_iter().map(|url| (Service::Store, url)).collect();
+        match known_replicas(http, &asked).await {
+            // Empty only for a store that has not written its first heartbeat.
+            Some(known) if !known.items.is_empty() => {
+                let listed = join_all(
+                    known
+                        .items
+                        .iter()
+                        .map(|replica| ask_replica(http, &store, replica)),
+                )
+                .await;
+                let by_dns = roll_call(http, &targets).await;
+                answers.extend(listed);
+                answers.extend(by_dns.into_iter().filter(|answer| {
+                    !known
+                        .items
+                        .iter()
+                        .any(|replica| Some(&replica.id) == answer.replica.as_ref())
+                }));
+            }
+            _ => answers.extend(roll_call(http, &targets).await),
+        }
         if self.json {
             output::json(session.out, &answers)?;
         } else {
-            let mut table = Table::new(&["WHO", "ADDRESS", "ANSWER"], session.color);
+            let mut table = Table::new(&["WHO", "ROLE", "ADDRESS", "ANSWER"], session.color);
             table.print(session.out, answers.iter().map(row).collect())?;
         }
         let silent: Vec<String> = answers
@@ -93,12 +123,98 @@ impl Ping {
 
 fn row(answer: &Answer) -> Vec<Cell> {
     let who = answer.replica.as_deref().unwrap_or(&answer.role);
-    let said = match (&answer.latency_ms, &answer.error) {
-        (_, Some(error)) => Cell::painted(format!("not responding ({error})"), Paint::Red),
-        (Some(latency), None) => Cell::painted(format!("{latency:.1} ms"), Paint::Green),
-        (None, None) => Cell::plain("-"),
+    let role = match answer.replica_role {
+        Some(ReplicaRole::Leader) => "leader",
+        Some(ReplicaRole::Follower) => "follower",
+        None => "-",
     };
-    vec![Cell::plain(who), Cell::plain(&answer.url), said]
+    let said = match (&answer.latency_ms, &answer.error, answer.last_heartbeat_at) {
+        (_, Some(error), _) => Cell::painted(format!("not responding ({error})"), Paint::Red),
+        (Some(latency), None, _) => Cell::painted(format!("{latency:.1} ms"), Paint::Green),
+        (None, None, Some(at)) => Cell::painted(
+            format!("alive (heartbeat {})", output::ago(at, Utc::now())),
+            Paint::Green,
+        ),
+        (None, None, None) => Cell::plain("-"),
+    };
+    vec![
+        Cell::plain(who),
+        Cell::plain(role),
+        Cell::plain(&answer.url),
+        said,
+    ]
+}
+
+/// The roll call of the first of `urls` that gives one.
+async fn known_replicas(http: &Client, urls: &[Url]) -> Option<Replicas> {
+    for url in urls {
+        let asked = http
+            .get(join(url, &["replicas"]))
+            .timeout(ANSWER_TIMEOUT)
+            .send()
+            .await;
+        if let Ok(response) = asked
+            && response.status().is_success()
+            && let Ok(replicas) = response.json::<Replicas>().await
+        {
+            return Some(replicas);
+        }
+    }
+    None
+}
+
+/// One replica of the roll call: asked directly at each of its addresses at
+/// once, the first to answer as this replica counting. A replica that shares
+/// its port (host networking) cannot be asked directly, as another replica
+/// may answer there: its heartbeat speaks for it.
+async fn ask_replica(http: &Client, store: &Url, replica: &ReplicaStatus) -> Answer {
+    let urls: Vec<Url> = replica
+        .addresses
+        .iter()
+        .filter_map(|address| Url::parse(&format!("{}://{address}/", store.scheme())).ok())
+        .collect();
+    let mut answer = Answer {
+        role: Service::Store.to_string(),
+        url: urls
+            .first()
+            .map_or_else(|| store.to_string(), Url::to_string),
+        replica: Some(replica.id.clone()),
+        replica_role: Some(replica.role),
+        last_heartbeat_at: Some(replica.last_heartbeat_at),
+        latency_ms: None,
+        error: None,
+    };
+    if !replica.alive {
+        answer.error = Some(format!(
+            "no heartbeat since {}",
+            output::ago(replica.last_heartbeat_at, Utc::now())
+        ));
+        return answer;
+    }
+    if replica.port_shared || urls.is_empty() {
+        return answer;
+    }
+    let attempts = urls.iter().map(|url| {
+        Box::pin(async move {
+            let said = self::answer(http, Service::Store, url).await;
+            match (&said.error, &said.replica) {
+                (None, Some(id)) if *id == replica.id => Ok(said),
+                (None, other) => Err(format!(
+                    "{url} answered as {}",
+                    other.as_deref().unwrap_or("someone else")
+                )),
+                (Some(error), _) => Err(error.clone()),
+            }
+        })
+    });
+    match select_ok(attempts).await {
+        Ok((said, _)) => {
+            answer.url = said.url;
+            answer.latency_ms = said.latency_ms;
+        }
+        Err(error) => answer.error = Some(error),
+    }
+    answer
 }
 
 /// The store's replicas: each address Swarm's DNS gives for the service, on the
@@ -153,6 +269,8 @@ async fn answer(http: &Client, service: Service, base: &Url) -> Answer {
         role: service.to_string(),
         url: base.to_string(),
         replica: None,
+        replica_role: None,
+        last_heartbeat_at: None,
         latency_ms: None,
         error: None,
     };

@@ -99,3 +99,68 @@ async fn ping_prints_one_line_per_target_and_fails_when_one_is_silent() {
     );
     assert_eq!(answers[1]["replica"], REPLICA);
 }
+
+/// Every replica the store's roll call lists is asked at its own address,
+/// with no Swarm DNS: two answer, and the third, whose advertised address
+/// nobody listens on, is marked.
+#[tokio::test]
+async fn ping_lists_every_replica_of_the_roll_call_and_marks_the_silent_one() {
+    let folder = tempfile::tempdir().unwrap();
+    let database = folder.path().join("store.db");
+    let replica = |listen: String, name: &'static str, advertise: Option<String>| {
+        let database = database.clone();
+        spawn_store_with(move |config| {
+            config.listen = listen.parse().unwrap();
+            config.replica_id = Some(name.to_owned());
+            config.database = database;
+            config.advertise_address = advertise;
+        })
+    };
+    let first = replica("127.0.0.1:0".to_owned(), "replica-1", None).await;
+    let port = Url::parse(&first.url).unwrap().port().unwrap();
+    let _second = replica(format!("127.0.0.2:{port}"), "replica-2", None).await;
+    let elsewhere = format!("127.0.0.3:{port}");
+    let _third = replica(
+        format!("127.0.0.4:{port}"),
+        "replica-3",
+        Some(elsewhere.clone()),
+    )
+    .await;
+    let agent = spawn_agent_for(32).await;
+    for _ in 0..100 {
+        let listed = first.get_json("/replicas").await["items"]
+            .as_array()
+            .unwrap()
+            .len();
+        if listed == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    let run = client(&first.url, &agent.url, &["ping", "--service", ""]).await;
+    let message = run.failed_with(6);
+    assert!(
+        message.contains(&format!("1 of 4 did not answer: http://{elsewhere}/")),
+        "{message}"
+    );
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 5, "{lines:?}");
+    for (line, (name, address)) in lines[2..].iter().zip([
+        ("replica-1", format!("127.0.0.1:{port}")),
+        ("replica-2", format!("127.0.0.2:{port}")),
+        ("replica-3", elsewhere.clone()),
+    ]) {
+        assert!(line.starts_with(name) && line.contains(&address), "{line}");
+    }
+    assert!(
+        lines[2].ends_with(" ms") && lines[3].ends_with(" ms"),
+        "{lines:?}"
+    );
+    assert!(lines[4].contains("not responding"), "{lines:?}");
+    let leaders = lines[2..]
+        .iter()
+        .filter(|line| line.contains(" leader "))
+        .count();
+    assert_eq!(leaders, 1, "{lines:?}");
+}

@@ -4,6 +4,7 @@
 pub(crate) mod containers;
 mod extract;
 pub(crate) mod operations;
+pub(crate) mod replicas;
 
 use actix_web::{HttpRequest, web};
 use container_info_wire::ErrorBody;

@@ -5,6 +5,7 @@ mod checkpointer;
 mod connection;
 mod error;
 mod reader;
+mod replicas;
 mod schema;
 mod turns;
 mod writer;
@@ -21,7 +22,9 @@ use tokio::sync::{mpsc, oneshot};
 pub(crate) use connection::BUSY_RETRIES;
 pub(crate) use error::StorageError;
 pub(crate) use reader::{ContainerFilter, HistoryRange, Listed, Lookup, RowCounts};
-
+pub(crate) use replicas::{
+    ALIVE_WITHIN_MS, Claimed, Fenced, Heartbeat, LeaderWork, LeaseRow, ReplicaRow, Term, now_ms,
+};
 pub(crate) use writer::WriterMetrics;
 use writer::{Job, Writer};
 
@@ -124,6 +127,44 @@ impl Store {
         self.submit(|reply| Job::Probe { reply }).await
     }
 
+    pub(crate) async fn heartbeat(&self, beat: Heartbeat) -> Result<(), StorageError> {
+        self.submit(|reply| Job::Heartbeat { beat, reply }).await
+    }
+
+    /// Takes replica `id` out of the roll call.
+    pub(crate) async fn leave(&self, id: String) -> Result<(), StorageError> {
+        self.submit(|reply| Job::Leave { id, reply }).await
+    }
+
+    /// Gives up `term` if it is still the lease's, so that another replica
+    /// need not wait for it to expire.
+    pub(crate) async fn release(&self, term: Term) -> Result<(), StorageError> {
+        self.submit(|reply| Job::Release { term, reply }).await
+    }
+
+    /// Renews the lease of generation `held`, or takes it when it is free or
+    /// expired; the term held afterwards, if any.
+    pub(crate) async fn claim(
+        &self,
+        id: String,
+        held: Option<i64>,
+        duration: Duration,
+    ) -> Result<Option<Claimed>, StorageError> {
+        let duration_ms = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
+        self.submit(|reply| Job::Claim {
+            id,
+            held,
+            duration_ms,
+            reply,
+        })
+        .await
+    }
+
+    /// Leader-only work, done only while its term is current.
+    pub(crate) async fn leader_work(&self, work: LeaderWork) -> Result<Fenced, StorageError> {
+        self.submit(|reply| Job::LeaderWork { work, reply }).await
+    }
+
     async fn submit<T>(
         &self,
         job: impl FnOnce(oneshot::Sender<Result<T, StorageError>>) -> Job,
@@ -165,6 +206,11 @@ impl Store {
 
     pub(crate) fn row_counts(&self) -> Result<RowCounts, StorageError> {
         self.read(reader::row_counts)
+    }
+
+    /// Every replica the file knows, and the lease.
+    pub(crate) fn roll_call(&self) -> Result<(Vec<ReplicaRow>, LeaseRow), StorageError> {
+        self.read(replicas::roll_call)
     }
 
     /// Runs a read on the calling thread, an HTTP worker's, on purpose, which

@@ -49,6 +49,46 @@ const MIGRATIONS: &[&str] = &[
         margin    BLOB
     );
     ",
+    // 3: the replicas' roll call, the leader's lease, and the leader's last
+    // round of work. Times are milliseconds since the epoch, so that an expiry
+    // is a sum in SQL (see `replicas.rs` for whose clock).
+    "
+    CREATE TABLE replicas (
+        id              TEXT PRIMARY KEY,
+        -- A JSON array of `host:port` others can use to reach it.
+        addresses       TEXT NOT NULL,
+        -- What it is bound to, such as [::]:5001.
+        listen          TEXT NOT NULL,
+        -- Whether it shares its port with other processes (SO_REUSEPORT):
+        -- then a connection to its address may reach another replica.
+        port_shared     INTEGER NOT NULL,
+        version         TEXT NOT NULL,
+        started_at_ms   INTEGER NOT NULL,
+        heartbeat_at_ms INTEGER NOT NULL
+    );
+    -- One row: the fields of a Kubernetes Lease, and a generation that every
+    -- leader-only write must still match (fencing).
+    CREATE TABLE lease (
+        name           TEXT PRIMARY KEY,
+        -- The last replica to take it; released or expired, it is nobody's.
+        holder         TEXT,
+        acquired_at_ms INTEGER NOT NULL,
+        renewed_at_ms  INTEGER NOT NULL,
+        duration_ms    INTEGER NOT NULL,
+        -- One more at each acquisition: one generation, one unbroken leadership.
+        generation     INTEGER NOT NULL,
+        -- One more each time the holder changes.
+        transitions    INTEGER NOT NULL
+    );
+    INSERT INTO lease VALUES ('leader', NULL, 0, 0, 0, 0, 0);
+    -- Written by each round of leader-only work, under the same fence.
+    CREATE TABLE leader_work (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        done_at_ms INTEGER NOT NULL,
+        done_by    TEXT NOT NULL,
+        generation INTEGER NOT NULL
+    );
+    ",
 ];
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StorageError> {

@@ -13,8 +13,8 @@ use prometheus::{Histogram, IntCounter};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
-use super::NewSnapshot;
-use super::StorageError;
+use super::replicas::{self, Claimed, Fenced, Heartbeat, LeaderWork, Term, now_ms};
+use super::{NewSnapshot, StorageError};
 
 /// More than this many requests in one commit only delays the first of them.
 const MAX_REQUESTS_PER_COMMIT: usize = 512;
@@ -42,52 +42,81 @@ pub(super) enum Job {
     Probe {
         reply: Reply<()>,
     },
+    /// This replica is alive: its row in the roll call.
+    Heartbeat {
+        beat: Heartbeat,
+        reply: Reply<()>,
+    },
+    /// This replica stops: out of the roll call.
+    Leave {
+        id: String,
+        reply: Reply<()>,
+    },
+    /// Gives up a term: the lease expires now.
+    Release {
+        term: Term,
+        reply: Reply<()>,
+    },
+    /// Renew `held`, or take the lease when it is free or expired.
+    Claim {
+        id: String,
+        held: Option<i64>,
+        duration_ms: i64,
+        reply: Reply<Option<Claimed>>,
+    },
+    LeaderWork {
+        work: LeaderWork,
+        reply: Reply<Fenced>,
+    },
 }
 
-/// A job done inside the open transaction, waiting for the commit to be answered.
-enum Applied {
-    /// With how many of the snapshots were new (not retries).
-    Write(Reply<Vec<String>>, Result<(Vec<String>, u64), StorageError>),
-    Delete(Reply<bool>, Result<bool, StorageError>),
-    Probe(Reply<()>, Result<(), StorageError>),
-}
+/// A job done inside the open transaction, waiting for the commit: it then
+/// answers with what the job did, or with the commit's error when that failed.
+/// A job that failed by itself keeps its own error: it is the cause, and the
+/// failed commit often only its consequence.
+struct Applied(Box<Answer>);
+
+/// Answers one job, given the commit's error if it failed.
+type Answer = dyn FnOnce(Option<&Arc<rusqlite::Error>>) + Send;
 
 impl Applied {
-    /// Answers with what the job did, or with the commit's error when it failed.
-    /// A job that failed by itself keeps its own error: it is the cause, and
-    /// the failed commit often only its consequence.
-    fn answer(self, commit_error: Option<&Arc<rusqlite::Error>>, written: &IntCounter) {
-        fn settle<T>(
-            done: Result<T, StorageError>,
-            commit_error: Option<&Arc<rusqlite::Error>>,
-        ) -> Result<T, StorageError> {
-            match (done, commit_error) {
+    fn new<T: Send + 'static>(reply: Reply<T>, done: Result<T, StorageError>) -> Self {
+        Self(Box::new(move |commit_error| {
+            let done = match (done, commit_error) {
                 (Ok(_), Some(error)) => Err(StorageError::from(Arc::clone(error))),
                 (done, _) => done,
-            }
-        }
-        // A requester that went away (the client hung up) needs no answer.
-        match self {
-            Self::Write(reply, done) => {
-                let done = settle(done, commit_error).map(|(bodies, new)| {
-                    written.inc_by(new);
-                    bodies
-                });
-                drop(reply.send(done))
-            }
-            Self::Delete(reply, done) => drop(reply.send(settle(done, commit_error))),
-            Self::Probe(reply, done) => drop(reply.send(settle(done, commit_error))),
-        }
+            };
+            // A requester that went away (the client hung up) needs no answer.
+            drop(reply.send(done));
+        }))
+    }
+
+    fn answer(self, commit_error: Option<&Arc<rusqlite::Error>>) {
+        (self.0)(commit_error)
     }
 }
 
 impl Job {
-    /// For a group whose transaction could not even begin.
+    /// Whether a client's request is waiting for it.
+    fn is_request(&self) -> bool {
+        matches!(
+            self,
+            Self::Write { .. } | Self::Delete { .. } | Self::Probe { .. }
+        )
+    }
+
+    /// For a group whose transaction could not even begin: each job is
+    /// answered with the error of the transaction.
     fn not_applied(self) -> Applied {
         match self {
-            Self::Write { reply, .. } => Applied::Write(reply, Ok((Vec::new(), 0))),
-            Self::Delete { reply, .. } => Applied::Delete(reply, Ok(false)),
-            Self::Probe { reply } => Applied::Probe(reply, Ok(())),
+            Self::Write { reply, .. } => Applied::new(reply, Ok(Vec::new())),
+            Self::Delete { reply, .. } => Applied::new(reply, Ok(false)),
+            Self::Probe { reply }
+            | Self::Heartbeat { reply, .. }
+            | Self::Leave { reply, .. }
+            | Self::Release { reply, .. } => Applied::new(reply, Ok(())),
+            Self::Claim { reply, .. } => Applied::new(reply, Ok(None)),
+            Self::LeaderWork { reply, .. } => Applied::new(reply, Ok(Fenced::Refused)),
         }
     }
 }
@@ -104,6 +133,8 @@ pub(super) struct Writer {
 pub(crate) struct WriterMetrics {
     pub requests_per_commit: Histogram,
     pub snapshots_written: IntCounter,
+    /// Leader-only work the database refused: the lease had moved on.
+    pub leader_writes_refused: IntCounter,
 }
 
 impl Writer {
@@ -118,7 +149,11 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            self.metrics.requests_per_commit.observe(group.len() as f64);
+            // Requests of clients, not this replica's own heartbeats and claims.
+            let requests = group.iter().filter(|job| job.is_request()).count();
+            if requests > 0 {
+                self.metrics.requests_per_commit.observe(requests as f64);
+            }
             if self.commit_group(group) {
                 std::thread::sleep(PASS_THE_TURN);
             }
@@ -138,7 +173,7 @@ impl Writer {
             Ok(tx) => {
                 let applied: Vec<Applied> = group
                     .into_iter()
-                    .map(|job| apply(&tx, job, history_limit))
+                    .map(|job| apply(&tx, job, history_limit, &self.metrics))
                     .collect();
                 (applied, tx.commit())
             }
@@ -153,13 +188,13 @@ impl Writer {
         }
         let commit_error = committed.err().map(Arc::new);
         for job in applied {
-            job.answer(commit_error.as_ref(), &self.metrics.snapshots_written);
+            job.answer(commit_error.as_ref());
         }
         turn_was_contended
     }
 }
 
-fn apply(tx: &Transaction, job: Job, history_limit: u32) -> Applied {
+fn apply(tx: &Transaction, job: Job, history_limit: u32, metrics: &WriterMetrics) -> Applied {
     match job {
         Job::Write { snapshots, reply } => {
             let result = in_savepoint(tx, || {
@@ -172,14 +207,26 @@ fn apply(tx: &Transaction, job: Job, history_limit: u32) -> Applied {
                 }
                 Ok((bodies, new))
             });
-            Applied::Write(reply, result)
+            let written = metrics.snapshots_written.clone();
+            // New snapshots are counted only once their commit stood.
+            Applied(Box::new(move |commit_error| {
+                let done = match (result, commit_error) {
+                    (Ok(_), Some(error)) => Err(StorageError::from(Arc::clone(error))),
+                    (Ok((bodies, new)), None) => {
+                        written.inc_by(new);
+                        Ok(bodies)
+                    }
+                    (Err(error), _) => Err(error),
+                };
+                drop(reply.send(done));
+            }))
         }
         Job::Delete { id, reply } => {
             let result = in_savepoint(tx, || {
                 tx.execute("DELETE FROM snapshots WHERE container_id = ?1", [&id])?;
                 Ok(tx.execute("DELETE FROM containers WHERE id = ?1", [&id])? > 0)
             });
-            Applied::Delete(reply, result)
+            Applied::new(reply, result)
         }
         Job::Probe { reply } => {
             let result = in_savepoint(tx, || {
@@ -192,7 +239,42 @@ fn apply(tx: &Transaction, job: Job, history_limit: u32) -> Applied {
                 )
                 .map(drop)
             });
-            Applied::Probe(reply, result)
+            Applied::new(reply, result)
+        }
+        // The clock is read here, with the write lock held, rather than when
+        // the job was queued: a job that waited for the lock past the lease's
+        // expiry must see that it did.
+        Job::Heartbeat { beat, reply } => {
+            let result = in_savepoint(tx, || replicas::heartbeat(tx, &beat, now_ms()));
+            Applied::new(reply, result)
+        }
+        Job::Leave { id, reply } => {
+            let result = in_savepoint(tx, || replicas::leave(tx, &id));
+            Applied::new(reply, result)
+        }
+        Job::Release { term, reply } => {
+            let result = in_savepoint(tx, || replicas::release(tx, &term));
+            Applied::new(reply, result)
+        }
+        Job::Claim {
+            id,
+            held,
+            duration_ms,
+            reply,
+        } => {
+            let result = in_savepoint(tx, || replicas::claim(tx, &id, held, duration_ms, now_ms()));
+            Applied::new(reply, result)
+        }
+        Job::LeaderWork { work, reply } => {
+            let result = in_savepoint(tx, || replicas::leader_work(tx, &work, now_ms()));
+            if let Ok(Fenced::Refused) = result {
+                metrics.leader_writes_refused.inc();
+                tracing::warn!(
+                    generation = work.term.generation,
+                    "leader-only work refused by the database: the lease has moved on or expired"
+                );
+            }
+            Applied::new(reply, result)
         }
     }
 }

@@ -156,6 +156,7 @@ async fn the_openapi_document_describes_exactly_the_served_routes() {
         "GET /metrics",
         "GET /openapi.json",
         "GET /readyz",
+        "GET /replicas",
         "POST /containers",
     ];
     assert_eq!(documented, served);
@@ -184,6 +185,9 @@ async fn the_openapi_document_describes_exactly_the_served_routes() {
         "Stats",
         "NetworkAddress",
         "ErrorBody",
+        "Replicas",
+        "ReplicaStatus",
+        "Lease",
     ] {
         assert!(schemas.contains_key(name), "schema {name}");
     }

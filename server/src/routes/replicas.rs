@@ -1,0 +1,70 @@
+//! `/replicas`: the roll call, as the database holds it.
+
+use actix_web::{get, web};
+use chrono::{DateTime, Utc};
+use container_info_wire::replicas::{Lease, ReplicaRole, ReplicaStatus, Replicas};
+
+use super::StorageFailures;
+use crate::error::ApiError;
+use crate::storage::{ALIVE_WITHIN_MS, LeaseRow, ReplicaRow, Store, now_ms};
+
+#[utoipa::path(
+    tag = "replicas",
+    responses(
+        (status = 200, description = "Every replica that sent a heartbeat and was not yet forgotten, whether it is alive, which one leads, and the lease", body = Replicas),
+        StorageFailures,
+    )
+)]
+#[get("/replicas")]
+pub(crate) async fn list_replicas(
+    store: web::Data<Store>,
+) -> Result<web::Json<Replicas>, ApiError> {
+    let (rows, lease) = store.roll_call()?;
+    let now = now_ms();
+    let leader = lease.holder_at(now);
+    let items = rows
+        .into_iter()
+        .map(|row| status(row, leader, now))
+        .collect();
+    Ok(web::Json(Replicas {
+        items,
+        lease: lease_of(&lease, leader),
+    }))
+}
+
+fn status(row: ReplicaRow, leader: Option<&str>, now: i64) -> ReplicaStatus {
+    let role = if leader == Some(row.beat.id.as_str()) {
+        ReplicaRole::Leader
+    } else {
+        ReplicaRole::Follower
+    };
+    ReplicaStatus {
+        role,
+        last_heartbeat_at: time(row.heartbeat_at_ms),
+        alive: now - row.heartbeat_at_ms <= ALIVE_WITHIN_MS,
+        addresses: row.beat.addresses,
+        listen: row.beat.listen,
+        port_shared: row.beat.port_shared,
+        version: row.beat.version,
+        started_at: time(row.beat.started_at_ms),
+        id: row.beat.id,
+    }
+}
+
+fn lease_of(lease: &LeaseRow, holder: Option<&str>) -> Lease {
+    let ever_taken = lease.generation > 0;
+    Lease {
+        holder: holder.map(str::to_owned),
+        acquired_at: ever_taken.then(|| time(lease.acquired_at_ms)),
+        renewed_at: ever_taken.then(|| time(lease.renewed_at_ms)),
+        duration_seconds: lease.duration_ms as f64 / 1000.0,
+        generation: lease.generation,
+        transitions: lease.transitions,
+    }
+}
+
+/// Milliseconds since the epoch, as stored; a value out of chrono's range
+/// (which no clock gives) reads as the epoch.
+fn time(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}

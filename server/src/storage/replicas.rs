@@ -1,0 +1,271 @@
+//! The replicas' heartbeats and the leader's lease: every statement about them,
+//! in one place, in plain SQL (UPDATE … WHERE … RETURNING) that another
+//! backend can run as it is.
+//!
+//! The database is the only arbiter. A lease is taken or renewed by one
+//! conditional UPDATE: it lands only when the lease is this replica's current
+//! generation, free, or expired, and the database's write lock makes two such
+//! writes happen one after the other, never together. Leader-only work checks
+//! the lease inside its own transaction (fencing), so a leader that lost its
+//! lease while it slept cannot act on waking.
+//!
+//! Times are milliseconds of the replica's wall clock. Every replica of a
+//! SQLite store runs on the one host that holds the file (WAL needs it), so
+//! they all read the same clock; a backend with replicas on several hosts
+//! would take the database's clock instead.
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+/// The one lease row.
+const LEASE: &str = "leader";
+
+/// A heartbeat within this long means the replica is alive.
+pub(crate) const ALIVE_WITHIN_MS: i64 = 3_000;
+
+/// Now, on the wall clock every replica of the file shares (see above).
+pub(crate) fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// What a replica says about itself every second.
+#[derive(Clone, Debug)]
+pub(crate) struct Heartbeat {
+    pub id: String,
+    /// `host:port` others can use to reach it.
+    pub addresses: Vec<String>,
+    pub listen: String,
+    pub port_shared: bool,
+    pub version: String,
+    pub started_at_ms: i64,
+}
+
+/// One unbroken leadership: its holder and its generation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Term {
+    pub holder: String,
+    pub generation: i64,
+}
+
+/// A term as a claim of the lease returns it.
+#[derive(Debug)]
+pub(crate) struct Claimed {
+    pub term: Term,
+    /// When this term began, on the clock the claims read.
+    pub acquired_at_ms: i64,
+    /// When this claim landed: the lease runs from here.
+    pub renewed_at_ms: i64,
+}
+
+/// One round of leader-only work, done only while `term` is current.
+#[derive(Debug)]
+pub(crate) struct LeaderWork {
+    pub term: Term,
+    /// Replicas whose last heartbeat is older than this are forgotten.
+    pub forget_before_ms: i64,
+    /// Whether to let SQLite refresh its planner statistics (`PRAGMA optimize`).
+    pub optimize: bool,
+}
+
+/// What the database did with leader-only work.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Fenced {
+    Done {
+        forgotten: usize,
+    },
+    /// The term was no longer current, or the lease had expired: nothing done.
+    Refused,
+}
+
+/// A replica's row, as read back.
+#[derive(Debug)]
+pub(crate) struct ReplicaRow {
+    pub beat: Heartbeat,
+    pub heartbeat_at_ms: i64,
+}
+
+/// The lease row, as read back.
+#[derive(Debug)]
+pub(crate) struct LeaseRow {
+    pub holder: Option<String>,
+    pub acquired_at_ms: i64,
+    pub renewed_at_ms: i64,
+    pub duration_ms: i64,
+    pub generation: i64,
+    pub transitions: i64,
+}
+
+impl LeaseRow {
+    pub(crate) fn expires_at_ms(&self) -> i64 {
+        self.renewed_at_ms + self.duration_ms
+    }
+
+    /// Who holds the lease at `now`, if anyone: a released or expired lease
+    /// names its last holder but is nobody's.
+    pub(crate) fn holder_at(&self, now: i64) -> Option<&str> {
+        self.holder
+            .as_deref()
+            .filter(|_| now < self.expires_at_ms())
+    }
+}
+
+pub(crate) fn heartbeat(tx: &Transaction, beat: &Heartbeat, now: i64) -> rusqlite::Result<()> {
+    let addresses = serde_json::to_string(&beat.addresses).expect("strings serialize");
+    tx.prepare_cached(
+        "INSERT INTO replicas (id, addresses, listen, port_shared, version, started_at_ms, heartbeat_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (id) DO UPDATE SET
+             addresses = excluded.addresses, listen = excluded.listen,
+             port_shared = excluded.port_shared, version = excluded.version,
+             started_at_ms = excluded.started_at_ms, heartbeat_at_ms = excluded.heartbeat_at_ms",
+    )?
+    .execute(params![
+        beat.id,
+        addresses,
+        beat.listen,
+        beat.port_shared,
+        beat.version,
+        beat.started_at_ms,
+        now
+    ])?;
+    Ok(())
+}
+
+/// A replica that stops cleanly leaves the roll call at once.
+pub(crate) fn leave(tx: &Transaction, id: &str) -> rusqlite::Result<()> {
+    tx.execute("DELETE FROM replicas WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+/// Gives up `term` if it is still the lease's: the lease expires now, so that
+/// another replica takes it without waiting. Its holder stays, as the last
+/// one, so that the transitions count holder changes only.
+pub(crate) fn release(tx: &Transaction, term: &Term) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE lease SET duration_ms = 0 WHERE name = ?1 AND holder = ?2 AND generation = ?3",
+        params![LEASE, term.holder, term.generation],
+    )?;
+    Ok(())
+}
+
+/// Renews `held` (this replica's current term), or takes the lease when it is
+/// free or expired: one conditional write. Returns the term this replica now
+/// holds, or none when another replica's lease stands.
+///
+/// A renewal keeps the generation; any other acquisition starts a new one,
+/// even by the same replica (after it stepped down, say), so that a
+/// generation is one unbroken leadership and fencing by it is exact.
+pub(crate) fn claim(
+    tx: &Transaction,
+    id: &str,
+    held: Option<i64>,
+    duration_ms: i64,
+    now: i64,
+) -> rusqlite::Result<Option<Claimed>> {
+    // -1 matches no generation: a replica that holds none can only take a
+    // free or expired lease. SET expressions all read the old row.
+    tx.prepare_cached(
+        "UPDATE lease SET
+             generation = CASE
+                 WHEN holder = ?2 AND generation = ?3 AND renewed_at_ms + duration_ms > ?4
+                 THEN generation ELSE generation + 1 END,
+             acquired_at_ms = CASE
+                 WHEN holder = ?2 AND generation = ?3 AND renewed_at_ms + duration_ms > ?4
+                 THEN acquired_at_ms ELSE ?4 END,
+             transitions = CASE WHEN holder = ?2 THEN transitions ELSE transitions + 1 END,
+             holder = ?2,
+             renewed_at_ms = ?4,
+             duration_ms = ?5
+         WHERE name = ?1
+           AND ((holder = ?2 AND generation = ?3 AND renewed_at_ms + duration_ms > ?4)
+                OR holder IS NULL
+                OR renewed_at_ms + duration_ms <= ?4)
+         RETURNING generation, acquired_at_ms, renewed_at_ms",
+    )?
+    .query_row(
+        params![LEASE, id, held.unwrap_or(-1), now, duration_ms],
+        |row| {
+            Ok(Claimed {
+                term: Term {
+                    holder: id.to_owned(),
+                    generation: row.get(0)?,
+                },
+                acquired_at_ms: row.get(1)?,
+                renewed_at_ms: row.get(2)?,
+            })
+        },
+    )
+    .optional()
+}
+
+/// Does a round of leader-only work, inside the caller's transaction, only if
+/// `work.term` is still the lease's current, unexpired generation. The check
+/// is a write in the same transaction as the work, so no other replica can
+/// take the lease between them.
+pub(crate) fn leader_work(
+    tx: &Transaction,
+    work: &LeaderWork,
+    now: i64,
+) -> rusqlite::Result<Fenced> {
+    let fenced = tx
+        .prepare_cached(
+            "INSERT INTO leader_work (id, done_at_ms, done_by, generation)
+             SELECT 1, ?4, holder, generation FROM lease
+             WHERE name = ?1 AND holder = ?2 AND generation = ?3
+               AND renewed_at_ms + duration_ms > ?4
+             ON CONFLICT (id) DO UPDATE SET
+                 done_at_ms = excluded.done_at_ms, done_by = excluded.done_by,
+                 generation = excluded.generation",
+        )?
+        .execute(params![LEASE, work.term.holder, work.term.generation, now])?;
+    if fenced == 0 {
+        return Ok(Fenced::Refused);
+    }
+    let forgotten = tx
+        .prepare_cached("DELETE FROM replicas WHERE heartbeat_at_ms < ?1")?
+        .execute([work.forget_before_ms])?;
+    if work.optimize {
+        tx.execute_batch("PRAGMA optimize")?;
+    }
+    Ok(Fenced::Done { forgotten })
+}
+
+/// Every replica the file knows, by ID, and the lease.
+pub(crate) fn roll_call(conn: &Connection) -> rusqlite::Result<(Vec<ReplicaRow>, LeaseRow)> {
+    let mut statement = conn.prepare_cached(
+        "SELECT id, addresses, listen, port_shared, version, started_at_ms, heartbeat_at_ms
+         FROM replicas ORDER BY id",
+    )?;
+    let replicas = statement
+        .query_map([], |row| {
+            let addresses: String = row.get(1)?;
+            Ok(ReplicaRow {
+                beat: Heartbeat {
+                    id: row.get(0)?,
+                    // Written by `heartbeat` above; anything else reads as none.
+                    addresses: serde_json::from_str(&addresses).unwrap_or_default(),
+                    listen: row.get(2)?,
+                    port_shared: row.get(3)?,
+                    version: row.get(4)?,
+                    started_at_ms: row.get(5)?,
+                },
+                heartbeat_at_ms: row.get(6)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let lease = conn.query_row(
+        "SELECT holder, acquired_at_ms, renewed_at_ms, duration_ms, generation, transitions
+         FROM lease WHERE name = ?1",
+        [LEASE],
+        |row| {
+            Ok(LeaseRow {
+                holder: row.get(0)?,
+                acquired_at_ms: row.get(1)?,
+                renewed_at_ms: row.get(2)?,
+                duration_ms: row.get(3)?,
+                generation: row.get(4)?,
+                transitions: row.get(5)?,
+            })
+        },
+    )?;
+    Ok((replicas, lease))
+}

@@ -8,7 +8,7 @@
 pub(crate) mod outbox;
 pub(crate) mod sender;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -154,8 +154,7 @@ impl Reporter {
                 changed.push(snapshot.clone());
             }
         }
-        let present: std::collections::HashSet<&ContainerId> =
-            current.iter().map(|snapshot| &snapshot.id).collect();
+        let present: HashSet<&ContainerId> = current.iter().map(|snapshot| &snapshot.id).collect();
         let gone: Vec<ContainerId> = self
             .reported
             .keys()
@@ -193,6 +192,10 @@ impl Reporter {
                                  those are never dropped"
                             );
                         }
+                        self.metrics
+                            .outbox_bytes
+                            .with_label_values(&[&destination.store])
+                            .set(i64::try_from(destination.outbox.bytes()).unwrap_or(i64::MAX));
                         destination.pushed.notify_one();
                     }
                     Ok(Err(error)) => warn!(

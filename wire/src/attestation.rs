@@ -284,6 +284,26 @@ mod tests {
         assert_eq!(unsigned.verify(&key(1)), Err(AttestationError::Unsigned));
     }
 
+    /// A signature covers floats as JSON text, so text parsed and printed again
+    /// must give the same digits: serde_json's default parser can miss the
+    /// nearest double by one (`float_roundtrip` in the workspace's serde_json).
+    #[test]
+    fn every_float_survives_a_trip_through_json_and_its_signature_with_it() {
+        let mut bits: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut signed = snapshot();
+        for _ in 0..20_000 {
+            bits = bits.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let value = f64::from_bits(bits >> 2) % 1e12;
+            let text = serde_json::to_string(&value).unwrap();
+            assert_eq!(serde_json::from_str::<f64>(&text).unwrap(), value, "{text}");
+            signed.stats.as_mut().unwrap().cpu_percent = value;
+        }
+        signed.sign(&key(1));
+        let back: Snapshot =
+            serde_json::from_str(&serde_json::to_string(&signed).unwrap()).unwrap();
+        assert_eq!(back.verify(&key(1)), Ok(()));
+    }
+
     #[test]
     fn canonical_json_sorts_keys_at_every_level() {
         let mut out = Vec::new();

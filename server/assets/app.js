@@ -197,10 +197,12 @@ function chart(title, className, points, format) {
     svg.append(polyline);
   }
   const latest = values.length ? format(values[values.length - 1]) : "no samples";
+  const span = points.length ? ", " + shortTime(new Date(points[0].time).toISOString()) +
+    " to " + shortTime(new Date(points[points.length - 1].time).toISOString()) : "";
   return el("div", { class: "chart" },
     el("h3", {}, title + ": " + latest),
     svg,
-    el("p", { class: "muted" }, "max " + format(top) + ", " + points.length + " samples"));
+    el("p", { class: "muted" }, "max " + format(top) + ", " + points.length + " samples" + span));
 }
 
 function renderDetail(record, history) {
@@ -216,7 +218,7 @@ function renderDetail(record, history) {
     ["Node", record.node], ["State", record.state], ["Created", shortTime(record.created)],
     ["Started", shortTime(record.started_at)], ["Observed", shortTime(record.observed_at)],
     ["Received", shortTime(record.received_at) + " by " + record.received_by + " from " + record.reporter_addr],
-    ["Attested by", record.attested_by || "not signed (written with the token)"],
+    ["Attested by", record.attested_by || "no agent's signature"],
   ];
   const list = el("dl", {});
   for (const [name, value] of fields) list.append(el("dt", {}, name), el("dd", {}, value || ""));
@@ -263,6 +265,10 @@ async function loadDetail(id) {
 
 function openDetail(id) {
   page.selected = id;
+  const detail = document.getElementById("detail");
+  // Not the previous container's record while this one loads.
+  detail.replaceChildren(el("p", { class: "muted" }, "Loading…"));
+  detail.hidden = false;
   document.querySelectorAll("#container-table tbody tr").forEach((row) =>
     row.classList.toggle("selected", row.dataset.id === id));
   loadDetail(id).then(() => document.getElementById("detail").scrollIntoView({ block: "nearest" }))

@@ -228,7 +228,7 @@ function renderDetail(record, history) {
   }
   const labels = Object.entries(record.labels || {});
   const labelTable = labels.length === 0 ? el("p", { class: "muted" }, "No labels.") :
-    el("div", { class: "scroll" }, el("table", {},
+    el("div", { class: "scroll" }, el("table", { class: "labels" },
       el("tbody", {}, ...labels.map(([key, value]) => el("tr", {}, el("td", {}, key), el("td", {}, value))))));
   // The API answers newest first; the charts read left to right.
   const samples = history.items.filter((item) => item.stats).reverse()

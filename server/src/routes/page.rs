@@ -229,6 +229,8 @@ fn render(
                 link rel="icon" href="data:,";
                 link rel="stylesheet" href=(STYLE.url());
                 script src=(SCRIPT.url()) defer {}
+                // Without the script, the page is current when reloaded.
+                noscript { meta http-equiv="refresh" content="30"; }
             }
             body data-protected=(protected) data-page-size=(PAGE_SIZE) {
                 header {
@@ -281,7 +283,7 @@ fn replica_section(replicas: &Replicas) -> Markup {
                                 td { (item.id) }
                                 td { span class={ "badge " (role) } { (role) } }
                                 td { @if item.alive { "yes" } @else { span.error { "no" } } }
-                                td { (time(item.last_heartbeat_at)) }
+                                td title=(item.last_heartbeat_at.to_rfc3339_opts(SecondsFormat::Millis, true)) { (age(item.last_heartbeat_at)) }
                                 td { (item.addresses.join(", ")) }
                                 td { (item.version) }
                                 td { (time(item.started_at)) }
@@ -417,8 +419,19 @@ fn encode(text: &str) -> String {
         .collect()
 }
 
+/// As the script shows times, so that its first refresh changes nothing.
 fn time(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+    at.format("%Y-%m-%d %H:%M:%SZ").to_string()
+}
+
+/// How long ago, as the script says it.
+fn age(at: DateTime<Utc>) -> String {
+    let seconds = (Utc::now() - at).num_milliseconds().max(0) as f64 / 1000.0;
+    if seconds < 60.0 {
+        format!("{seconds:.1} s ago")
+    } else {
+        format!("{:.0} min ago", seconds / 60.0)
+    }
 }
 
 fn bytes(count: u64) -> String {

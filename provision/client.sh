@@ -78,29 +78,43 @@ wait_for "the signing key in $key_source (written by provision/server.sh)" test 
 install -D -m 0440 -g "$socket_group" "$key_source" "$CONTAINER_INFO_AGENT_KEY"
 key_digest="$(sha256sum "$CONTAINER_INFO_AGENT_KEY" | cut -c 1-12)"
 agent_image="container-info-agent:$CONTAINER_INFO_TAG"
-wanted="$(docker image inspect --format '{{.Id}}' "$agent_image") $key_digest true"
-current="$(docker container inspect --format '{{.Image}} {{index .Config.Labels "container-info.signing-key"}} {{.State.Running}}' "$CONTAINER_INFO_AGENT_CONTAINER" 2>/dev/null || true)"
-if [ "$current" = "$wanted" ]; then
-    say "the agent $CONTAINER_INFO_AGENT_CONTAINER runs the current image and key: keeping it"
+# The image runs as a non-root user: give it the group that owns the socket
+# here. The socket is mounted read-only, which stops the file being replaced,
+# not API calls; the agent itself only reads from the engine.
+agent_options=(
+    --restart unless-stopped
+    --network host
+    --volume "$CONTAINER_INFO_DOCKER_SOCKET:/var/run/docker.sock:ro"
+    --group-add "$socket_group"
+    --volume "$CONTAINER_INFO_AGENT_KEY:/run/secrets/container-info-signing-key:ro"
+    --env CONTAINER_INFO_AGENT_SIGNING_KEY_FILE=/run/secrets/container-info-signing-key
+    # It writes no file, so no tmpfs; it listens on 5002 as an ordinary user
+    # and reads the engine through the socket's group, so no capability; and
+    # nothing in it may gain privileges. Limits: many times what it uses
+    # (BENCHMARKS.md), and one CPU, which every node has.
+    --read-only
+    --cap-drop ALL --security-opt no-new-privileges
+    --memory 128m --cpus 1
+    --log-opt max-size=10m --log-opt max-file=3
+)
+# The image, the key and these options, as a label on the container: a node
+# provisioned again gets a new agent when any of them changed (new options
+# reach agents started by an older provisioning), and keeps it otherwise.
+wanted="$(docker image inspect --format '{{.Id}}' "$agent_image") $key_digest ${agent_options[*]}"
+wanted="$(printf '%s' "$wanted" | sha256sum | cut -c 1-16)"
+current="$(docker container inspect --format '{{ index .Config.Labels "container-info.agent-run" }}' "$CONTAINER_INFO_AGENT_CONTAINER" 2>/dev/null || true)"
+running="$(docker container inspect --format '{{.State.Running}}' "$CONTAINER_INFO_AGENT_CONTAINER" 2>/dev/null || true)"
+if [ "$current" = "$wanted" ] && [ "$running" = true ]; then
+    say "the agent $CONTAINER_INFO_AGENT_CONTAINER runs the current image, key and options: keeping it"
 else
-    if [ -n "$current" ]; then
-        say "replacing the agent container $CONTAINER_INFO_AGENT_CONTAINER (new image or key, or not running)"
+    if [ -n "$running" ]; then
+        say "replacing the agent container $CONTAINER_INFO_AGENT_CONTAINER (new image, key or options, or not running)"
         run docker rm --force "$CONTAINER_INFO_AGENT_CONTAINER"
     fi
-    # The image runs as a non-root user: give it the group that owns the
-    # socket here. The socket is mounted read-only, which stops the file being
-    # replaced, not API calls; the agent itself only reads from the engine.
     say "starting the agent $CONTAINER_INFO_AGENT_CONTAINER (restarts with the engine)"
     run docker run --detach --name "$CONTAINER_INFO_AGENT_CONTAINER" \
-        --restart unless-stopped \
-        --network host \
-        --volume "$CONTAINER_INFO_DOCKER_SOCKET:/var/run/docker.sock:ro" \
-        --group-add "$socket_group" \
-        --volume "$CONTAINER_INFO_AGENT_KEY:/run/secrets/container-info-signing-key:ro" \
-        --env CONTAINER_INFO_AGENT_SIGNING_KEY_FILE=/run/secrets/container-info-signing-key \
-        --label "container-info.signing-key=$key_digest" \
-        --label "$MANAGED_LABEL" \
-        --log-opt max-size=10m --log-opt max-file=3 \
+        "${agent_options[@]}" \
+        --label "$MANAGED_LABEL" --label "container-info.agent-run=$wanted" \
         "$agent_image"
 fi
 if command -v curl >/dev/null; then

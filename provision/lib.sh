@@ -277,9 +277,16 @@ if ! timeout 2 bash -c ": </dev/tcp/\$manager/2377" 2>/dev/null; then
 fi
 # Without NET_RAW a container cannot forge a neighbour's address on the
 # bridge (ARP spoofing), the address the agent knows callers by; and nothing
-# in it may gain privileges.
+# in it may gain privileges. Its root file system is read-only: the prompt's
+# history, the one file it writes, goes to a small tmpfs home, which goes
+# with the container. The engine gives that tmpfs the mode of the image's
+# folder but root as its owner, so it is given the user the client runs as.
+# Limits: many times what the client uses, one CPU.
 exec docker run --rm --interactive "\$tty" \\
     --cap-drop NET_RAW --security-opt no-new-privileges \\
+    --user 65532:65532 --read-only \\
+    --tmpfs /home/container-info:size=1m,uid=65532,gid=65532 \\
+    --memory 64m --cpus 1 \\
     --network "\$network" \\
     --label container-info.role=client --label $MANAGED_LABEL \\
     --env CONTAINER_INFO_SERVER="\${CONTAINER_INFO_SERVER:-http://$CONTAINER_INFO_SERVER_IP:5001}" \\

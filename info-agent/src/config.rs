@@ -3,14 +3,21 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
+use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand};
 use globset::Glob;
 use ipnet::IpNet;
 
 /// Tells each container on this Docker host who it is: `GET /self` answers the
 /// calling container's own snapshot, found from the address it calls from.
+///
+/// `/self` refuses (409) a caller whose address is not its own alone: a container
+/// in a network namespace that other containers share (`--network container:`;
+/// the owner too, while a joiner has not stopped), and every caller on the host's
+/// own addresses (the host, and containers started with `--network host`).
+/// `/containers` is the operator's: it needs the token of --token-file.
 #[derive(Debug, Parser)]
-#[command(name = "container-info-agent", version, about)]
+#[command(name = "container-info-agent", version)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -53,9 +60,28 @@ pub struct Config {
     #[arg(long, env = "CONTAINER_INFO_AGENT_NODE_NAME")]
     pub node_name: Option<String>,
 
-    /// Callers in this network (CIDR, or a single address) may read any container
-    /// through /containers; loopback always may, everyone else gets 403. Repeatable;
-    /// the environment variable takes a comma-separated list.
+    /// The operator's token: /containers and /containers/{id} answer only requests
+    /// carrying `Authorization: Bearer <the file's content>` (32 characters or more),
+    /// from loopback too, since a container started with --network host calls from
+    /// there. Without it, those routes are refused to every caller (but see
+    /// --trust-loopback).
+    #[arg(long, value_name = "PATH", env = "CONTAINER_INFO_AGENT_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// Let loopback callers read /containers without the token, as the agent did
+    /// before --token-file. Every container started with --network host is a
+    /// loopback caller too, and can then read its neighbours.
+    #[arg(
+        long,
+        env = "CONTAINER_INFO_AGENT_TRUST_LOOPBACK",
+        value_parser = BoolishValueParser::new()
+    )]
+    pub trust_loopback: bool,
+
+    /// Only callers in this network (CIDR, or a single address) may read
+    /// /containers, and they need the token as well; loopback is in it only with
+    /// --trust-loopback. Without it, the token alone decides. Repeatable; the
+    /// environment variable takes a comma-separated list.
     #[arg(
         long = "allow-from",
         value_name = "CIDR",
@@ -130,5 +156,14 @@ mod tests {
         let config = Config::with_defaults();
         assert_eq!(config.listen, "0.0.0.0:5002".parse().unwrap());
         assert!(config.allow_from.is_empty() && config.redact_label.is_empty());
+        assert!(config.token_file.is_none() && !config.trust_loopback);
+    }
+
+    #[test]
+    fn trust_loopback_is_a_flag() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args).map(|cli| cli.config.trust_loopback);
+        assert!(parse(&["agent", "--trust-loopback"]).unwrap());
+        assert!(!parse(&["agent"]).unwrap());
+        assert!(parse(&["agent", "--trust-loopback=yes"]).is_err());
     }
 }

@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::WWW_AUTHENTICATE;
 use actix_web::{HttpResponse, ResponseError};
 use container_info_wire::{ContainerId, ErrorBody};
 use serde_json::{Value, json};
@@ -38,10 +39,62 @@ pub(crate) enum AgentError {
         containers: Vec<ContainerId>,
     },
 
+    /// Containers started with `--network container:` share their owner's
+    /// addresses, and nothing in a request tells them apart.
     #[error(
-        "{0} may not read other containers' records: only loopback and --allow-from networks may"
+        "the address {address} is shared by {} containers ({}): they run in one network \
+         namespace, joined with --network container:, and the agent cannot tell which of \
+         them is calling; /self answers a container in a network namespace of its own",
+        containers.len(),
+        containers.join(", ")
     )]
-    Forbidden(IpAddr),
+    SharedNamespace {
+        address: IpAddr,
+        containers: Vec<String>,
+    },
+
+    /// The host and every container started with `--network host` share the
+    /// host's addresses.
+    #[error(
+        "{0} is an address of this host itself: the host and every container started \
+         with --network host call from the host's addresses, and the agent cannot tell \
+         them apart; /self answers a container on a network of its own (a bridge or an \
+         overlay), not one started with --network host"
+    )]
+    HostCaller(IpAddr),
+
+    #[error(
+        "{0} is outside the networks given to the agent with --allow-from, so it may not \
+         read other containers' records, token or not (loopback is inside them only with \
+         --trust-loopback)"
+    )]
+    NotAllowedFrom(IpAddr),
+
+    #[error(
+        "reading other containers' records needs the operator's token: send \
+         `Authorization: Bearer <token>`, the token being the content of the file the \
+         agent was started with (--token-file)"
+    )]
+    MissingToken,
+
+    #[error(
+        "the bearer token is not the agent's: send the content of the file the agent \
+         was started with (--token-file)"
+    )]
+    InvalidToken,
+
+    #[error("the request carries more than one Authorization header; send one, `Bearer <token>`")]
+    SeveralAuthorizations,
+
+    /// Without a token there is no operator to tell apart from a container started
+    /// with `--network host`, which calls from loopback too.
+    #[error(
+        "the agent was started without --token-file, so nobody may read other containers' \
+         records; start it with --token-file PATH (CONTAINER_INFO_AGENT_TOKEN_FILE) and \
+         send `Authorization: Bearer <token>`, or with --trust-loopback to let loopback \
+         callers in without one (every container started with --network host as well)"
+    )]
+    NoTokenConfigured(IpAddr),
 
     #[error("no container on this host has the ID, ID prefix or name {0:?}")]
     NoSuchContainer(String),
@@ -91,9 +144,14 @@ impl AgentError {
             Self::EngineAnswer { host, .. } | Self::EngineDown { host, .. } => {
                 Some(json!({ "docker_host": host }))
             }
-            Self::UnknownCaller(address) | Self::Forbidden(address) => {
-                Some(json!({ "address": address }))
-            }
+            Self::SharedNamespace {
+                address,
+                containers,
+            } => Some(json!({ "address": address, "containers": containers })),
+            Self::UnknownCaller(address)
+            | Self::HostCaller(address)
+            | Self::NotAllowedFrom(address)
+            | Self::NoTokenConfigured(address) => Some(json!({ "address": address })),
             Self::SharedAddress {
                 address,
                 containers,
@@ -103,10 +161,28 @@ impl AgentError {
             }
             Self::Metrics(error) => Some(json!({ "cause": error.to_string() })),
             Self::Proxied { header } => Some(json!({ "header": header })),
-            Self::NoSuchContainer(_) | Self::NoPeerAddress | Self::NoSuchRoute(_) => None,
+            Self::NoSuchContainer(_)
+            | Self::NoPeerAddress
+            | Self::NoSuchRoute(_)
+            | Self::MissingToken
+            | Self::InvalidToken
+            | Self::SeveralAuthorizations => None,
+        }
+    }
+
+    /// The challenge of RFC 6750 that a refusal for want of the right token carries.
+    fn www_authenticate(&self) -> Option<String> {
+        let challenge = format!("Bearer realm=\"{REALM}\"");
+        match self {
+            Self::MissingToken => Some(challenge),
+            Self::InvalidToken => Some(format!("{challenge}, error=\"invalid_token\"")),
+            Self::SeveralAuthorizations => Some(format!("{challenge}, error=\"invalid_request\"")),
+            _ => None,
         }
     }
 }
+
+const REALM: &str = "container-info-agent";
 
 impl ResponseError for AgentError {
     fn status_code(&self) -> StatusCode {
@@ -116,15 +192,25 @@ impl ResponseError for AgentError {
             Self::UnknownCaller(_) | Self::NoSuchContainer(_) | Self::NoSuchRoute(_) => {
                 StatusCode::NOT_FOUND
             }
-            Self::SharedAddress { .. } | Self::AmbiguousContainer { .. } => StatusCode::CONFLICT,
-            Self::Forbidden(_) | Self::Proxied { .. } => StatusCode::FORBIDDEN,
-            Self::NoPeerAddress => StatusCode::BAD_REQUEST,
+            Self::SharedAddress { .. }
+            | Self::SharedNamespace { .. }
+            | Self::HostCaller(_)
+            | Self::AmbiguousContainer { .. } => StatusCode::CONFLICT,
+            Self::NotAllowedFrom(_) | Self::NoTokenConfigured(_) | Self::Proxied { .. } => {
+                StatusCode::FORBIDDEN
+            }
+            Self::MissingToken | Self::InvalidToken => StatusCode::UNAUTHORIZED,
+            Self::NoPeerAddress | Self::SeveralAuthorizations => StatusCode::BAD_REQUEST,
             Self::Metrics(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(ErrorBody {
+        let mut response = HttpResponse::build(self.status_code());
+        if let Some(challenge) = self.www_authenticate() {
+            response.insert_header((WWW_AUTHENTICATE, challenge));
+        }
+        response.json(ErrorBody {
             error: self.to_string(),
             detail: self.detail(),
         })

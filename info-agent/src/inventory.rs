@@ -29,6 +29,10 @@ pub(crate) struct Record {
     pub(crate) started_at: Option<DateTime<Utc>>,
     pub(crate) labels: BTreeMap<String, String>,
     pub(crate) networks: BTreeMap<String, NetworkAddress>,
+    /// The container whose network namespace this one runs in (`--network
+    /// container:`), as the engine names it: by full ID, to which the engine
+    /// resolves a name at create.
+    pub(crate) joined_to: Option<String>,
     /// 0 when the container has no memory limit.
     pub(crate) memory_limit_bytes: u64,
     /// When the agent asked the engine.
@@ -51,6 +55,20 @@ impl Record {
     /// Whether the container has resource use to sample.
     pub(crate) fn is_sampled(&self) -> bool {
         matches!(self.state, ContainerState::Running | ContainerState::Paused)
+    }
+
+    /// Whether the container is in its network namespace, or will be: it has not
+    /// stopped. A joiner counts from its creation on: the agent learns of it at its
+    /// `create` event, before it can be started (see [`Inventory::joining`]), while
+    /// its `start` event may come after its first request.
+    fn in_namespace(&self) -> bool {
+        matches!(
+            self.state,
+            ContainerState::Created
+                | ContainerState::Running
+                | ContainerState::Paused
+                | ContainerState::Restarting
+        )
     }
 }
 
@@ -79,6 +97,15 @@ impl Fingerprint {
             addresses,
         }
     }
+}
+
+/// A container in another's network namespace, as a listing shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Joiner {
+    pub(crate) name: String,
+    /// As in `--network container:<owner>`: the owner's full ID, to which the
+    /// engine resolves a name at create.
+    pub(crate) owner: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,6 +140,13 @@ struct State {
     containers: HashMap<ContainerId, Entry>,
     gateway_legs: GatewayLegs,
     addresses: AddressIndex,
+    /// Containers the agent knows to run in another's network namespace before it
+    /// has their record: see [`Inventory::joining`].
+    joining: HashMap<ContainerId, Joiner>,
+    /// Network namespaces that more than one container is in, by the container
+    /// that owns each (its addresses are the namespace's): every container in it,
+    /// the owner first.
+    shared_namespaces: HashMap<ContainerId, Vec<ContainerId>>,
 }
 
 struct Entry {
@@ -131,6 +165,8 @@ impl Inventory {
                 containers: HashMap::new(),
                 gateway_legs: GatewayLegs::default(),
                 addresses: AddressIndex::default(),
+                joining: HashMap::new(),
+                shared_namespaces: HashMap::new(),
             }),
         }
     }
@@ -171,7 +207,20 @@ impl Inventory {
     pub(crate) fn remove(&self, id: &ContainerId) {
         let mut state = self.write();
         state.containers.remove(id);
+        state.joining.remove(id);
         state.reindex();
+    }
+
+    /// A new container runs in another's network namespace, as a listing showed at
+    /// its `create` event. The engine answers its inspect only once its start is
+    /// over, and by then it may have called: until its record comes, it counts as
+    /// in that namespace.
+    pub(crate) fn joining(&self, id: ContainerId, joiner: Joiner) {
+        let mut state = self.write();
+        if !state.containers.contains_key(&id) {
+            state.joining.insert(id, joiner);
+            state.reindex();
+        }
     }
 
     pub(crate) fn set_gateway_legs(&self, legs: GatewayLegs) {
@@ -250,6 +299,22 @@ impl Inventory {
 
     pub(crate) fn owners(&self, ip: IpAddr) -> Vec<ContainerId> {
         self.read().addresses.owners(ip).to_vec()
+    }
+
+    /// The names of the containers in `owner`'s network namespace, `owner` first;
+    /// empty when it has its namespace to itself.
+    pub(crate) fn namespace_sharers(&self, owner: &ContainerId) -> Vec<String> {
+        let state = self.read();
+        let Some(sharers) = state.shared_namespaces.get(owner) else {
+            return Vec::new();
+        };
+        let name = |id| match state.containers.get(id) {
+            Some(entry) => Some(entry.record.name.clone()),
+            None => state.joining.get(id).map(|joiner| joiner.name.clone()),
+        };
+        let mut names: Vec<String> = sharers.iter().filter_map(name).collect();
+        names[1..].sort();
+        names
     }
 
     /// A container by full ID, name, or unique ID prefix, in that order, as the
@@ -365,6 +430,58 @@ impl State {
                 .map(|(id, networks)| (*id, networks.values())),
         );
         self.addresses = index;
+        let containers = &self.containers;
+        self.joining.retain(|id, _| !containers.contains_key(id));
+        self.shared_namespaces = self.find_shared_namespaces();
+    }
+
+    /// What [`State::shared_namespaces`] holds. Every joiner that has not stopped counts,
+    /// and every one still [`joining`](Inventory::joining). A joiner may have joined
+    /// a joiner: the chain is followed to the owner. A joiner whose owner the agent
+    /// does not hold (removed, leaving the joiner without a network) shares no one's
+    /// addresses.
+    fn find_shared_namespaces(&self) -> HashMap<ContainerId, Vec<ContainerId>> {
+        let by_name: HashMap<&str, &ContainerId> = self
+            .containers
+            .values()
+            .map(|entry| (entry.record.name.as_str(), &entry.record.id))
+            .collect();
+        let resolve = |reference: &str| {
+            let id = match ContainerId::parse(reference) {
+                Ok(id) => id,
+                Err(_) => (*by_name.get(reference)?).clone(),
+            };
+            self.containers.get(&id).map(|entry| &entry.record)
+        };
+        let recorded = self
+            .containers
+            .values()
+            .map(|entry| &entry.record)
+            .filter(|record| record.in_namespace())
+            .filter_map(|record| Some((&record.id, record.joined_to.as_deref()?)));
+        let joining = self
+            .joining
+            .iter()
+            .map(|(id, joiner)| (id, joiner.owner.as_str()));
+        let mut shared: HashMap<ContainerId, Vec<ContainerId>> = HashMap::new();
+        for (joiner, reference) in recorded.chain(joining) {
+            let mut owner = resolve(reference);
+            // At most one step per container: a loop, which the engine never makes,
+            // ends here rather than spinning.
+            for _ in 0..self.containers.len() {
+                match owner.and_then(|record| record.joined_to.as_deref()) {
+                    Some(next) => owner = resolve(next),
+                    None => break,
+                }
+            }
+            if let Some(owner) = owner.filter(|record| record.joined_to.is_none()) {
+                shared
+                    .entry(owner.id.clone())
+                    .or_insert_with(|| vec![owner.id.clone()])
+                    .push(joiner.clone());
+            }
+        }
+        shared
     }
 
     fn snapshot(&self, node: &str, entry: &Entry) -> Snapshot {

@@ -105,6 +105,8 @@ impl Lookup {
 
     /// The snapshot of the container that owns `ip`, from what the agent holds when
     /// that is complete, as it is for every container past its first moments.
+    /// Refused while other containers run in its network namespace: any of them
+    /// could be calling.
     pub(crate) async fn caller(&self, ip: IpAddr) -> Result<Snapshot, AgentError> {
         self.ready()?;
         let missed_at = Instant::now();
@@ -112,6 +114,13 @@ impl Lookup {
             [id] => id.clone(),
             _ => self.find_caller(ip, missed_at).await?,
         };
+        let sharers = self.inventory().namespace_sharers(&id);
+        if !sharers.is_empty() {
+            return Err(AgentError::SharedNamespace {
+                address: ip,
+                containers: sharers,
+            });
+        }
         self.complete(&id).await?;
         self.inventory()
             .snapshot(&id)

@@ -1,6 +1,6 @@
 //! Who is calling: the TCP peer address of a request, as a container would own it.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, UdpSocket};
 
 use actix_web::HttpRequest;
 
@@ -20,6 +20,31 @@ pub(crate) fn unmap(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// Whether `ip` is an address of the agent's own network namespace: loopback, or
+/// one the kernel routes to itself. The kernel is asked by connecting a UDP socket,
+/// which sends nothing: for an address of its own it picks that very address as the
+/// source. Any such address counts, not only the one called: Docker masquerades
+/// what the host sends to a bridge's gateway, so a host process that calls
+/// 172.17.0.1 arrives from the host's main address. On a host-network agent, these
+/// are the callers on the host itself, every container started with
+/// `--network host` among them.
+pub(crate) fn is_this_host(ip: IpAddr) -> bool {
+    if ip.is_loopback() {
+        return true;
+    }
+    let any: IpAddr = match ip {
+        IpAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+        IpAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
+    };
+    // The discard port; nothing is sent to it.
+    UdpSocket::bind((any, 0))
+        .and_then(|socket| {
+            socket.connect((ip, 9))?;
+            socket.local_addr()
+        })
+        .is_ok_and(|local| local.ip() == ip)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -35,5 +60,24 @@ mod tests {
             unmap(IpAddr::V6(Ipv6Addr::LOCALHOST)),
             "::1".parse::<IpAddr>().unwrap()
         );
+    }
+
+    #[test]
+    fn the_host_s_own_addresses_are_this_host_and_others_are_not() {
+        for own in ["127.0.0.1", "127.0.0.53", "::1"] {
+            assert!(is_this_host(own.parse().unwrap()), "{own}");
+        }
+        // The address the kernel would send from to a documentation network is one
+        // of the host's, whichever it is; the destination is not.
+        let outward = UdpSocket::bind("0.0.0.0:0")
+            .and_then(|socket| {
+                socket.connect("198.51.100.1:9")?;
+                socket.local_addr()
+            })
+            .expect("this host has a route out");
+        assert!(is_this_host(outward.ip()), "{outward}");
+        for other in ["198.51.100.1", "0.0.0.0", "255.255.255.255"] {
+            assert!(!is_this_host(other.parse().unwrap()), "{other}");
+        }
     }
 }

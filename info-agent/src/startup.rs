@@ -43,6 +43,7 @@ impl Application {
     pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
         let redactor =
             LabelRedactor::new(&config.redact_label).context("invalid --redact-label pattern")?;
+        let policy = access_policy(&config)?;
         let (engine, node) = connect(&config).await?;
         let metrics = Arc::new(Metrics::new().context("could not register the metrics")?);
         let (watcher, background) = watch(engine, node, redactor, metrics.clone()).await?;
@@ -61,7 +62,6 @@ impl Application {
             );
         }
         let lookup = Lookup::new(watcher, metrics.clone(), signing_key);
-        let policy = AccessPolicy::new(config.allow_from);
         let server = serve(listener, lookup, metrics, policy)?;
         Ok(Self {
             port,
@@ -147,6 +147,36 @@ fn serve(
     .context("could not serve on the listener")?
     .run();
     Ok(server)
+}
+
+/// Who may read `/containers`, from the token file and the flags; says at start what
+/// a missing token means.
+fn access_policy(config: &Config) -> anyhow::Result<AccessPolicy> {
+    let token = config
+        .token_file
+        .as_deref()
+        .map(Secret::read)
+        .transpose()
+        .context("cannot use --token-file")?;
+    match (&token, config.trust_loopback) {
+        (None, false) => tracing::warn!(
+            "no --token-file: /containers is refused to every caller; /self works as always"
+        ),
+        (None, true) => tracing::warn!(
+            "no --token-file and --trust-loopback: every loopback caller reads every \
+             container through /containers, containers started with --network host included"
+        ),
+        (Some(_), true) => tracing::warn!(
+            "--trust-loopback: loopback callers read /containers without the token, \
+             containers started with --network host included"
+        ),
+        (Some(_), false) => {}
+    }
+    Ok(AccessPolicy::new(
+        token,
+        config.trust_loopback,
+        config.allow_from.clone(),
+    ))
 }
 
 fn unreachable_engine(docker_host: &str) -> String {

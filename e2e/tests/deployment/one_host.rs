@@ -28,6 +28,18 @@ fn provisioned_on_one_node_the_whole_system_works() {
     let store = Store::on_this_host();
     let replicas = store_replicas();
     assert_eq!(replicas.len(), 3, "three replicas run: {replicas:?}");
+    // What the store's replicas and the agent run with, as the engine set
+    // them up and as the kernel sees every thread (docker_server/stack.yml,
+    // provision/client.sh); the store sets no_new_privs on itself.
+    for container in replicas.iter().map(String::as_str).chain([AGENT_CONTAINER]) {
+        let confinement = Confinement::of(container);
+        confinement.assert_hardened();
+        confinement.assert_no_capabilities();
+    }
+    // With the root file system read-only, the readiness probe still writes
+    // its row: the database and everything beside it are on the volume.
+    let ready = store.request("GET", "/readyz", None);
+    assert_eq!(ready.status, 200, "/readyz: {}", ready.body);
 
     // A person on the client node: `container-info`, then post, get, exit.
     let mut prompt = Prompt::open(deployment.command(deployment.wrapper()));
@@ -46,7 +58,13 @@ fn provisioned_on_one_node_the_whole_system_works() {
         hardening.contains("NET_RAW") && hardening.contains("no-new-privileges"),
         "the client runs without NET_RAW and with no-new-privileges: {hardening}"
     );
+    Confinement::of(client).assert_hardened();
     let posted = prompt.enter("post");
+    // The one file the client writes, the prompt's history, has its tmpfs.
+    assert!(
+        !posted.contains("history not saved"),
+        "the prompt keeps its history on a read-only root file system:\n{posted}"
+    );
     assert_eq!(
         field(&posted, "ID"),
         Some(client.as_str()),

@@ -10,7 +10,7 @@ use bollard::models::{
 use chrono::{DateTime, Datelike, Utc};
 use container_info_wire::{ContainerId, ContainerState, NetworkAddress};
 
-use crate::inventory::{Fingerprint, GatewayLegs, Record};
+use crate::inventory::{Fingerprint, GatewayLegs, Joiner, Record};
 use crate::redaction::LabelRedactor;
 use crate::stats::Sample;
 
@@ -58,6 +58,7 @@ pub(crate) fn record(
         .map(|(name, endpoint)| (name.clone(), address(endpoint)))
         .collect();
     let name = inspect.name.unwrap_or_default();
+    let host_config = inspect.host_config.unwrap_or_default();
     Ok(Record {
         name: name.strip_prefix('/').unwrap_or(&name).to_owned(),
         image: config.image.unwrap_or_default(),
@@ -67,13 +68,38 @@ pub(crate) fn record(
         started_at: engine_time(engine_state.started_at.as_deref()),
         labels,
         networks,
-        memory_limit_bytes: inspect
-            .host_config
-            .and_then(|host| host.memory)
+        joined_to: joined_to(host_config.network_mode.as_deref()),
+        memory_limit_bytes: host_config
+            .memory
             .and_then(|limit| u64::try_from(limit).ok())
             .unwrap_or(0),
         read_at,
         id,
+    })
+}
+
+/// The container named by a `container:<ID or name>` network mode.
+fn joined_to(network_mode: Option<&str>) -> Option<String> {
+    network_mode?.strip_prefix("container:").map(str::to_owned)
+}
+
+/// A listing entry's own name: legacy links add names such as `/other/alias`; the
+/// container's own has one slash.
+fn own_name(summary: &ContainerSummary) -> &str {
+    summary
+        .names
+        .iter()
+        .flatten()
+        .find(|name| name.matches('/').count() == 1)
+        .map_or("", |name| name.trim_start_matches('/'))
+}
+
+/// A listing entry of a container in another's network namespace.
+pub(crate) fn joiner(summary: &ContainerSummary) -> Option<Joiner> {
+    let mode = summary.host_config.as_ref()?.network_mode.as_deref();
+    Some(Joiner {
+        name: own_name(summary).to_owned(),
+        owner: joined_to(mode)?,
     })
 }
 
@@ -84,13 +110,7 @@ pub(crate) fn fingerprint(
     let raw_id = summary.id.as_deref().unwrap_or_default();
     let id =
         ContainerId::parse(raw_id).map_err(|error| format!("container id {raw_id:?}: {error}"))?;
-    // Legacy links add names such as `/other/alias`; the container's own has one slash.
-    let name = summary
-        .names
-        .iter()
-        .flatten()
-        .find(|name| name.matches('/').count() == 1)
-        .map_or("", |name| name.trim_start_matches('/'));
+    let name = own_name(summary);
     let networks = summary
         .network_settings
         .as_ref()
@@ -367,6 +387,64 @@ mod tests {
         let stats = inventory.snapshot(&running.id).unwrap().stats.unwrap();
         assert!(stats.memory_usage_bytes > 0);
         assert_eq!(stats.cpu_percent, 0.0, "one reading measures no interval");
+    }
+
+    /// `--network container:` as the engine records it, the owner by full ID.
+    fn joined(fixture: &str, owner: &ContainerId) -> Record {
+        let mut inspect: serde_json::Value = serde_json::from_str(fixture).unwrap();
+        inspect["HostConfig"]["NetworkMode"] = format!("container:{owner}").into();
+        inspect["NetworkSettings"]["Networks"] = serde_json::json!({});
+        record(
+            serde_json::from_value(inspect).unwrap(),
+            &no_redaction(),
+            now(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_namespace_is_shared_with_every_joiner_that_has_not_stopped() {
+        let owner = recorded(FX_A);
+        assert_eq!(owner.joined_to, None);
+        let running = joined(FX_B, &owner.id);
+        assert_eq!(running.joined_to.as_deref(), Some(owner.id.as_str()));
+        // Created, not started yet, and joined to the joiner rather than the owner.
+        let created = joined(FX_C, &running.id);
+        let mut stopped = joined(FX_O, &owner.id);
+        stopped.state = ContainerState::Exited;
+        let inventory = Inventory::new("node".into());
+        inventory.upsert(owner.clone());
+        // Known from the listing at its `create` event, before its inspect answers.
+        let listed = Joiner {
+            name: "fx-b".into(),
+            owner: owner.id.to_string(),
+        };
+        inventory.joining(running.id.clone(), listed);
+        assert_eq!(inventory.namespace_sharers(&owner.id), ["fx-a", "fx-b"]);
+        for record in [&running, &created, &stopped] {
+            inventory.upsert(record.clone());
+        }
+        assert_eq!(
+            inventory.namespace_sharers(&owner.id),
+            ["fx-a", "fx-b", "fx-c"]
+        );
+        // The joiners have no addresses: a call from the namespace finds its owner.
+        assert_eq!(
+            inventory.owners("172.17.0.2".parse().unwrap()),
+            std::slice::from_ref(&owner.id)
+        );
+
+        inventory.remove(&running.id);
+        // fx-c's way to the owner went with fx-b: it shares no one's addresses now.
+        assert!(inventory.namespace_sharers(&owner.id).is_empty());
+        inventory.remove(&created.id);
+        inventory.upsert(joined(FX_B, &owner.id));
+        assert_eq!(inventory.namespace_sharers(&owner.id), ["fx-a", "fx-b"]);
+        // Its `die`: the owner has its namespace to itself again.
+        let mut exited = joined(FX_B, &owner.id);
+        exited.state = ContainerState::Exited;
+        inventory.upsert(exited);
+        assert!(inventory.namespace_sharers(&owner.id).is_empty());
     }
 
     #[test]

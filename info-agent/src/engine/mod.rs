@@ -19,7 +19,7 @@ use futures_util::{Stream, StreamExt, TryStreamExt, stream};
 
 use crate::address_index::AddressIndex;
 use crate::error::AgentError;
-use crate::inventory::{Fingerprint, GWBRIDGE, GatewayLegs, Record};
+use crate::inventory::{Fingerprint, GWBRIDGE, GatewayLegs, Joiner, Record};
 use crate::redaction::LabelRedactor;
 use crate::stats::Sample;
 
@@ -108,6 +108,29 @@ impl Engine {
                 convert::fingerprint(summary).map_err(self.unexpected("listing containers"))
             })
             .collect()
+    }
+
+    /// `id`, if it runs in another container's network namespace (`--network
+    /// container:`), from a listing: the engine answers a listing at once, while it
+    /// holds back an inspect of a container that is starting until the start is over.
+    pub(crate) async fn joiner(&self, id: &ContainerId) -> Result<Option<Joiner>, AgentError> {
+        let options = ListContainersOptions {
+            all: true,
+            filters: Some(HashMap::from([(
+                "id".to_owned(),
+                vec![id.as_str().to_owned()],
+            )])),
+            ..Default::default()
+        };
+        let summaries = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(self.failed("listing a new container"))?;
+        Ok(summaries
+            .iter()
+            .filter(|summary| summary.id.as_deref() == Some(id.as_str()))
+            .find_map(convert::joiner))
     }
 
     /// `None` when the container is gone.

@@ -157,6 +157,11 @@ impl Watcher {
                 let Some(id) = actor.id.and_then(|id| ContainerId::parse(&id).ok()) else {
                     return Ok(());
                 };
+                if action == "create"
+                    && let Some(joiner) = self.engine.joiner(&id).await?
+                {
+                    self.inventory.joining(id.clone(), joiner);
+                }
                 if action == "destroy" {
                     self.inventory.remove(&id);
                 } else if CONTAINER_ACTIONS.contains(&action.as_str()) {

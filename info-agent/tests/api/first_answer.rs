@@ -1,38 +1,6 @@
-use std::time::{Duration, Instant};
-
-use crate::helpers::{Answer, ContainerSpec, TestContainer, TestDocker, spawn_agent};
-
-/// Written after the answer, so that the test knows the whole answer is in the output.
-const ANSWERED: &str = "--answered--";
-
-/// A script that asks the agent `/self` the moment the container starts, before the
-/// agent can have seen the engine's `start` event, then sleeps so that the test can
-/// compare the answer with the engine's inspect of the running container.
-fn ask_at_start(gateway: &str, port: u16) -> String {
-    format!(
-        "printf 'GET /self HTTP/1.0\\r\\nHost: agent\\r\\n\\r\\n' \
-         | /bin/busybox timeout 10 /bin/busybox nc {gateway} {port}; \
-         echo; echo {ANSWERED}; exec /bin/busybox sleep 600"
-    )
-}
-
-/// The answer the container got at its start, as its output shows it.
-async fn answer_at_start(container: &TestContainer) -> Answer {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let output = container.output().await;
-        if let Some((answer, _)) = output.split_once(ANSWERED) {
-            return Answer::parse(answer.trim_end())
-                .unwrap_or_else(|| panic!("{}: no HTTP answer in {output:?}", container.name));
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{}: no answer within 15 s: {output:?}",
-            container.name
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use crate::helpers::{
+    Answer, ContainerSpec, TestContainer, TestDocker, answer_at_start, ask_at_start, spawn_agent,
+};
 
 /// Checks the parts of a first answer that used to be missing: the running state,
 /// an address on each of `networks` that the engine gives the container, and stats.

@@ -18,6 +18,7 @@ use bollard::query_parameters::{
 use container_info_agent::config::Config;
 use container_info_agent::startup::Application;
 use container_info_agent::telemetry;
+use container_info_testkit::Secrets;
 use futures_util::StreamExt;
 use serde_json::Value;
 
@@ -184,6 +185,14 @@ impl TestDocker {
     /// A running container on `network` (the default bridge when `None`) that runs
     /// `spec.script`, or sleeps.
     pub async fn container(&self, spec: ContainerSpec<'_>) -> TestContainer {
+        let mut container = self.created(spec).await;
+        container.start().await;
+        container.read_address().await;
+        container
+    }
+
+    /// A container as [`Self::container`] makes it, created but not started.
+    pub async fn created(&self, spec: ContainerSpec<'_>) -> TestContainer {
         let image = self.image().await;
         let name = format!("{}-{}", self.run, spec.name);
         let options = CreateContainerOptions {
@@ -196,17 +205,14 @@ impl TestDocker {
             .await
             .unwrap_or_else(|error| panic!("creating container {name}: {error}"));
         self.remember(Made::Container(created.id.clone()));
-        let mut container = TestContainer {
+        TestContainer {
             docker: self.docker.clone(),
             id: created.id,
             name,
             network: spec.network.unwrap_or("bridge").to_owned(),
             ip: String::new(),
             gateway: String::new(),
-        };
-        container.start().await;
-        container.read_address().await;
-        container
+        }
     }
 
     /// Joins a one-node swarm for the test, unless the engine already is in one.
@@ -300,6 +306,8 @@ impl Made {
 
 pub struct ContainerSpec<'a> {
     pub name: &'a str,
+    /// The network, or `host`, or `container:<ID>` to run in another container's
+    /// network namespace; the default bridge when `None`.
     pub network: Option<&'a str>,
     pub env: &'a [&'a str],
     pub labels: &'a [(&'a str, &'a str)],
@@ -369,10 +377,12 @@ pub struct TestContainer {
     pub gateway: String,
 }
 
-/// An HTTP answer as a container received it.
+/// An HTTP answer, as the host or a container received it.
 #[derive(Debug)]
 pub struct Answer {
     pub status: u16,
+    /// Names in lowercase.
+    pub headers: Vec<(String, String)>,
     pub body: String,
 }
 
@@ -380,11 +390,24 @@ impl Answer {
     /// An HTTP/1.0 answer as it came over the wire; `None` while it is incomplete.
     pub fn parse(raw: &str) -> Option<Self> {
         let (head, body) = raw.split_once("\r\n\r\n")?;
-        let status = head.split_whitespace().nth(1)?.parse().ok()?;
+        let mut lines = head.split("\r\n");
+        let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+        let headers = lines
+            .filter_map(|line| line.split_once(':'))
+            .map(|(name, value)| (name.to_ascii_lowercase(), value.trim().to_owned()))
+            .collect();
         Some(Self {
             status,
+            headers,
             body: body.to_owned(),
         })
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
     }
 
     pub fn json(&self) -> Value {
@@ -517,15 +540,25 @@ impl TestContainer {
 pub struct TestAgent {
     pub port: u16,
     pub http: reqwest::Client,
+    /// The content of the agent's --token-file, if it was given one.
+    pub token: Option<String>,
 }
 
-/// Starts the agent exactly as `main` does, on a port of its own, with the defaults
-/// changed by `configure`.
+/// Starts the agent exactly as `main` does, on a port of its own, with the test
+/// kit's [`TOKEN`](container_info_testkit::TOKEN) as the operator's (--token-file),
+/// and with the defaults changed by `configure`.
 pub async fn spawn_agent(configure: impl FnOnce(&mut Config)) -> TestAgent {
+    let secrets = Secrets::new();
     let mut config = Config::with_defaults();
     config.listen = "0.0.0.0:0".parse().unwrap();
+    config.token_file = Some(secrets.token_file());
     configure(&mut config);
+    let token = config.token_file.as_ref().map(|path| {
+        let content = std::fs::read_to_string(path).unwrap();
+        content.trim().to_owned()
+    });
     let listener = TcpListener::bind(config.listen).unwrap();
+    // The agent reads its token file at start only.
     let application = Application::build(config, listener)
         .await
         .expect("the agent starts");
@@ -534,22 +567,75 @@ pub async fn spawn_agent(configure: impl FnOnce(&mut Config)) -> TestAgent {
     TestAgent {
         port,
         http: reqwest::Client::new(),
+        token,
     }
 }
 
 impl TestAgent {
-    /// `GET path` from the host itself, over loopback.
+    /// `GET path` from the host itself, over loopback, as the operator: with the
+    /// agent's token, if it has one.
     pub async fn get(&self, path: &str) -> Answer {
-        let response = self
+        let authorization = self.token.as_ref().map(|token| format!("Bearer {token}"));
+        let headers: Vec<(&str, &str)> = authorization
+            .iter()
+            .map(|value| ("Authorization", value.as_str()))
+            .collect();
+        self.request(path, &headers).await
+    }
+
+    /// `GET path` from the host, over loopback, with exactly these headers.
+    pub async fn request(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
+        let mut request = self
             .http
-            .get(format!("http://127.0.0.1:{}{path}", self.port))
-            .send()
-            .await
-            .unwrap();
+            .get(format!("http://127.0.0.1:{}{path}", self.port));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
         Answer {
             status: response.status().as_u16(),
+            headers: response
+                .headers()
+                .iter()
+                .map(|(name, value)| {
+                    let value = value.to_str().unwrap_or_default().to_owned();
+                    (name.as_str().to_owned(), value)
+                })
+                .collect(),
             body: response.text().await.unwrap(),
         }
+    }
+}
+
+/// Written after the answer, so that a test knows the whole answer is in the output.
+const ANSWERED: &str = "--answered--";
+
+/// A script that asks the agent `/self` the moment the container starts, before the
+/// agent can have seen the engine's `start` event, then sleeps so that the test can
+/// compare the answer with the engine's inspect of the running container.
+pub fn ask_at_start(gateway: &str, port: u16) -> String {
+    format!(
+        "printf 'GET /self HTTP/1.0\\r\\nHost: agent\\r\\n\\r\\n' \
+         | /bin/busybox timeout 10 /bin/busybox nc {gateway} {port}; \
+         echo; echo {ANSWERED}; exec /bin/busybox sleep 600"
+    )
+}
+
+/// The answer the container got at its start, as its output shows it.
+pub async fn answer_at_start(container: &TestContainer) -> Answer {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let output = container.output().await;
+        if let Some((answer, _)) = output.split_once(ANSWERED) {
+            return Answer::parse(answer.trim_end())
+                .unwrap_or_else(|| panic!("{}: no HTTP answer in {output:?}", container.name));
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: no answer within 15 s: {output:?}",
+            container.name
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

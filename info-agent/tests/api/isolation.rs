@@ -1,4 +1,21 @@
-use crate::helpers::{ContainerSpec, TestAgent, TestDocker, spawn_agent};
+use container_info_testkit::TOKEN;
+
+use crate::helpers::{Answer, ContainerSpec, TestAgent, TestContainer, TestDocker, spawn_agent};
+
+const CHALLENGE: &str = "Bearer realm=\"container-info-agent\"";
+
+/// `GET path` from inside `container` through its gateway, with `Authorization: Bearer token`.
+async fn get_with_token(
+    container: &TestContainer,
+    agent: &TestAgent,
+    path: &str,
+    token: &str,
+) -> Answer {
+    let authorization = format!("Authorization: Bearer {token}");
+    container
+        .request_from(&container.gateway, agent.port, path, &[&authorization])
+        .await
+}
 
 #[tokio::test]
 async fn a_container_cannot_read_another_through_any_route() {
@@ -22,19 +39,19 @@ async fn a_container_cannot_read_another_through_any_route() {
     ];
     for route in &routes {
         let answer = nosy.get(&agent, route).await;
-        assert_eq!(answer.status, 403, "{route}: {}", answer.body);
-        let body = answer.json();
-        assert_eq!(body["detail"]["address"], nosy.ip.as_str(), "{body}");
+        assert_eq!(answer.status, 401, "{route}: {}", answer.body);
+        assert_eq!(answer.header("www-authenticate"), Some(CHALLENGE));
         assert!(
             !answer.body.contains(&neighbour.id[..12]),
-            "{route}: {body}"
+            "{route}: {}",
+            answer.body
         );
     }
     // /self names only the caller.
     let own = nosy.get(&agent, "/self").await.json();
     assert_eq!(own["id"], nosy.id.as_str());
 
-    // The host itself may read everything, by ID, prefix and name.
+    // The operator, with the token, may read everything, by ID, prefix and name.
     let ids = listed_ids(&agent).await;
     assert!(
         ids.contains(&nosy.id) && ids.contains(&neighbour.id),
@@ -51,8 +68,140 @@ async fn a_container_cannot_read_another_through_any_route() {
     assert_eq!(missing.status, 404, "{}", missing.body);
 }
 
+/// Loopback used to be trusted; a container started with --network host is on
+/// loopback too, so the host needs the token like everyone else.
 #[tokio::test]
-async fn allow_from_opens_the_containers_routes_to_one_network_only() {
+async fn loopback_needs_the_token_and_a_wrong_one_is_refused() {
+    let Some(_docker) = TestDocker::connect().await else {
+        return;
+    };
+    let agent = spawn_agent(|_| {}).await;
+
+    let without = agent.request("/containers", &[]).await;
+    assert_eq!(without.status, 401, "{}", without.body);
+    assert_eq!(without.header("www-authenticate"), Some(CHALLENGE));
+    let error = without.json()["error"].as_str().unwrap().to_owned();
+    assert!(
+        error.contains("Authorization: Bearer") && error.contains("--token-file"),
+        "{error}"
+    );
+    // Another scheme is no bearer token: refused the same way (RFC 6750, 3.1).
+    let basic = agent
+        .request(
+            "/containers",
+            &[("Authorization", "Basic YWRtaW46YWRtaW4=")],
+        )
+        .await;
+    assert_eq!(basic.status, 401, "{}", basic.body);
+    assert_eq!(basic.header("www-authenticate"), Some(CHALLENGE));
+
+    let wrong_tokens = [
+        format!("Bearer {TOKEN}x"),
+        format!("Bearer {}", &TOKEN[1..]),
+        "Bearer".to_owned(),
+    ];
+    for wrong in &wrong_tokens {
+        let answer = agent
+            .request("/containers/nothing", &[("Authorization", wrong)])
+            .await;
+        assert_eq!(answer.status, 401, "{wrong}: {}", answer.body);
+        assert_eq!(
+            answer.header("www-authenticate"),
+            Some(format!("{CHALLENGE}, error=\"invalid_token\"").as_str()),
+            "{wrong}"
+        );
+        assert!(
+            answer.json()["error"]
+                .as_str()
+                .unwrap()
+                .contains("--token-file")
+        );
+    }
+    let bearer = format!("Bearer {TOKEN}");
+    let twice = agent
+        .request(
+            "/containers",
+            &[("Authorization", &bearer), ("Authorization", &bearer)],
+        )
+        .await;
+    assert_eq!(twice.status, 400, "{}", twice.body);
+
+    // The scheme in any case, as RFC 7235 has it.
+    let right = agent
+        .request(
+            "/containers",
+            &[("Authorization", &format!("bearer {TOKEN}"))],
+        )
+        .await;
+    assert_eq!(right.status, 200, "{}", right.body);
+    assert_eq!(agent.get("/containers").await.status, 200);
+}
+
+#[tokio::test]
+async fn without_a_token_file_nobody_reads_the_containers_routes() {
+    let Some(docker) = TestDocker::connect().await else {
+        return;
+    };
+    let caller = docker.container(ContainerSpec::named("caller")).await;
+    let agent = spawn_agent(|config| config.token_file = None).await;
+
+    let bearer = format!("Bearer {TOKEN}");
+    for headers in [vec![], vec![("Authorization", bearer.as_str())]] {
+        let answer = agent.request("/containers", &headers).await;
+        assert_eq!(answer.status, 403, "{}", answer.body);
+        let error = answer.json()["error"].as_str().unwrap().to_owned();
+        assert!(
+            error.contains("--token-file") && error.contains("--trust-loopback"),
+            "{error}"
+        );
+    }
+    let from_container = get_with_token(&caller, &agent, "/containers", TOKEN).await;
+    assert_eq!(from_container.status, 403, "{}", from_container.body);
+    // /self is not the operator's: it works without any token.
+    let own = caller.get(&agent, "/self").await;
+    assert_eq!(own.status, 200, "{}", own.body);
+}
+
+/// `--trust-loopback` is the agent as it was: loopback reads without a token, and
+/// only loopback.
+#[tokio::test]
+async fn trust_loopback_lets_loopback_in_without_the_token() {
+    let Some(docker) = TestDocker::connect().await else {
+        return;
+    };
+    let caller = docker.container(ContainerSpec::named("caller")).await;
+    let path = format!("/containers/{}", caller.id);
+
+    let old_behaviour = spawn_agent(|config| {
+        config.token_file = None;
+        config.trust_loopback = true;
+    })
+    .await;
+    let answer = old_behaviour.request(&path, &[]).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.json()["id"], caller.id.as_str());
+    assert_eq!(caller.get(&old_behaviour, &path).await.status, 403);
+
+    let with_token = spawn_agent(|config| config.trust_loopback = true).await;
+    assert_eq!(with_token.request(&path, &[]).await.status, 200);
+    // A token that is presented is checked, even where none is needed.
+    let wrong = with_token
+        .request(&path, &[("Authorization", "Bearer not-the-token")])
+        .await;
+    assert_eq!(wrong.status, 401, "{}", wrong.body);
+    assert_eq!(caller.get(&with_token, &path).await.status, 401);
+    assert_eq!(
+        get_with_token(&caller, &with_token, &path, TOKEN)
+            .await
+            .status,
+        200
+    );
+}
+
+/// With --allow-from, a caller must come from one of those networks and hold the
+/// token; loopback is outside them unless --trust-loopback.
+#[tokio::test]
+async fn allow_from_and_the_token_are_both_needed() {
     let Some(docker) = TestDocker::connect().await else {
         return;
     };
@@ -65,19 +214,37 @@ async fn allow_from_opens_the_containers_routes_to_one_network_only() {
     let agent = spawn_agent(|config| config.allow_from = vec![subnet.parse().unwrap()]).await;
 
     let by_name = format!("/containers/{}", outsider.name);
-    let answer = trusted.get(&agent, &by_name).await;
+    let answer = get_with_token(&trusted, &agent, &by_name, TOKEN).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(answer.json()["id"], outsider.id.as_str());
-    let answer = trusted.get(&agent, "/containers").await;
+    let answer = get_with_token(&trusted, &agent, "/containers", TOKEN).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
+    let answer = trusted.get(&agent, &by_name).await;
+    assert_eq!(answer.status, 401, "{}", answer.body);
 
-    let answer = outsider
-        .get(&agent, &format!("/containers/{}", trusted.name))
-        .await;
+    let by_name = format!("/containers/{}", trusted.name);
+    let answer = get_with_token(&outsider, &agent, &by_name, TOKEN).await;
     assert_eq!(answer.status, 403, "{}", answer.body);
+    let error = answer.json();
+    assert_eq!(error["detail"]["address"], outsider.ip.as_str(), "{error}");
+    assert!(!answer.body.contains(&trusted.id), "{error}");
+    let from_host = agent.get(&by_name).await;
+    assert_eq!(from_host.status, 403, "{}", from_host.body);
+    assert!(
+        from_host.body.contains("--trust-loopback"),
+        "{}",
+        from_host.body
+    );
+
+    let with_loopback = spawn_agent(|config| {
+        config.allow_from = vec![subnet.parse().unwrap()];
+        config.trust_loopback = true;
+    })
+    .await;
+    assert_eq!(with_loopback.request(&by_name, &[]).await.status, 200);
 }
 
-/// The IDs that `/containers` lists to the host.
+/// The IDs that `/containers` lists to the operator.
 async fn listed_ids(agent: &TestAgent) -> Vec<String> {
     let all = agent.get("/containers").await;
     assert_eq!(all.status, 200, "{}", all.body);

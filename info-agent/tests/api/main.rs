@@ -6,6 +6,7 @@ mod events;
 mod first_answer;
 mod helpers;
 mod isolation;
+mod namespaces;
 mod operations;
 mod own_snapshot;
 mod redaction;

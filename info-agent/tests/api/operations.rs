@@ -3,7 +3,7 @@ use container_info_agent::config::Config;
 use container_info_agent::startup::Application;
 
 #[tokio::test]
-async fn health_metrics_and_a_caller_that_is_no_container() {
+async fn health_metrics_and_the_host_asking_self() {
     let Some(_docker) = TestDocker::connect().await else {
         return;
     };
@@ -11,9 +11,10 @@ async fn health_metrics_and_a_caller_that_is_no_container() {
     assert_eq!(agent.get("/healthz").await.status, 200);
     assert_eq!(agent.get("/readyz").await.status, 200);
 
-    // The host is no container: 404, naming the address the agent saw.
+    // The host is no container, and cannot be told from one started with
+    // --network host: 409, naming the address the agent saw, before any lookup.
     let answer = agent.get("/self").await;
-    assert_eq!(answer.status, 404, "{}", answer.body);
+    assert_eq!(answer.status, 409, "{}", answer.body);
     let error = answer.json();
     assert_eq!(error["detail"]["address"], "127.0.0.1", "{error}");
     assert!(
@@ -33,8 +34,8 @@ async fn health_metrics_and_a_caller_that_is_no_container() {
     let metrics = agent.get("/metrics").await.body;
     for expected in [
         "container_info_agent_engine_up 1",
-        "container_info_agent_http_requests_total{route=\"/self\",status=\"404\"} 1",
-        "container_info_agent_miss_refreshes_total 1",
+        "container_info_agent_http_requests_total{route=\"/self\",status=\"409\"} 1",
+        "container_info_agent_miss_refreshes_total 0",
     ] {
         assert!(metrics.contains(expected), "no {expected} in\n{metrics}");
     }
@@ -56,4 +57,27 @@ async fn an_unreachable_engine_stops_the_start_with_a_clear_message() {
         message.contains("--docker-host") && message.contains("DOCKER_HOST"),
         "{message}"
     );
+}
+
+#[tokio::test]
+async fn a_token_file_that_cannot_be_used_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let short = dir.path().join("short");
+    std::fs::write(&short, "hunter2\n").unwrap();
+    let absent = dir.path().join("absent");
+    for (path, why) in [(short, "at least 32"), (absent, "cannot read")] {
+        let mut config = Config::with_defaults();
+        config.token_file = Some(path.clone());
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let Err(error) = Application::build(config, listener).await else {
+            panic!("the agent started with the token file {}", path.display());
+        };
+        let message = format!("{error:#}");
+        assert!(
+            message.contains("--token-file") && message.contains(why),
+            "{message}"
+        );
+        assert!(message.contains(&path.display().to_string()), "{message}");
+        assert!(!message.contains("hunter2"), "the secret itself: {message}");
+    }
 }

@@ -3,11 +3,13 @@
 //! tears everything down however the test ends, and the store seen from the host.
 
 mod cluster;
+mod confinement;
 mod host;
 mod prompt;
 mod store;
 
 pub use cluster::{Cluster, SERVER_IP};
+pub use confinement::Confinement;
 pub use host::HostCgroups;
 pub use prompt::{Prompt, field};
 pub use store::Store;

@@ -23,7 +23,7 @@ use chromiumoxide::cdp::js_protocol::runtime::{
 };
 use chromiumoxide::page::ScreenshotParams;
 use chromiumoxide::{Browser, BrowserConfig, Page};
-use container_info_testkit::{Replica, at, container_id, snapshot};
+use container_info_testkit::{Replica, Secrets, TOKEN, at, bearer, container_id, snapshot};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -295,6 +295,13 @@ async fn the_status_page_works_in_a_real_browser() {
         .await
         .unwrap();
     plain.goto(format!("{store}/")).await.unwrap();
+    // Long enough for the script's first refresh, had it run.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        eval::<String>(&plain, "document.getElementById('status').textContent").await,
+        "",
+        "the script ran"
+    );
     assert_eq!(
         plain
             .find_elements("#replica-table tbody tr")
@@ -340,6 +347,101 @@ async fn the_status_page_works_in_a_real_browser() {
     );
     assert_eq!(plain.find_elements("a#first-page").await.unwrap().len(), 1);
     screenshot(&plain, "status-page-no-javascript.png").await;
+}
+
+/// A store with `--protect-reads`: the page shows the replicas and no
+/// container, asks for the token, and lists the containers once given it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_protects_reads_shows_containers_only_once_given_the_token() {
+    let Some(chromium) = chromium() else { return };
+    let secrets = Secrets::new();
+    let token_file = secrets.token_file();
+    let replica = Replica::start_with(
+        Path::new(BINARY),
+        "127.0.0.1:0",
+        "guarded",
+        &secrets.path("store.db"),
+        &[
+            "--token-file",
+            token_file.to_str().unwrap(),
+            "--protect-reads",
+        ],
+    );
+    let http = reqwest::Client::new();
+    let mut secret = snapshot(1, &at(0));
+    secret["name"] = json!("behind-the-token");
+    let response = http
+        .post(format!("{}/containers", replica.url))
+        .header("Authorization", bearer())
+        .json(&secret)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+
+    let (browser, _handler) = launch(&chromium, &secrets.path("browser")).await;
+    let page = browser.new_page("about:blank").await.unwrap();
+    let problems = watch(&page).await;
+    page.goto(format!("{}/", replica.url)).await.unwrap();
+    wait_until(
+        &page,
+        "document.getElementById('status').textContent.startsWith('Updated')",
+        "the first refresh",
+    )
+    .await;
+    assert_eq!(
+        eval::<u64>(
+            &page,
+            "document.querySelectorAll('#replica-table tbody tr').length"
+        )
+        .await,
+        1
+    );
+    assert!(!shown(&page, "#container-view").await);
+    assert!(
+        !eval::<bool>(
+            &page,
+            "document.body.textContent.includes('behind-the-token')"
+        )
+        .await
+    );
+    assert!(shown(&page, "#token-form").await);
+    screenshot(&page, "status-page-protected-asks.png").await;
+
+    page.find_element("#token")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap()
+        .type_str(TOKEN)
+        .await
+        .unwrap()
+        .press_key("Enter")
+        .await
+        .unwrap();
+    wait_until(
+        &page,
+        "[...document.querySelectorAll('#container-table a.open')].some(a => a.textContent === 'behind-the-token')",
+        "the containers, with the token",
+    )
+    .await;
+    assert!(!shown(&page, "#token-form").await);
+    assert!(!shown(&page, "#protected").await);
+    screenshot(&page, "status-page-protected.png").await;
+    let seen = problems.lock().unwrap().clone();
+    assert!(seen.is_empty(), "the browser reported: {seen:#?}");
+
+    // Without JavaScript: the notice, and no form that could not work.
+    let plain = browser.new_page("about:blank").await.unwrap();
+    plain
+        .execute(SetScriptExecutionDisabledParams::new(true))
+        .await
+        .unwrap();
+    plain.goto(format!("{}/", replica.url)).await.unwrap();
+    assert!(shown(&plain, "#protected").await);
+    assert!(!shown(&plain, "#token-form").await);
+    assert!(!shown(&plain, "#container-view").await);
 }
 
 /// Chromium's path, or `None` after saying loudly that the test is skipped.
@@ -436,6 +538,15 @@ async fn wait_until(page: &Page, condition: &str, what: &str) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Whether the element takes up room on the screen (not merely lacking `hidden`).
+async fn shown(page: &Page, selector: &str) -> bool {
+    eval(
+        page,
+        &format!("document.querySelector('{selector}').getClientRects().length > 0"),
+    )
+    .await
 }
 
 async fn ids_shown(page: &Page) -> Vec<String> {

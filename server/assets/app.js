@@ -20,6 +20,9 @@ const page = {
   nextCursor: null,
   selected: null,
   timer: null,
+  // Counts refreshes, so that an older one that answers late is dropped
+  // instead of drawing a page the reader has left.
+  refreshes: 0,
 };
 
 function el(tag, attributes, ...children) {
@@ -279,12 +282,14 @@ function openDetail(id) {
 
 async function refresh() {
   clearTimeout(page.timer);
+  const current = ++page.refreshes;
   const readable = !page.protected || page.token;
   try {
     const [replicas, containers] = await Promise.all([
       api("/replicas"),
       readable ? api(containersPath()) : null,
     ]);
+    if (current !== page.refreshes) return;
     renderReplicas(replicas);
     if (containers) {
       document.getElementById("container-view").hidden = false;
@@ -295,6 +300,7 @@ async function refresh() {
     if (page.selected) await loadDetail(page.selected);
     setStatus("Updated " + new Date().toLocaleTimeString() + ", every " + REFRESH_MS / 1000 + " s");
   } catch (error) {
+    if (current !== page.refreshes) return;
     if (error.status === 401 && page.protected) {
       page.token = null;
       sessionStorage.removeItem("container-info-token");

@@ -149,7 +149,10 @@ pub(crate) async fn status_page(
     tag = "operations",
     params(("file" = String, Path, description = "The name the page links to, with a hash of the content in it")),
     responses(
-        (status = 200, description = "The page's script or style sheet, cacheable for a year (a new build has a new name)", content_type = "text/javascript", body = String),
+        (status = 200, description = "The page's script or style sheet, cacheable for a year (a new build has a new name)", content(
+            (String = "text/javascript"),
+            (String = "text/css"),
+        )),
         (status = 404, description = "No such asset in this build", body = container_info_wire::ErrorBody),
     )
 )]
@@ -232,7 +235,7 @@ fn render(
                 // Without the script, the page is current when reloaded.
                 noscript { meta http-equiv="refresh" content="30"; }
             }
-            body data-protected=(protected) data-page-size=(PAGE_SIZE) {
+            body data-protected=(protected) data-page-size=(match value("limit") { "" => PAGE_SIZE, limit => limit }) {
                 header {
                     h1 { "container-info" }
                     p.muted { "answered by replica " strong { (replica) } }

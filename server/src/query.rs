@@ -1,8 +1,6 @@
 //! Query parameters and path IDs, parsed once at the edge into what the storage
 //! layer takes.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::DateTime;
 use container_info_wire::{ContainerId, ContainerState};
 
@@ -89,11 +87,8 @@ impl HistoryQuery {
                 _ => return Err(unknown(&name, "since, until, limit, cursor")),
             }
         }
-        if let (Some(since), Some(until)) = (&query.range.since, &query.range.until)
-            && since >= until
-        {
-            return Err(bad("until", "must be later than since".to_owned()));
-        }
+        // An `until` at or before `since` is an empty range, answered with an
+        // empty page like any range that holds nothing.
         Ok(query)
     }
 }
@@ -147,8 +142,11 @@ fn parse_time(parameter: &str, value: &str) -> Result<String, ApiError> {
         })
 }
 
-/// Where the next page starts. Opaque to clients; it names keys, not offsets,
-/// so it stays valid while rows are written, on every replica.
+/// Where the next page starts: `l<seq>` in the list, `h<seq>_<observed_at>`
+/// (the stored timestamp form) in a history. Opaque to clients all the same.
+/// It names keys, not offsets, so it stays valid while rows are written, on
+/// every replica; and any text of these two shapes is a cursor, so the OpenAPI
+/// document can say exactly which values are (`cursor`'s patterns).
 enum Cursor {
     List { seq: i64 },
     History { observed_at: String, seq: i64 },
@@ -156,28 +154,28 @@ enum Cursor {
 
 impl Cursor {
     fn encode(&self) -> String {
-        let plain = match self {
-            Self::List { seq } => format!("l:{seq}"),
-            Self::History { observed_at, seq } => format!("h:{seq}:{observed_at}"),
-        };
-        URL_SAFE_NO_PAD.encode(plain)
+        match self {
+            Self::List { seq } => format!("l{seq}"),
+            Self::History { observed_at, seq } => format!("h{seq}_{observed_at}"),
+        }
     }
 
     fn decode(cursor: &str) -> Result<Self, ApiError> {
-        let invalid = || bad("cursor", "not a cursor this store handed out".to_owned());
-        let plain = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
-        let plain = String::from_utf8(plain).map_err(|_| invalid())?;
-        let parsed = match plain.split_once(':') {
-            Some(("l", seq)) => seq.parse().ok().map(|seq| Self::List { seq }),
-            Some(("h", rest)) => rest.split_once(':').and_then(|(seq, observed_at)| {
-                Some(Self::History {
-                    seq: seq.parse().ok()?,
-                    observed_at: observed_at.to_owned(),
+        let parsed = if let Some(seq) = cursor.strip_prefix('l') {
+            parse_seq(seq).map(|seq| Self::List { seq })
+        } else if let Some(rest) = cursor.strip_prefix('h') {
+            rest.split_once('_')
+                .filter(|(_, observed_at)| is_timestamp_key(observed_at))
+                .and_then(|(seq, observed_at)| {
+                    Some(Self::History {
+                        seq: parse_seq(seq)?,
+                        observed_at: observed_at.to_owned(),
+                    })
                 })
-            }),
-            _ => None,
+        } else {
+            None
         };
-        parsed.ok_or_else(invalid)
+        parsed.ok_or_else(|| bad("cursor", "not a cursor this store handed out".to_owned()))
     }
 
     fn list_seq(self) -> Result<i64, ApiError> {
@@ -196,6 +194,26 @@ impl Cursor {
             )),
         }
     }
+}
+
+/// A run of decimal digits; one past the largest sequence number starts from
+/// the newest row, as the largest would.
+fn parse_seq(digits: &str) -> Option<i64> {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(digits.parse().unwrap_or(i64::MAX))
+}
+
+/// Whether `text` has the shape of `timestamp_key`'s output; it is only ever
+/// compared with stored keys, so any such text is a usable position.
+fn is_timestamp_key(text: &str) -> bool {
+    const SHAPE: &[u8] = b"0000-00-00T00:00:00.000000000Z";
+    text.len() == SHAPE.len()
+        && text.bytes().zip(SHAPE).all(|(c, &shape)| match shape {
+            b'0' => c.is_ascii_digit(),
+            _ => c == shape,
+        })
 }
 
 /// Splits the rows fetched for a page (one more than the limit) into the page
@@ -265,7 +283,16 @@ mod tests {
             Some(("2026-11-24T10:00:00.000000000Z".into(), 8))
         );
         assert!(ListQuery::parse(pairs(&[("cursor", &cursor)])).is_err());
-        assert!(ListQuery::parse(pairs(&[("cursor", "bm9wZQ")])).is_err());
+        for garbage in ["", "l", "l1x", "h8", "h8_2026-11-24T10:00:00Z", "nope"] {
+            assert!(
+                ListQuery::parse(pairs(&[("cursor", garbage)])).is_err()
+                    && HistoryQuery::parse(pairs(&[("cursor", garbage)])).is_err(),
+                "{garbage}"
+            );
+        }
+        let far = format!("l{}", "9".repeat(30));
+        let list = ListQuery::parse(pairs(&[("cursor", &far)])).unwrap();
+        assert_eq!(list.before_seq, Some(i64::MAX));
     }
 
     #[test]

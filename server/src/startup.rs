@@ -23,7 +23,7 @@ use crate::metrics::Metrics;
 use crate::replicas::{Membership, RoleMetrics, advertised_addresses};
 use crate::routes::containers::{self, Replica};
 use crate::routes::operations::{self, ApiDocument};
-use crate::routes::{RouteTable, fallback, page, replicas};
+use crate::routes::{BearerToken, RouteTable, fallback, page, replicas};
 use crate::storage::{Heartbeat, Store, WriterMetrics, now_ms};
 use crate::telemetry::observe_requests;
 use crate::trust::Trust;
@@ -33,6 +33,7 @@ const SHUTDOWN_GRACE_SECONDS: u64 = 10;
 
 #[derive(OpenApi)]
 #[openapi(
+    modifiers(&BearerToken),
     info(
         title = "container-info store",
         description = "Container snapshots posted by container-info clients, kept in one SQLite file shared by every replica. Every answer names its replica in the X-Replica header; errors are JSON `{\"error\": ..., \"detail\": ...}`."

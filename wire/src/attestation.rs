@@ -35,7 +35,23 @@ pub struct Attestation {
     pub alg: String,
     /// The MAC of the snapshot's canonical JSON, in lowercase hex.
     #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{64}$"))]
+    #[serde(deserialize_with = "signature")]
     pub signature: String,
+}
+
+/// A signature of the documented shape, 64 lowercase hex digits, whether or
+/// not the reader can check it: a store without the key keeps what it is
+/// given, and must not keep what no agent could have written.
+fn signature<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let signature = String::deserialize(deserializer)?;
+    let hex = |c: u8| c.is_ascii_digit() || (b'a'..=b'f').contains(&c);
+    if signature.len() == 64 && signature.bytes().all(hex) {
+        Ok(signature)
+    } else {
+        Err(serde::de::Error::custom(
+            "a signature is 64 lowercase hex digits",
+        ))
+    }
 }
 
 /// A secret read from a file (a Swarm secret under /run/secrets, say): a
@@ -214,6 +230,20 @@ mod tests {
             "zone": "eu"
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn a_signature_of_another_shape_is_not_read() {
+        let mut value = serde_json::to_value(snapshot()).unwrap();
+        for bad in ["", "ABCD", &"0".repeat(63), &"g".repeat(64)] {
+            value["attestation"] = json!({"alg": HMAC_SHA256, "signature": bad});
+            assert!(
+                serde_json::from_value::<Snapshot>(value.clone()).is_err(),
+                "{bad:?}"
+            );
+        }
+        value["attestation"] = json!({"alg": HMAC_SHA256, "signature": "0f".repeat(32)});
+        assert!(serde_json::from_value::<Snapshot>(value).is_ok());
     }
 
     #[test]

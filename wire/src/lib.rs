@@ -14,12 +14,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
-/// A full Docker container ID: 64 lowercase hex digits.
+/// A full Docker container ID: 64 hex digits, lowercased when parsed.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[cfg_attr(
     feature = "openapi",
     derive(utoipa::ToSchema),
-    schema(value_type = String, pattern = "^[0-9a-f]{64}$", example = "4f1c2d3e5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d")
+    schema(value_type = String, pattern = "^[0-9a-fA-F]{64}$", example = "4f1c2d3e5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d")
 )]
 #[serde(transparent)]
 pub struct ContainerId(String);
@@ -174,12 +174,37 @@ pub struct Stats {
     /// Share of one CPU over the last sampling interval (100.0 = one full core); 0
     /// while there is only one reading of the container's current run.
     pub cpu_percent: f64,
+    #[serde(deserialize_with = "count")]
     pub memory_usage_bytes: u64,
     /// 0 when the engine reports no limit.
+    #[serde(deserialize_with = "count")]
     pub memory_limit_bytes: u64,
+    #[serde(deserialize_with = "count")]
     pub network_rx_bytes: u64,
+    #[serde(deserialize_with = "count")]
     pub network_tx_bytes: u64,
+    #[serde(deserialize_with = "count")]
     pub pids: u64,
+}
+
+/// A count as the OpenAPI document states it (`int64`, minimum 0): a whole
+/// number from 0 to `i64::MAX`, which every JSON reader and SQLite hold
+/// exactly. JSON Schema counts `155.0` as a whole number, so it is taken too.
+fn count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    const LIMIT: u64 = i64::MAX as u64;
+    let number = serde_json::Number::deserialize(deserializer)?;
+    let whole = number.as_u64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && (0.0..LIMIT as f64).contains(f))
+            .map(|f| f as u64)
+    });
+    match whole {
+        Some(count) if count <= LIMIT => Ok(count),
+        _ => Err(serde::de::Error::custom(format!(
+            "expected a whole number from 0 to {LIMIT}, got {number}"
+        ))),
+    }
 }
 
 /// What a container is, and how it is doing, at one instant.
@@ -198,9 +223,11 @@ pub struct Snapshot {
     pub node: String,
     pub state: ContainerState,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = openapi::nullable_time))]
     pub created: Option<DateTime<Utc>>,
     /// Null for a container that never started.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = openapi::nullable_time))]
     pub started_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
@@ -273,6 +300,29 @@ pub struct ErrorBody {
     /// Where and what exactly, when there is more to say (a field path, candidates).
     #[serde(default)]
     pub detail: Option<Value>,
+}
+
+#[cfg(feature = "openapi")]
+mod openapi {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+
+    /// An RFC 3339 time or null, as `oneOf` rather than utoipa's
+    /// `"type": ["string", "null"]`: schemathesis generates `""` for the latter
+    /// as if the format did not apply, and the store rightly refuses it.
+    /// (A schema made here drops the field's doc comment, hence the
+    /// description.)
+    pub(crate) fn nullable_time() -> OneOfBuilder {
+        OneOfBuilder::new()
+            .description(Some(
+                "From the engine; null when it has none (`started_at` of a container that never started).",
+            ))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
+            )
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+    }
 }
 
 /// The header every store response carries, naming the replica that answered.
@@ -349,6 +399,28 @@ mod tests {
             expected["networks"] = json!({});
             expected
         });
+    }
+
+    #[test]
+    fn counts_are_whole_numbers_from_zero_to_the_int64_maximum() {
+        let stats = |pids: Value| {
+            serde_json::from_value::<Stats>(json!({
+                "cpu_percent": 1.5, "memory_usage_bytes": 1, "memory_limit_bytes": 0,
+                "network_rx_bytes": 3, "network_tx_bytes": 4, "pids": pids
+            }))
+            .map(|stats| stats.pids)
+        };
+        assert_eq!(stats(json!(155.0)).unwrap(), 155);
+        assert_eq!(stats(json!(i64::MAX)).unwrap(), i64::MAX as u64);
+        for refused in [
+            json!(1u64 << 63),
+            json!(-1),
+            json!(1.5),
+            json!(1e19),
+            json!("5"),
+        ] {
+            assert!(stats(refused.clone()).is_err(), "{refused}");
+        }
     }
 
     #[test]

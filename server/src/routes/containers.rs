@@ -4,11 +4,13 @@
 use actix_web::http::header;
 use actix_web::web;
 use actix_web::{HttpResponse, delete, get, post};
-use container_info_wire::{ErrorBody, Page, Snapshot, StoredSnapshot};
-use serde::Deserialize;
+use chrono::{DateTime, Utc};
+use container_info_wire::{ContainerState, ErrorBody, Page, Snapshot, StoredSnapshot};
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use utoipa::{IntoParams, IntoResponses, ToSchema};
 
+use super::{CredentialFailures, StorageFailures};
 use crate::error::ApiError;
 use crate::ingest::{Posted, Receipt};
 use crate::query::{HistoryQuery, ListQuery, page_of, parse_id_prefix};
@@ -26,19 +28,39 @@ pub(crate) struct Replica(pub String);
 #[serde(untagged)]
 pub(crate) enum PostedSnapshots {
     One(Box<Snapshot>),
-    Many(Vec<Snapshot>),
+    Many(SnapshotBatch),
+}
+
+/// Snapshots stored all or nothing; an empty array is refused.
+#[expect(dead_code, reason = "a schema for the OpenAPI document, never built")]
+#[derive(Deserialize, ToSchema)]
+#[schema(min_items = 1)]
+pub(crate) struct SnapshotBatch(Vec<Snapshot>);
+
+/// What `POST /containers` answers: the stored record, or an array of them in
+/// the order posted when an array was posted.
+#[expect(dead_code, reason = "a schema for the OpenAPI document, never built")]
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum StoredRecords {
+    One(Box<StoredSnapshot>),
+    Many(Vec<StoredSnapshot>),
 }
 
 #[utoipa::path(
     tag = "containers",
     request_body(content = PostedSnapshots, content_type = "application/json"),
+    security((), ("bearer" = [])),
     responses(
-        (status = 201, description = "Stored and on disk: the stored record, or an array of them when an array was posted. A snapshot already stored (same id and observed_at) is not stored twice: the first record is returned, so retries are safe.", body = StoredSnapshot,
-         headers(("Location" = String, description = "Where a single posted snapshot's container can be read"))),
-        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 201, description = "Stored and on disk: the stored record, or an array of them when an array was posted. A snapshot already stored (same id and observed_at) is not stored twice: the first record is returned, so retries are safe.", body = StoredRecords,
+         headers(("Location" = String, description = "Where a single posted snapshot's container can be read; absent when an array was posted"))),
+        (status = 400, description = "The body is not JSON, or could not be read", body = ErrorBody),
         (status = 413, description = "The body is over 1 MiB", body = ErrorBody),
         (status = 415, description = "The body is not application/json", body = ErrorBody),
-        (status = 422, description = "A snapshot is invalid; `detail.path` says where. Nothing was stored.", body = ErrorBody),
+        (status = 422, description = "A snapshot is invalid, the body is neither a snapshot nor an array of them, or the array is empty; `detail.path` says where. Nothing was stored.", body = ErrorBody),
+        CredentialFailures,
+        (status = 403, description = "A snapshot's attestation does not match what it says; `detail.path` says which. Nothing was stored.", body = ErrorBody),
+        StorageFailures,
     )
 )]
 #[post("/containers")]
@@ -70,18 +92,13 @@ pub(crate) async fn post_containers(
 
 #[utoipa::path(
     tag = "containers",
-    params(
-        ("node" = Option<String>, Query, description = "Only containers on this node"),
-        ("image" = Option<String>, Query, description = "Only containers created from this image reference"),
-        ("state" = Option<String>, Query, description = "Only containers in this state (running, exited, …)"),
-        ("name" = Option<String>, Query, description = "Only containers whose name contains this text"),
-        ("label" = Option<Vec<String>>, Query, description = "`key=value`; repeat for several, all must match"),
-        ("limit" = Option<usize>, Query, description = "Items per page, 1 to 1000 (default 100)"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
-    ),
+    params(ListParams),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The latest record of each container, most recently updated first", body = Page<StoredSnapshot>),
-        (status = 400, description = "A query parameter is invalid; `detail.parameter` names it", body = ErrorBody),
+        (status = 400, description = "A query parameter is invalid, unknown, or given twice; `detail.parameter` names it", body = ErrorBody),
+        CredentialFailures,
+        StorageFailures,
     )
 )]
 #[get("/containers")]
@@ -95,11 +112,66 @@ pub(crate) async fn list_containers(
     Ok(page_response(rows, query.limit, false))
 }
 
+/// The query of `GET /containers`, for the OpenAPI document. The handler
+/// reads the pairs itself (`ListQuery`), and refuses what this cannot say:
+/// a parameter it does not know, or one given twice (`label` aside).
+#[expect(dead_code, reason = "parameters for the OpenAPI document, never built")]
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListParams {
+    /// Only containers on this node.
+    node: Option<String>,
+    /// Only containers created from this image reference.
+    image: Option<String>,
+    /// Only containers in this state.
+    state: Option<ContainerState>,
+    /// Only containers whose name contains this text.
+    name: Option<String>,
+    /// Only containers that have this label with this value; repeat for
+    /// several, all must match.
+    #[param(inline)]
+    label: Option<Vec<LabelFilter>>,
+    /// Items per page (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<usize>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = "^l[0-9]+$")]
+    cursor: Option<String>,
+}
+
+/// `key=value`: the label's key, up to the first `=`, and its value.
+#[expect(dead_code, reason = "a schema for the OpenAPI document, never built")]
+#[derive(ToSchema)]
+#[schema(pattern = "^[^=]*=", example = "com.docker.swarm.service.name=web")]
+pub(crate) struct LabelFilter(String);
+
+/// The query of `GET /containers/{id}/history`, for the OpenAPI document; read
+/// by `HistoryQuery`, which refuses unknown and repeated parameters too.
+#[expect(dead_code, reason = "parameters for the OpenAPI document, never built")]
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct HistoryParams {
+    /// Only snapshots observed at or after this time.
+    since: Option<DateTime<Utc>>,
+    /// Only snapshots observed before this time; one at or before `since`
+    /// gives an empty page.
+    until: Option<DateTime<Utc>>,
+    /// Items per page (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<usize>,
+    /// `next_cursor` of the previous page.
+    #[param(
+        pattern = "^h[0-9]+_[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{9}Z$"
+    )]
+    cursor: Option<String>,
+}
+
 /// The `{id}` of the routes of one container.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 pub(crate) struct ContainerPath {
     /// The full container ID, or a unique prefix of at least 4 hex digits.
+    #[param(pattern = "^[0-9a-fA-F]{4,64}$")]
     id: String,
 }
 
@@ -124,9 +196,12 @@ enum LookupFailures {
 #[utoipa::path(
     tag = "containers",
     params(ContainerPath),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The container's latest record", body = StoredSnapshot),
         LookupFailures,
+        CredentialFailures,
+        StorageFailures,
     )
 )]
 #[get("/containers/{id}")]
@@ -143,16 +218,13 @@ pub(crate) async fn get_container(
 
 #[utoipa::path(
     tag = "containers",
-    params(
-        ContainerPath,
-        ("since" = Option<String>, Query, description = "Only snapshots observed at or after this RFC 3339 time"),
-        ("until" = Option<String>, Query, description = "Only snapshots observed before this RFC 3339 time"),
-        ("limit" = Option<usize>, Query, description = "Items per page, 1 to 1000 (default 100)"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
-    ),
+    params(ContainerPath, HistoryParams),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The container's snapshots, newest observed first", body = Page<StoredSnapshot>),
         LookupFailures,
+        CredentialFailures,
+        StorageFailures,
     )
 )]
 #[get("/containers/{id}/history")]
@@ -171,9 +243,12 @@ pub(crate) async fn container_history(
 #[utoipa::path(
     tag = "containers",
     params(ContainerPath),
+    security((), ("bearer" = [])),
     responses(
         (status = 204, description = "The container and its history are gone"),
         LookupFailures,
+        CredentialFailures,
+        StorageFailures,
     )
 )]
 #[delete("/containers/{id}")]

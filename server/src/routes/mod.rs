@@ -8,9 +8,58 @@ pub(crate) mod page;
 pub(crate) mod replicas;
 
 use actix_web::{HttpRequest, web};
+use container_info_wire::ErrorBody;
 use utoipa::openapi::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoResponses, Modify};
 
 use crate::error::ApiError;
+
+/// How a route that reads or writes the database fails when the database does.
+#[derive(IntoResponses)]
+#[expect(dead_code, reason = "responses for the OpenAPI document, never built")]
+pub(crate) enum StorageFailures {
+    #[response(status = 500, description = "The database failed")]
+    Failed(ErrorBody),
+    #[response(
+        status = 503,
+        description = "The database cannot be used now: busy, or its disk full or read-only. Nothing was changed; try again after `Retry-After` seconds.",
+        headers(("Retry-After" = u32, description = "Seconds to wait before trying again"))
+    )]
+    Unavailable(ErrorBody),
+}
+
+/// How a route that may need the store's token refuses a request without it:
+/// writes, when the store has a token (`--token-file`); reads too, with
+/// `--protect-reads`. Which requests need it is the store's setting, so the
+/// document's `security` makes the token optional everywhere.
+#[derive(IntoResponses)]
+#[expect(dead_code, reason = "responses for the OpenAPI document, never built")]
+pub(crate) enum CredentialFailures {
+    #[response(
+        status = 401,
+        description = "The store has a token and this request needs it: no `Authorization` header, one that is not `Bearer`, or the wrong token",
+        headers(("WWW-Authenticate" = String, description = "The Bearer challenge (RFC 6750)"))
+    )]
+    Unauthorized(ErrorBody),
+}
+
+/// `Authorization: Bearer <token>`, the store's token, in the document.
+pub(crate) struct BearerToken;
+
+impl Modify for BearerToken {
+    fn modify(&self, api: &mut OpenApi) {
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some(
+                "The store's token (--token-file): needed to write what no agent signed, to delete, and with --protect-reads to read",
+            ))
+            .build();
+        api.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
 
 /// Every path template of the API with its methods, read from the OpenAPI
 /// document so that a 405 lists exactly what the routes accept. It also names

@@ -7,6 +7,7 @@ use container_info_wire::ErrorBody;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::StorageFailures;
 use super::containers::Replica;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -38,7 +39,9 @@ pub(crate) async fn healthz(replica: web::Data<Replica>) -> web::Json<Health> {
     tag = "operations",
     responses(
         (status = 200, description = "The database can be read and written now", body = Health),
-        (status = 503, description = "The database cannot be used now", body = ErrorBody),
+        (status = 500, description = "The database failed", body = ErrorBody),
+        (status = 503, description = "The database cannot be used now: busy, or its disk full or read-only",
+         body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait before asking again"))),
     )
 )]
 #[get("/readyz")]
@@ -56,7 +59,10 @@ pub(crate) async fn readyz(
 
 #[utoipa::path(
     tag = "operations",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String))
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
+        StorageFailures,
+    )
 )]
 #[get("/metrics")]
 pub(crate) async fn metrics(

@@ -12,16 +12,20 @@ use actix_web::http::header::{self, CacheControl, CacheDirective};
 use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, SecondsFormat, Utc};
 use container_info_wire::replicas::{ReplicaRole, Replicas};
-use container_info_wire::{ContainerState, StoredSnapshot};
+use container_info_wire::{ContainerState, ErrorBody, StoredSnapshot};
 use maud::{DOCTYPE, Markup, html};
 use utoipa::IntoParams;
 
+use super::StorageFailures;
 use super::containers::Replica;
 use super::replicas::roll_call;
 use crate::error::ApiError;
 use crate::query::{ListQuery, page_of};
 use crate::storage::Store;
 use crate::trust::Reader;
+
+/// The filter form's fields, which may come empty.
+const FORM_FIELDS: [&str; 5] = ["node", "image", "state", "name", "label"];
 
 /// Rows per page of the page's table (the API's own default is larger).
 const PAGE_SIZE: &str = "20";
@@ -80,33 +84,41 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 /// The page's query string: the filters of `GET /containers`, as the page's
-/// filter form and paging links send them.
+/// filter form and paging links send them, with the same constraints (read
+/// by the same `ListQuery`), except that a form field left empty means any
+/// value: a form without the script sends every field.
+#[expect(dead_code, reason = "parameters for the OpenAPI document, never built")]
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
-#[expect(dead_code, reason = "parameters for the OpenAPI document, never built")]
-struct PageQuery {
-    /// Only containers on this node
+struct PageParams {
+    /// Only containers on this node.
     node: Option<String>,
-    /// Only containers created from this image reference
+    /// Only containers created from this image reference.
     image: Option<String>,
-    /// Only containers in this state
+    /// Only containers in this state.
+    #[param(pattern = "^(created|running|paused|restarting|removing|exited|dead|removed)?$")]
     state: Option<String>,
-    /// Only containers whose name contains this text (the search box)
+    /// Only containers whose name contains this text (the search box).
     name: Option<String>,
-    /// `key=value`; repeat for several
+    /// Only containers that have this label with this value (`key=value`);
+    /// repeat for several, all must match.
+    #[param(pattern = "^([^=]*=|$)")]
     label: Option<Vec<String>>,
-    /// Rows per page, 1 to 1000 (default 20)
+    /// Rows per page (default 20).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
-    /// `next_cursor` of the previous page
+    /// `next_cursor` of the previous page.
+    #[param(pattern = "^l[0-9]+$")]
     cursor: Option<String>,
 }
 
 #[utoipa::path(
     tag = "operations",
-    params(PageQuery),
+    params(PageParams),
     responses(
-        (status = 200, description = "The status page: the replicas and, unless the store protects reads and no token was sent, the containers. Its script (`/assets/app-*.js`) keeps it current from the JSON API.", content_type = "text/html", body = String),
-        (status = 400, description = "The page, with the filter that is invalid named in it", content_type = "text/html", body = String),
+        (status = 200, description = "The status page: the replicas and, unless the store protects reads and the request carries no token, the containers. Its script (`/assets/app-*.js`) keeps it current from the JSON API.", content_type = "text/html", body = String),
+        (status = 400, description = "The page, naming the query parameter that is invalid, unknown, or given twice", content_type = "text/html", body = String),
+        StorageFailures,
     )
 )]
 #[get("/")]
@@ -117,10 +129,11 @@ pub(crate) async fn status_page(
     replica: web::Data<Replica>,
 ) -> Result<HttpResponse, ApiError> {
     // A form sends its empty fields too; they mean "any", not "equal to ''".
+    // The paging links never send an empty limit or cursor: those are refused.
     let given: Vec<(String, String)> = query
         .into_inner()
         .into_iter()
-        .filter(|(_, value)| !value.is_empty())
+        .filter(|(name, value)| !(value.is_empty() && FORM_FIELDS.contains(&name.as_str())))
         .collect();
     let replicas = roll_call(&store)?;
     let containers = match reader {
@@ -153,7 +166,7 @@ pub(crate) async fn status_page(
             (String = "text/javascript"),
             (String = "text/css"),
         )),
-        (status = 404, description = "No such asset in this build", body = container_info_wire::ErrorBody),
+        (status = 404, description = "No such asset in this build", body = ErrorBody),
     )
 )]
 #[get("/assets/{file}")]

@@ -2,9 +2,9 @@
 
 use actix_web::{get, web};
 use chrono::{DateTime, Utc};
-use container_info_wire::ErrorBody;
 use container_info_wire::replicas::{Lease, ReplicaRole, ReplicaStatus, Replicas};
 
+use super::StorageFailures;
 use crate::error::ApiError;
 use crate::storage::{ALIVE_WITHIN_MS, LeaseRow, ReplicaRow, Store, now_ms};
 
@@ -12,7 +12,7 @@ use crate::storage::{ALIVE_WITHIN_MS, LeaseRow, ReplicaRow, Store, now_ms};
     tag = "replicas",
     responses(
         (status = 200, description = "Every replica that sent a heartbeat and was not yet forgotten, whether it is alive, which one leads, and the lease", body = Replicas),
-        (status = 503, description = "The database cannot be read now", body = ErrorBody),
+        StorageFailures,
     )
 )]
 #[get("/replicas")]

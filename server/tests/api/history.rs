@@ -60,6 +60,50 @@ async fn since_is_inclusive_and_until_exclusive() {
     assert_eq!(observed(&page), [at(3), at(2), at(1)]);
 }
 
+/// The OpenAPI document can say that both are RFC 3339 times, not that one
+/// comes after the other: a range that holds nothing is an empty page, as
+/// any other empty range is, rather than a refusal schemathesis flagged.
+#[tokio::test]
+async fn an_until_at_or_before_since_gives_an_empty_page() {
+    let store = spawn_store().await;
+    let id = container_id(1);
+    for second in 0..3 {
+        store.store(&snapshot_with_id(&id, &at(second))).await;
+    }
+    for (since, until) in [(at(2), at(0)), (at(1), at(1))] {
+        let page = store
+            .get_json(&format!(
+                "/containers/{id}/history?since={since}&until={until}"
+            ))
+            .await;
+        assert_eq!(observed(&page), Vec::<String>::new(), "{since}..{until}");
+        assert_eq!(page["next_cursor"], Value::Null);
+    }
+}
+
+/// Any text of a history cursor's documented shape is a position in the
+/// history, whether this store handed it out or not.
+#[tokio::test]
+async fn any_cursor_of_the_documented_shape_is_a_position() {
+    let store = spawn_store().await;
+    let id = container_id(1);
+    for second in 0..3 {
+        store.store(&snapshot_with_id(&id, &at(second))).await;
+    }
+    let path = |cursor: &str| format!("/containers/{id}/history?cursor={cursor}");
+    let page = store
+        .get_json(&path(&format!(
+            "h{}_9999-99-99T99:99:99.999999999Z",
+            "9".repeat(30)
+        )))
+        .await;
+    assert_eq!(observed(&page), [at(2), at(1), at(0)]);
+    let page = store
+        .get_json(&path("h0_2026-11-24T10:00:01.000000000Z"))
+        .await;
+    assert_eq!(observed(&page), [at(0)]);
+}
+
 #[tokio::test]
 async fn history_keeps_only_the_newest_up_to_its_limit() {
     let store = spawn_store_with(|config| config.history_limit = 3).await;

@@ -204,3 +204,66 @@ async fn the_openapi_document_describes_exactly_the_served_routes() {
         assert!(schemas.contains_key(name), "schema {name}");
     }
 }
+
+/// What the store refuses, the document says (schemathesis checks the rest,
+/// in server/tests/schemathesis.rs, when it is installed).
+#[tokio::test]
+async fn the_openapi_document_states_the_constraints_the_store_enforces() {
+    let store = spawn_store().await;
+    let document = store.get_json("/openapi.json").await;
+    let paths = &document["paths"];
+    let parameter = |path: &str, method: &str, name: &str| -> Value {
+        paths[path][method]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|parameter| parameter["name"] == name)
+            .unwrap_or_else(|| panic!("{method} {path} documents {name}"))["schema"]
+            .clone()
+    };
+    for path in ["/containers/{id}", "/containers/{id}/history"] {
+        assert_eq!(
+            parameter(path, "get", "id")["pattern"],
+            "^[0-9a-fA-F]{4,64}$"
+        );
+    }
+    let list = "/containers";
+    assert_eq!(
+        parameter(list, "get", "label")["items"]["pattern"],
+        "^[^=]*="
+    );
+    assert_eq!(parameter(list, "get", "limit")["minimum"], 1);
+    assert_eq!(parameter(list, "get", "limit")["maximum"], 1000);
+    assert_eq!(
+        parameter(list, "get", "state")["$ref"],
+        "#/components/schemas/ContainerState"
+    );
+    let history = "/containers/{id}/history";
+    for name in ["since", "until"] {
+        assert_eq!(parameter(history, "get", name)["format"], "date-time");
+    }
+    assert!(parameter(history, "get", "cursor")["pattern"].is_string());
+
+    let post = &paths[list]["post"];
+    let schemas = &document["components"]["schemas"];
+    assert_eq!(schemas["SnapshotBatch"]["minItems"], 1);
+    assert_eq!(
+        schemas["StoredRecords"]["oneOf"].as_array().unwrap().len(),
+        2
+    );
+    let answers: Vec<&String> = post["responses"].as_object().unwrap().keys().collect();
+    assert_eq!(
+        answers,
+        [
+            "201", "400", "401", "403", "413", "415", "422", "500", "503"
+        ]
+    );
+    assert!(post["responses"]["503"]["headers"]["Retry-After"].is_object());
+    assert!(post["responses"]["401"]["headers"]["WWW-Authenticate"].is_object());
+    // The token is the store's setting: optional in the document, everywhere.
+    assert_eq!(post["security"], json!([{}, {"bearer": []}]));
+    assert_eq!(
+        document["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+}

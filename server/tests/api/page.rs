@@ -4,6 +4,7 @@
 //! names, and no container shown to a reader without the token of a store
 //! that protects reads. (A real browser drives it in tests/status_page.rs.)
 
+use container_info_wire::ContainerState;
 use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE};
 use serde_json::json;
@@ -90,6 +91,15 @@ async fn assets_are_versioned_cached_for_good_and_listed_in_the_api_document() {
     let html = &document["paths"]["/"]["get"]["responses"]["200"]["content"]["text/html"];
     assert!(html.is_object(), "{document}");
     assert!(document["paths"]["/assets/{file}"]["get"].is_object());
+    // The page's state filter is a pattern (a form sends it empty); it names every state.
+    let parameters = document["paths"]["/"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let state = parameters.iter().find(|p| p["name"] == "state").unwrap();
+    let pattern = state["schema"]["pattern"].as_str().unwrap();
+    let listed = pattern.trim_start_matches("^(").trim_end_matches(")?$");
+    let states: Vec<&str> = ContainerState::ALL.iter().map(|s| s.as_str()).collect();
+    assert_eq!(listed.split('|').collect::<Vec<_>>(), states, "{pattern}");
 }
 
 #[tokio::test]

@@ -4,6 +4,17 @@ use serde_json::json;
 
 use crate::helpers::{REPLICA, at, container_id, snapshot, snapshot_with_id, spawn_store};
 
+/// JSON Schema counts 155.0 as a whole number, so the document's integers
+/// take it: schemathesis sent such counts, which the store used to refuse.
+#[tokio::test]
+async fn a_count_written_as_a_whole_float_is_stored_as_an_integer() {
+    let store = spawn_store().await;
+    let mut posted = snapshot(1, &at(0));
+    posted["stats"]["memory_limit_bytes"] = json!(155.0);
+    let stored = store.store(&posted).await;
+    assert_eq!(stored["stats"]["memory_limit_bytes"], json!(155));
+}
+
 #[tokio::test]
 async fn a_posted_snapshot_is_stored_with_how_it_arrived() {
     let store = spawn_store().await;

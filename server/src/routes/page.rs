@@ -30,10 +30,11 @@ const FORM_FIELDS: [&str; 5] = ["node", "image", "state", "name", "label"];
 /// Rows per page of the page's table (the API's own default is larger).
 const PAGE_SIZE: &str = "20";
 
-/// Same-origin scripts, styles and API calls only: a name that got past the
-/// escaping still could not run, load or send anything.
+/// The page's own script, style sheet and API calls only (and the empty
+/// `data:` icon): markup that got past the escaping still could not run a
+/// script, nor load from or send to anywhere else.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
-     style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; \
+     style-src 'self'; connect-src 'self'; img-src data:; base-uri 'none'; \
      form-action 'self'; frame-ancestors 'none'";
 
 /// A file compiled into the binary, served under a name that carries a hash

@@ -282,6 +282,9 @@ function openDetail(id) {
 
 async function refresh() {
   clearTimeout(page.timer);
+  // A page left open in a background tab costs the store nothing; it catches
+  // up when shown again.
+  if (document.hidden) return;
   const current = ++page.refreshes;
   const readable = !page.protected || page.token;
   try {
@@ -336,6 +339,9 @@ function start() {
     if (!row) return;
     event.preventDefault();
     openDetail(row.dataset.id);
+  });
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) refresh();
   });
   if (page.protected) {
     document.getElementById("token-form").addEventListener("submit", (event) => {

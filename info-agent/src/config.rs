@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand};
@@ -16,6 +17,10 @@ use ipnet::IpNet;
 /// the owner too, while a joiner has not stopped), and every caller on the host's
 /// own addresses (the host, and containers started with `--network host`).
 /// `/containers` is the operator's: it needs the token of --token-file.
+///
+/// With --report-to (fleet mode), it also posts every container of the host to
+/// one or more stores, outbound only, keeping what a store has not taken in an
+/// outbox on disk.
 #[derive(Debug, Parser)]
 #[command(name = "container-info-agent", version)]
 pub struct Cli {
@@ -113,6 +118,49 @@ pub struct Config {
         value_name = "PATH"
     )]
     pub signing_key_file: Option<PathBuf>,
+
+    /// Fleet mode: post every container of this host to the store at URL (its
+    /// base, such as http://store:5001), outbound only: at start, whenever a
+    /// container changes, and every --report-interval with fresh stats.
+    /// Repeatable, for several stores, each fed on its own; the environment
+    /// variable takes a comma-separated list. Needs --outbox.
+    #[arg(
+        long = "report-to",
+        value_name = "URL",
+        env = "CONTAINER_INFO_REPORT_TO",
+        value_delimiter = ',',
+        requires = "outbox",
+        value_parser = parse_store_url
+    )]
+    pub report_to: Vec<String>,
+
+    /// How often to report every container again with fresh stats, such as
+    /// `30s`, `500ms` or `2m`; also the longest wait between retries to a store
+    /// that is away.
+    #[arg(
+        long,
+        env = "CONTAINER_INFO_REPORT_INTERVAL",
+        default_value = "30s",
+        value_parser = parse_duration
+    )]
+    pub report_interval: Duration,
+
+    /// The folder (a volume in the deployment) where reports wait until their
+    /// store has acknowledged them, a folder per store, so that a store that is
+    /// away, or an agent restarted or killed, loses nothing.
+    #[arg(long, env = "CONTAINER_INFO_OUTBOX", value_name = "DIR")]
+    pub outbox: Option<PathBuf>,
+
+    /// The most each store's outbox holds. Over it, the oldest stats-only
+    /// resyncs are dropped (the metric outbox_dropped_snapshots_total counts
+    /// them); a change of state never is.
+    #[arg(
+        long,
+        env = "CONTAINER_INFO_OUTBOX_MAX_BYTES",
+        value_name = "BYTES",
+        default_value_t = 64 * 1024 * 1024
+    )]
+    pub outbox_max_bytes: u64,
 }
 
 impl Config {
@@ -121,6 +169,38 @@ impl Config {
     pub fn with_defaults() -> Self {
         Cli::parse_from(["container-info-agent"]).config
     }
+}
+
+/// An http(s) URL, kept as given less a trailing `/`.
+fn parse_store_url(raw: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(raw).map_err(|error| format!("{raw:?} is not a URL: {error}"))?;
+    if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
+        return Err(format!(
+            "{raw:?} is not an http:// or https:// URL of a store"
+        ));
+    }
+    Ok(raw.trim_end_matches('/').to_owned())
+}
+
+/// A number and a unit: `ms`, `s`, `m` or `h`.
+fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let invalid = || format!("{raw:?} is not a duration such as 30s, 500ms, 2m or 1h");
+    let split = raw
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(invalid)?;
+    let (number, unit) = raw.split_at(split);
+    let number: u64 = number.parse().map_err(|_| invalid())?;
+    let duration = match unit {
+        "ms" => Duration::from_millis(number),
+        "s" => Duration::from_secs(number),
+        "m" => Duration::from_secs(number * 60),
+        "h" => Duration::from_secs(number * 3600),
+        _ => return Err(invalid()),
+    };
+    if duration.is_zero() {
+        return Err(format!("{raw:?}: the interval must be longer than zero"));
+    }
+    Ok(duration)
 }
 
 /// A single address is taken as the network holding only that address.
@@ -157,6 +237,34 @@ mod tests {
         assert_eq!(config.listen, "0.0.0.0:5002".parse().unwrap());
         assert!(config.allow_from.is_empty() && config.redact_label.is_empty());
         assert!(config.token_file.is_none() && !config.trust_loopback);
+        assert!(config.report_to.is_empty());
+        assert_eq!(config.report_interval, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn report_to_takes_several_stores_and_needs_an_outbox() {
+        let config = Cli::parse_from([
+            "agent",
+            "--report-to",
+            "http://store-a:5001/",
+            "--report-to",
+            "https://store-b",
+            "--outbox",
+            "/var/lib/outbox",
+            "--report-interval",
+            "500ms",
+        ])
+        .config;
+        assert_eq!(config.report_to, ["http://store-a:5001", "https://store-b"]);
+        assert_eq!(config.report_interval, Duration::from_millis(500));
+        assert!(Cli::try_parse_from(["agent", "--report-to", "http://store:5001"]).is_err());
+        assert!(
+            Cli::try_parse_from(["agent", "--report-to", "store:5001", "--outbox", "/o"]).is_err()
+        );
+        for wrong in ["30", "0s", "s", "1d", "-1s"] {
+            assert!(parse_duration(wrong).is_err(), "{wrong}");
+        }
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
     }
 
     #[test]

@@ -121,6 +121,17 @@ pub(crate) enum AgentError {
 
     #[error("could not render the metrics")]
     Metrics(#[from] prometheus::Error),
+
+    #[error("the outbox at {path} failed while {doing}")]
+    Outbox {
+        path: std::path::PathBuf,
+        doing: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("could not make the HTTP client that reports to the stores")]
+    HttpClient(#[source] reqwest::Error),
 }
 
 impl AgentError {
@@ -160,6 +171,7 @@ impl AgentError {
                 Some(json!({ "candidates": candidates }))
             }
             Self::Metrics(error) => Some(json!({ "cause": error.to_string() })),
+            Self::Outbox { .. } | Self::HttpClient(_) => None,
             Self::Proxied { header } => Some(json!({ "header": header })),
             Self::NoSuchContainer(_)
             | Self::NoPeerAddress
@@ -201,7 +213,9 @@ impl ResponseError for AgentError {
             }
             Self::MissingToken | Self::InvalidToken => StatusCode::UNAUTHORIZED,
             Self::NoPeerAddress | Self::SeveralAuthorizations => StatusCode::BAD_REQUEST,
-            Self::Metrics(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Metrics(_) | Self::Outbox { .. } | Self::HttpClient(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 

@@ -7,6 +7,7 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use chrono::{DateTime, Utc};
 use container_info_wire::{ContainerId, ContainerState, NetworkAddress, Snapshot};
+use tokio::sync::Notify;
 
 use crate::address_index::AddressIndex;
 use crate::error::AgentError;
@@ -133,6 +134,9 @@ pub(crate) struct Listing {
 pub(crate) struct Inventory {
     node: String,
     state: RwLock<State>,
+    /// Told whenever the picture may have changed, for the reporter of fleet
+    /// mode to compare with what it last reported.
+    changed: Notify,
 }
 
 struct State {
@@ -168,6 +172,7 @@ impl Inventory {
                 joining: HashMap::new(),
                 shared_namespaces: HashMap::new(),
             }),
+            changed: Notify::new(),
         }
     }
 
@@ -185,12 +190,24 @@ impl Inventory {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The node every snapshot names.
+    pub(crate) fn node(&self) -> &str {
+        &self.node
+    }
+
     pub(crate) fn engine_health(&self) -> EngineHealth {
         self.read().engine.clone()
     }
 
     pub(crate) fn set_engine_health(&self, health: EngineHealth) {
         self.write().engine = health;
+        self.changed.notify_one();
+    }
+
+    /// Notified after every change of containers or engine health (and after
+    /// reads that changed nothing, which the reporter finds out).
+    pub(crate) fn changed(&self) -> &Notify {
+        &self.changed
     }
 
     pub(crate) fn container_count(&self) -> usize {
@@ -202,6 +219,7 @@ impl Inventory {
         let mut state = self.write();
         state.upsert(record);
         state.reindex();
+        self.changed.notify_one();
     }
 
     pub(crate) fn remove(&self, id: &ContainerId) {
@@ -209,6 +227,7 @@ impl Inventory {
         state.containers.remove(id);
         state.joining.remove(id);
         state.reindex();
+        self.changed.notify_one();
     }
 
     /// A new container runs in another's network namespace, as a listing showed at
@@ -227,6 +246,7 @@ impl Inventory {
         let mut state = self.write();
         state.set_gateway_legs(legs);
         state.reindex();
+        self.changed.notify_one();
     }
 
     /// Brings the picture in line with a listing. A container the listing lacks is
@@ -242,6 +262,7 @@ impl Inventory {
         });
         state.set_gateway_legs(listing.gateway_legs);
         state.reindex();
+        self.changed.notify_one();
     }
 
     /// What the agent knows of each container, to compare with a fresh listing.

@@ -8,7 +8,8 @@
 //! answers from the `inventory` that `engine::watch` keeps current through `engine`
 //! (its reads, turned into the agent's types by `engine::convert`). The inventory
 //! finds callers with an `address_index` and derives `stats`; `error`, `metrics`,
-//! `redaction` and `config` depend on no other module.
+//! `redaction` and `config` depend on no other module. In fleet mode, `report`
+//! reads the inventory too and posts it to the stores through an outbox on disk.
 
 pub(crate) mod access;
 pub(crate) mod address_index;
@@ -20,6 +21,7 @@ pub(crate) mod lookup;
 pub(crate) mod metrics;
 pub(crate) mod peer;
 pub(crate) mod redaction;
+pub(crate) mod report;
 pub(crate) mod routes;
 pub mod startup;
 pub(crate) mod stats;

@@ -1,8 +1,8 @@
 //! What `/metrics` reports, in the Prometheus text format.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 pub(crate) struct Metrics {
@@ -14,6 +14,10 @@ pub(crate) struct Metrics {
     pub(crate) engine_losses: IntCounter,
     pub(crate) miss_refreshes: IntCounter,
     pub(crate) caller_rereads: IntCounter,
+    pub(crate) reported: IntCounterVec,
+    pub(crate) refused: IntCounterVec,
+    pub(crate) outbox_dropped: IntCounterVec,
+    pub(crate) outbox_bytes: IntGaugeVec,
 }
 
 impl Metrics {
@@ -48,6 +52,35 @@ impl Metrics {
             "Reads from the engine before answering /self, because what the agent held of \
              the caller was incomplete (read before its start, or no stats reading yet)",
         )?;
+        let reported = IntCounterVec::new(
+            Opts::new(
+                "reported_snapshots_total",
+                "Snapshots a store acknowledged, by store (fleet mode)",
+            ),
+            &["store"],
+        )?;
+        let refused = IntCounterVec::new(
+            Opts::new(
+                "refused_snapshots_total",
+                "Snapshots a store refused as invalid and the agent dropped, by store",
+            ),
+            &["store"],
+        )?;
+        let outbox_dropped = IntCounterVec::new(
+            Opts::new(
+                "outbox_dropped_snapshots_total",
+                "Snapshots of stats-only resyncs dropped to keep a store's outbox under \
+                 --outbox-max-bytes, by store",
+            ),
+            &["store"],
+        )?;
+        let outbox_bytes = IntGaugeVec::new(
+            Opts::new(
+                "outbox_bytes",
+                "Bytes waiting in a store's outbox, by store",
+            ),
+            &["store"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(request_seconds.clone()))?;
         registry.register(Box::new(engine_up.clone()))?;
@@ -55,6 +88,10 @@ impl Metrics {
         registry.register(Box::new(engine_losses.clone()))?;
         registry.register(Box::new(miss_refreshes.clone()))?;
         registry.register(Box::new(caller_rereads.clone()))?;
+        registry.register(Box::new(reported.clone()))?;
+        registry.register(Box::new(refused.clone()))?;
+        registry.register(Box::new(outbox_dropped.clone()))?;
+        registry.register(Box::new(outbox_bytes.clone()))?;
         Ok(Self {
             registry,
             requests,
@@ -64,6 +101,10 @@ impl Metrics {
             engine_losses,
             miss_refreshes,
             caller_rereads,
+            reported,
+            refused,
+            outbox_dropped,
+            outbox_bytes,
         })
     }
 

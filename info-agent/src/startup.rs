@@ -20,7 +20,7 @@ use crate::inventory::Inventory;
 use crate::lookup::Lookup;
 use crate::metrics::Metrics;
 use crate::redaction::LabelRedactor;
-use crate::{routes, telemetry};
+use crate::{report, routes, telemetry};
 
 pub struct Application {
     port: u16,
@@ -46,7 +46,8 @@ impl Application {
         let policy = access_policy(&config)?;
         let (engine, node) = connect(&config).await?;
         let metrics = Arc::new(Metrics::new().context("could not register the metrics")?);
-        let (watcher, background) = watch(engine, node, redactor, metrics.clone()).await?;
+        let (watcher, inventory, mut background) =
+            watch(engine, node, redactor, metrics.clone()).await?;
         let port = listener
             .local_addr()
             .context("the listener has no local address")?
@@ -60,6 +61,24 @@ impl Application {
             tracing::warn!(
                 "no --signing-key-file: snapshots go out unsigned, and a store that has a token refuses them"
             );
+        }
+        if !config.report_to.is_empty() {
+            let outbox = config
+                .outbox
+                .as_deref()
+                .context("--report-to needs --outbox")?;
+            let settings = report::Settings {
+                stores: &config.report_to,
+                interval: config.report_interval,
+                outbox,
+                outbox_max_bytes: config.outbox_max_bytes,
+            };
+            background.0.extend(report::start(
+                settings,
+                inventory,
+                signing_key.clone(),
+                metrics.clone(),
+            )?);
         }
         let lookup = Lookup::new(watcher, metrics.clone(), signing_key);
         let server = serve(listener, lookup, metrics, policy)?;
@@ -108,10 +127,10 @@ async fn watch(
     node: String,
     redactor: LabelRedactor,
     metrics: Arc<Metrics>,
-) -> anyhow::Result<(Arc<Watcher>, Background)> {
+) -> anyhow::Result<(Arc<Watcher>, Arc<Inventory>, Background)> {
     let docker_host = engine.host().to_owned();
     let inventory = Arc::new(Inventory::new(node));
-    let (watcher, first_samples) = Watcher::new(engine, inventory, redactor, metrics);
+    let (watcher, first_samples) = Watcher::new(engine, inventory.clone(), redactor, metrics);
     // A second back, because the event stream's `since` counts whole seconds.
     let since = Utc::now().timestamp() - 1;
     watcher
@@ -122,7 +141,7 @@ async fn watch(
         tokio::spawn(watcher.clone().supervise(since)),
         tokio::spawn(watcher.clone().sample_forever(first_samples)),
     ]);
-    Ok((watcher, background))
+    Ok((watcher, inventory, background))
 }
 
 /// The HTTP server on `listener`, not yet awaited.

@@ -49,6 +49,16 @@ pub(crate) struct Watcher {
     first_samples: mpsc::Sender<ContainerId>,
 }
 
+/// Stops the event reader when `follow` returns, so that a reconnection
+/// starts from a stream of its own.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Hands the stats sampler the containers that have no reading yet.
 pub(crate) struct FirstSamples(mpsc::Receiver<ContainerId>);
 
@@ -157,11 +167,6 @@ impl Watcher {
                 let Some(id) = actor.id.and_then(|id| ContainerId::parse(&id).ok()) else {
                     return Ok(());
                 };
-                if action == "create"
-                    && let Some(joiner) = self.engine.joiner(&id).await?
-                {
-                    self.inventory.joining(id.clone(), joiner);
-                }
                 if action == "destroy" {
                     self.inventory.remove(&id);
                 } else if CONTAINER_ACTIONS.contains(&action.as_str()) {
@@ -228,14 +233,15 @@ impl Watcher {
     }
 
     /// Applies events and periodic refreshes until one of them fails; returns why.
-    async fn follow(&self, since: i64) -> AgentError {
-        let mut events = pin!(self.engine.events(since));
+    async fn follow(self: &Arc<Self>, since: i64) -> AgentError {
+        let (sender, mut events) = mpsc::unbounded_channel();
+        let _reader = AbortOnDrop(tokio::spawn(self.clone().read_events(since, sender)));
         let mut refresh =
             tokio::time::interval_at(Instant::now() + PERIODIC_REFRESH, PERIODIC_REFRESH);
         refresh.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             let step = tokio::select! {
-                event = events.next() => match event {
+                event = events.recv() => match event {
                     Some(Ok(event)) => self.handle(event).await,
                     Some(Err(error)) => Err(error),
                     None => Err(AgentError::EngineDown {
@@ -250,6 +256,43 @@ impl Watcher {
             };
             if let Err(error) = step {
                 return error;
+            }
+        }
+    }
+
+    /// Reads the event stream on a task of its own and hands each event on in
+    /// order. A new container is checked at once for a joined network
+    /// namespace (`--network container:X`), which a listing answers at once:
+    /// the handler may be waiting on an inspect that the engine holds back
+    /// until some container's start is over, and a joiner that called X's
+    /// address meanwhile must not be answered as X.
+    async fn read_events(
+        self: Arc<Self>,
+        since: i64,
+        handler: mpsc::UnboundedSender<Result<EventMessage, AgentError>>,
+    ) {
+        let mut events = pin!(self.engine.events(since));
+        while let Some(event) = events.next().await {
+            if let Ok(event) = &event
+                && event.typ == Some(EventMessageTypeEnum::CONTAINER)
+                && event.action.as_deref() == Some("create")
+                && let Some(id) = event.actor.as_ref().and_then(|actor| actor.id.as_deref())
+                && let Ok(id) = ContainerId::parse(id)
+            {
+                let this = self.clone();
+                tokio::spawn(async move {
+                    match this.engine.joiner(&id).await {
+                        Ok(Some(joiner)) => this.inventory.joining(id, joiner),
+                        Ok(None) => {}
+                        Err(error) => warn!(
+                            error = error.with_causes(),
+                            "could not list a new container to see whose namespace it joins"
+                        ),
+                    }
+                });
+            }
+            if handler.send(event).is_err() {
+                return;
             }
         }
     }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::helpers::TestDocker;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_container-info-agent");
+pub const BINARY: &str = env!("CARGO_BIN_EXE_container-info-agent");
 
 #[tokio::test]
 async fn without_an_engine_the_binary_exits_naming_the_socket_and_what_to_set() {

@@ -4,6 +4,7 @@ mod binary;
 mod engine_loss;
 mod events;
 mod first_answer;
+mod fleet;
 mod helpers;
 mod isolation;
 mod namespaces;

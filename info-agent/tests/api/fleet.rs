@@ -1,0 +1,436 @@
+//! Fleet mode against real stores: the agent posts the host's containers to
+//! each store of --report-to, keeps what a store has not taken in its outbox,
+//! and delivers it once the store is back, also after a SIGKILL.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use container_info_testkit::{
+    TestStore, at, container_id, snapshot, spawn_guarded_store, spawn_store, spawn_store_with,
+};
+use container_info_wire::{ContainerState, Page, StoredSnapshot};
+use serde_json::Value;
+
+use crate::binary::BINARY;
+use crate::helpers::{ContainerSpec, TestAgent, TestDocker, spawn_agent};
+
+/// Generous for a loaded 2-core machine; every wait ends as soon as its
+/// condition holds.
+const WITHIN: Duration = Duration::from_secs(30);
+
+/// Waits for `check` to give something, failing with `what` at the deadline.
+async fn wait_for<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "waited {WITHIN:?} for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A loopback port nothing listens on now: a store that is down, until one
+/// is started there.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Every record the store holds of a container, in the order it received them.
+async fn history(store: &TestStore, id: &str) -> Vec<StoredSnapshot> {
+    let response = store
+        .get(&format!("/containers/{id}/history?limit=1000"))
+        .await;
+    if response.status() == 404 {
+        return Vec::new();
+    }
+    let page: Page<StoredSnapshot> = response.json().await.unwrap();
+    let mut records = page.items;
+    records.sort_by_key(|record| (record.received_at, record.snapshot.observed_at));
+    records
+}
+
+/// Waits until the store's latest record of `id` is in `state`.
+async fn wait_for_state(store: &TestStore, id: &str, state: ContainerState) -> Vec<StoredSnapshot> {
+    wait_for(
+        &format!("{id} {} in {}", state.as_str(), store.url),
+        || async {
+            let records = history(store, id).await;
+            (records.last().map(|record| record.snapshot.state) == Some(state)).then_some(records)
+        },
+    )
+    .await
+}
+
+fn states(records: &[StoredSnapshot]) -> Vec<ContainerState> {
+    records.iter().map(|record| record.snapshot.state).collect()
+}
+
+/// Each record once, in the order the agent read them: nothing doubled, nothing
+/// out of order.
+fn assert_once_and_in_order(records: &[StoredSnapshot]) {
+    let observed: Vec<_> = records.iter().map(|r| r.snapshot.observed_at).collect();
+    assert!(observed.is_sorted(), "received out of order: {observed:?}");
+    let distinct: HashSet<_> = observed.iter().collect();
+    assert_eq!(distinct.len(), observed.len(), "doubled: {observed:?}");
+}
+
+async fn metric(agent: &TestAgent, name: &str) -> f64 {
+    let text = agent.get("/metrics").await.body;
+    text.lines()
+        .filter(|line| line.starts_with(&format!("container_info_agent_{name}")))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn two_stores_follow_the_hosts_containers_and_a_removed_one_arrives_once_as_removed() {
+    let Some(docker) = TestDocker::connect().await else {
+        return;
+    };
+    let kept = docker.container(ContainerSpec::named("fleet-kept")).await;
+    let gone = docker.container(ContainerSpec::named("fleet-gone")).await;
+    let open = spawn_store().await;
+    // This one takes writes only with a token or an agent's signature.
+    let (guarded, secrets) = spawn_guarded_store(|_, _| {}).await;
+    let outbox = tempfile::tempdir().unwrap();
+    let _agent = spawn_agent(|config| {
+        config.node_name = Some("fleet-node".into());
+        config.signing_key_file = Some(secrets.key_file());
+        config.report_to = vec![open.url.clone(), guarded.url.clone()];
+        config.outbox = Some(outbox.path().to_owned());
+        config.report_interval = Duration::from_secs(1);
+    })
+    .await;
+
+    for store in [&open, &guarded] {
+        wait_for_state(store, &kept.id, ContainerState::Running).await;
+        wait_for_state(store, &gone.id, ContainerState::Running).await;
+    }
+    // Taken without a token because the agent signed it.
+    let records = history(&guarded, &gone.id).await;
+    assert_eq!(records[0].attested_by.as_deref(), Some("fleet-node"));
+    kept.stop().await;
+    gone.remove().await;
+    for store in [&open, &guarded] {
+        wait_for_state(store, &kept.id, ContainerState::Exited).await;
+        wait_for_state(store, &gone.id, ContainerState::Removed).await;
+    }
+    // Two resyncs later, the removal has been reported once, and the stopped
+    // container's stop too, however many resyncs followed it.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    for store in [&open, &guarded] {
+        let gone = history(store, &gone.id).await;
+        let removals = states(&gone)
+            .into_iter()
+            .filter(|state| *state == ContainerState::Removed)
+            .count();
+        assert_eq!(removals, 1, "{:?}", states(&gone));
+        assert_eq!(states(&gone).last(), Some(&ContainerState::Removed));
+        let kept = history(store, &kept.id).await;
+        assert!(kept.iter().all(|r| r.snapshot.node == "fleet-node"));
+        assert_once_and_in_order(&kept);
+        assert_once_and_in_order(&gone);
+    }
+}
+
+#[tokio::test]
+async fn a_store_that_is_down_gets_everything_once_back_and_the_other_is_not_held_up() {
+    let Some(docker) = TestDocker::connect().await else {
+        return;
+    };
+    // Worse than refusing: it takes connections and never answers, so each
+    // post to it waits for its timeout.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let up = spawn_store().await;
+    let outbox = tempfile::tempdir().unwrap();
+    let _agent = spawn_agent(|config| {
+        config.report_to = vec![format!("http://127.0.0.1:{port}"), up.url.clone()];
+        config.outbox = Some(outbox.path().to_owned());
+        config.report_interval = Duration::from_secs(1);
+    })
+    .await;
+
+    let container = docker.container(ContainerSpec::named("fleet-away")).await;
+    wait_for_state(&up, &container.id, ContainerState::Running).await;
+    container.stop().await;
+    let stopped = Instant::now();
+    wait_for_state(&up, &container.id, ContainerState::Exited).await;
+    // Waiting on the silent store would take its 10 s post timeout.
+    assert!(
+        stopped.elapsed() < Duration::from_secs(8),
+        "the store that answers heard of the stop only after {:?}",
+        stopped.elapsed()
+    );
+    container.start().await;
+    let seen = wait_for_state(&up, &container.id, ContainerState::Running).await;
+
+    drop(silent);
+    let back = spawn_store_with(|config| {
+        config.listen = format!("127.0.0.1:{port}").parse().unwrap();
+    })
+    .await;
+    let wanted: HashSet<_> = seen.iter().map(|r| r.snapshot.observed_at).collect();
+    let delivered = wait_for(
+        "everything the other store had, in the store that came back",
+        || async {
+            let records = history(&back, &container.id).await;
+            let has: HashSet<_> = records.iter().map(|r| r.snapshot.observed_at).collect();
+            has.is_superset(&wanted).then_some(records)
+        },
+    )
+    .await;
+    assert_once_and_in_order(&delivered);
+    // Whether its `created` goes out on its own depends on how soon the start
+    // follows the create event; what follows is the order of the changes.
+    let changes: Vec<_> = states(&delivered)
+        .into_iter()
+        .skip_while(|state| *state == ContainerState::Created)
+        .fold(Vec::new(), |mut changes, state| {
+            if changes.last() != Some(&state) {
+                changes.push(state);
+            }
+            changes
+        });
+    assert_eq!(
+        changes,
+        [
+            ContainerState::Running,
+            ContainerState::Exited,
+            ContainerState::Running
+        ]
+    );
+}
+
+/// The snapshots waiting in an outbox folder (a folder per store inside it).
+fn waiting(outbox: &Path) -> Vec<Value> {
+    let mut snapshots = Vec::new();
+    for store in std::fs::read_dir(outbox).into_iter().flatten().flatten() {
+        for batch in std::fs::read_dir(store.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if batch.path().extension().is_some_and(|ext| ext == "json") {
+                let body = std::fs::read(batch.path()).unwrap_or_default();
+                let items: Vec<Value> = serde_json::from_slice(&body).unwrap_or_default();
+                snapshots.extend(items);
+            }
+        }
+    }
+    snapshots
+}
+
+fn start_agent_process(listen_port: u16, store_port: u16, outbox: &Path) -> tokio::process::Child {
+    tokio::process::Command::new(BINARY)
+        .args(["--listen", &format!("127.0.0.1:{listen_port}")])
+        .args(["--report-to", &format!("http://127.0.0.1:{store_port}")])
+        .arg("--outbox")
+        .arg(outbox)
+        // Only the start and changes of state, no stats resyncs, while it runs.
+        .args(["--report-interval", "1h"])
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_sigkilled_agent_delivers_its_outbox_after_its_restart_exactly_once() {
+    let Some(docker) = TestDocker::connect().await else {
+        return;
+    };
+    let container = docker.container(ContainerSpec::named("fleet-killed")).await;
+    let store_port = free_port();
+    let outbox = tempfile::tempdir().unwrap();
+    let mut agent = start_agent_process(free_port(), store_port, outbox.path());
+    let has = |state: &'static str| {
+        let id = container.id.clone();
+        let outbox = outbox.path().to_owned();
+        move || {
+            let id = id.clone();
+            let outbox = outbox.clone();
+            async move {
+                waiting(&outbox)
+                    .into_iter()
+                    .any(|s| s["id"] == id.as_str() && s["state"] == state)
+                    .then_some(())
+            }
+        }
+    };
+    wait_for("the full sync in the outbox", has("running")).await;
+    container.stop().await;
+    wait_for("the stop in the outbox", has("exited")).await;
+    agent.start_kill().unwrap();
+    agent.wait().await.unwrap();
+    let before: HashSet<DateTime<Utc>> = waiting(outbox.path())
+        .into_iter()
+        .filter(|s| s["id"] == container.id.as_str())
+        .map(|s| s["observed_at"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(before.len() >= 2, "{before:?}");
+    // Removed while the agent is down, and known to no store yet: only its
+    // outbox says it was there.
+    container.remove().await;
+
+    let store = spawn_store_with(|config| {
+        config.listen = format!("127.0.0.1:{store_port}").parse().unwrap();
+    })
+    .await;
+    let _agent = start_agent_process(free_port(), store_port, outbox.path());
+    let delivered = wait_for("the outbox delivered", || async {
+        let records = history(&store, &container.id).await;
+        let has: HashSet<_> = records.iter().map(|r| r.snapshot.observed_at).collect();
+        (has.is_superset(&before) && waiting(outbox.path()).is_empty()).then_some(records)
+    })
+    .await;
+    assert_once_and_in_order(&delivered);
+    let delivered = wait_for_state(&store, &container.id, ContainerState::Removed).await;
+    assert_once_and_in_order(&delivered);
+    assert_eq!(
+        states(&delivered),
+        [
+            ContainerState::Running,
+            ContainerState::Exited,
+            ContainerState::Removed
+        ]
+    );
+}
+
+#[tokio::test]
+async fn over_its_bound_the_outbox_drops_stats_resyncs_and_keeps_changes_of_state() {
+    let Some(docker) = TestDocker::connect().await else {
+        return;
+    };
+    let container = docker.container(ContainerSpec::named("fleet-bound")).await;
+    let port = free_port();
+    let outbox = tempfile::tempdir().unwrap();
+    let agent = spawn_agent(|config| {
+        config.report_to = vec![format!("http://127.0.0.1:{port}")];
+        config.outbox = Some(outbox.path().to_owned());
+        config.report_interval = Duration::from_millis(300);
+        // Smaller than any batch: only changes of state may stay.
+        config.outbox_max_bytes = 1;
+    })
+    .await;
+    wait_for("stats resyncs dropped", || async {
+        (metric(&agent, "outbox_dropped_snapshots_total").await > 0.0).then_some(())
+    })
+    .await;
+    container.stop().await;
+    wait_for("the stop in the outbox", || async {
+        waiting(outbox.path())
+            .iter()
+            .any(|s| s["id"] == container.id.as_str() && s["state"] == "exited")
+            .then_some(())
+    })
+    .await;
+    let dropped = metric(&agent, "outbox_dropped_snapshots_total").await;
+
+    let store = spawn_store_with(|config| {
+        config.listen = format!("127.0.0.1:{port}").parse().unwrap();
+    })
+    .await;
+    wait_for_state(&store, &container.id, ContainerState::Exited).await;
+    // Several resyncs later, still only the full sync and the stop: every
+    // resync was dropped, before the store came back and after.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let delivered = history(&store, &container.id).await;
+    assert_eq!(
+        states(&delivered),
+        [ContainerState::Running, ContainerState::Exited]
+    );
+    assert!(metric(&agent, "outbox_dropped_snapshots_total").await > dropped);
+}
+
+#[tokio::test]
+async fn a_snapshot_the_store_refuses_is_dropped_and_the_rest_of_its_batch_delivered() {
+    let Some(_docker) = TestDocker::connect().await else {
+        return;
+    };
+    let store = spawn_store().await;
+    let outbox = tempfile::tempdir().unwrap();
+    // A batch a previous run left (the outbox's documented format: a folder
+    // per store named after its URL, a file per batch), with an item in the
+    // middle that no store takes.
+    let folder: String = store
+        .url
+        .bytes()
+        .map(|byte| match byte {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' => (byte as char).to_string(),
+            _ => format!("%{byte:02X}"),
+        })
+        .collect();
+    let mut invalid = snapshot(2, &at(0));
+    invalid["id"] = serde_json::json!("not-a-container-id");
+    let batch = serde_json::json!([snapshot(1, &at(0)), invalid, snapshot(3, &at(0))]);
+    std::fs::create_dir_all(outbox.path().join(&folder)).unwrap();
+    std::fs::write(
+        outbox
+            .path()
+            .join(&folder)
+            .join("00000000000000000000.state.json"),
+        serde_json::to_vec(&batch).unwrap(),
+    )
+    .unwrap();
+
+    let agent = spawn_agent(|config| {
+        config.report_to = vec![store.url.clone()];
+        config.outbox = Some(outbox.path().to_owned());
+    })
+    .await;
+    for n in [1, 3] {
+        wait_for_state(&store, &container_id(n), ContainerState::Running).await;
+    }
+    wait_for("the refused item counted", || async {
+        (metric(&agent, "refused_snapshots_total").await == 1.0).then_some(())
+    })
+    .await;
+    // The store may answer before the agent has read its answer.
+    wait_for(
+        "the batch out of the outbox once the rest is stored",
+        || async {
+            let left = std::fs::read_dir(outbox.path().join(&folder))
+                .unwrap()
+                .count();
+            (left == 0).then_some(())
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_container_removed_while_the_agent_was_down_is_reported_removed_at_its_next_start() {
+    let Some(docker) = TestDocker::connect().await else {
+        return;
+    };
+    let container = docker.container(ContainerSpec::named("fleet-missed")).await;
+    let store = spawn_store().await;
+    let store_port: u16 = store.url.rsplit(':').next().unwrap().parse().unwrap();
+    let outbox = tempfile::tempdir().unwrap();
+    let mut agent = start_agent_process(free_port(), store_port, outbox.path());
+    wait_for_state(&store, &container.id, ContainerState::Running).await;
+    agent.start_kill().unwrap();
+    agent.wait().await.unwrap();
+
+    // No agent sees this go.
+    container.remove().await;
+    let _agent = start_agent_process(free_port(), store_port, outbox.path());
+    let records = wait_for_state(&store, &container.id, ContainerState::Removed).await;
+    assert_eq!(
+        states(&records),
+        [ContainerState::Running, ContainerState::Removed]
+    );
+}

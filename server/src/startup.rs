@@ -23,7 +23,7 @@ use crate::metrics::Metrics;
 use crate::replicas::{Membership, RoleMetrics, advertised_addresses};
 use crate::routes::containers::{self, Replica};
 use crate::routes::operations::{self, ApiDocument};
-use crate::routes::{BearerToken, RouteTable, fallback, replicas};
+use crate::routes::{BearerToken, RouteTable, fallback, page, replicas};
 use crate::storage::{Heartbeat, Store, WriterMetrics, now_ms};
 use crate::telemetry::observe_requests;
 use crate::trust::Trust;
@@ -41,7 +41,7 @@ const SHUTDOWN_GRACE_SECONDS: u64 = 10;
     tags(
         (name = "containers", description = "Snapshots of containers: the latest of each, and their history"),
         (name = "replicas", description = "The store's replicas, and which one leads"),
-        (name = "operations", description = "Health, readiness, metrics and this document"),
+        (name = "operations", description = "Health, readiness, metrics, this document, and the status page"),
     )
 )]
 struct ApiDoc;
@@ -217,6 +217,8 @@ fn app(
         .service(operations::readyz)
         .service(operations::metrics)
         .service(operations::openapi)
+        .service(page::status_page)
+        .service(page::asset)
         .split_for_parts();
     let document = api.to_json().expect("the OpenAPI document serializes");
     app.app_data(web::Data::new(RouteTable::from_openapi(&api)))

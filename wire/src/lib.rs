@@ -108,7 +108,8 @@ pub enum ContainerState {
 }
 
 impl ContainerState {
-    pub(crate) const ALL: [Self; 8] = [
+    /// Every state, in the order of a container's life.
+    pub const ALL: [Self; 8] = [
         Self::Created,
         Self::Running,
         Self::Paused,

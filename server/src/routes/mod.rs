@@ -4,6 +4,7 @@
 pub(crate) mod containers;
 mod extract;
 pub(crate) mod operations;
+pub(crate) mod page;
 pub(crate) mod replicas;
 
 use actix_web::{HttpRequest, web};

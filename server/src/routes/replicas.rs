@@ -19,6 +19,11 @@ use crate::storage::{ALIVE_WITHIN_MS, LeaseRow, ReplicaRow, Store, now_ms};
 pub(crate) async fn list_replicas(
     store: web::Data<Store>,
 ) -> Result<web::Json<Replicas>, ApiError> {
+    Ok(web::Json(roll_call(&store)?))
+}
+
+/// The roll call as `GET /replicas` answers it; the status page shows the same.
+pub(crate) fn roll_call(store: &Store) -> Result<Replicas, ApiError> {
     let (rows, lease) = store.roll_call()?;
     let now = now_ms();
     let leader = lease.holder_at(now);
@@ -26,10 +31,10 @@ pub(crate) async fn list_replicas(
         .into_iter()
         .map(|row| status(row, leader, now))
         .collect();
-    Ok(web::Json(Replicas {
+    Ok(Replicas {
         items,
         lease: lease_of(&lease, leader),
-    }))
+    })
 }
 
 fn status(row: ReplicaRow, leader: Option<&str>, now: i64) -> ReplicaStatus {

@@ -8,5 +8,6 @@ mod history;
 mod listing;
 mod lookup;
 mod operations;
+mod page;
 mod posting;
 mod trust;

@@ -103,6 +103,26 @@ fn provisioned_on_one_node_the_whole_system_works() {
         "the prompt's post is stored as attested by its node: {record}"
     );
 
+    // `ping` through the wrapper lists the three replicas sharing port 5001,
+    // from their roll call, with one leader.
+    let ping = deployment
+        .command(deployment.wrapper())
+        .args(["ping", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        ping.status.success(),
+        "ping: {}{}",
+        String::from_utf8_lossy(&ping.stdout),
+        String::from_utf8_lossy(&ping.stderr)
+    );
+    let listed: BTreeSet<String> = assert_roll_call(&ping.stdout, 3).into_iter().collect();
+    assert_eq!(
+        listed,
+        replicas.iter().cloned().collect::<BTreeSet<_>>(),
+        "ping lists the replicas that run"
+    );
+
     // The kernel spreads new connections over the three replicas sharing port 5001.
     let answered = replicas_answering(&store, 30, 150);
     assert_eq!(

@@ -94,6 +94,45 @@ where
 }
 
 /// Lines of a CLI's output, without empty ones.
+/// Checks what `container-info ping --json` printed: the agent and every one
+/// of `replicas` answered, each listed once, exactly one of them the leader.
+/// Returns the replicas it listed.
+pub fn assert_roll_call(printed: &[u8], replicas: usize) -> Vec<String> {
+    let answers: Vec<serde_json::Value> = serde_json::from_slice(printed).unwrap_or_else(|error| {
+        panic!(
+            "ping --json ({error}): {}",
+            String::from_utf8_lossy(printed)
+        )
+    });
+    let shown = || serde_json::to_string_pretty(&answers).unwrap();
+    assert!(
+        answers.iter().all(|answer| answer["error"].is_null()),
+        "everyone answers: {}",
+        shown()
+    );
+    assert!(
+        answers.iter().any(|answer| answer["role"] == "agent"),
+        "the agent is asked: {}",
+        shown()
+    );
+    let listed: Vec<String> = answers
+        .iter()
+        .filter_map(|answer| answer["replica"].as_str().map(str::to_owned))
+        .collect();
+    let distinct: std::collections::BTreeSet<_> = listed.iter().collect();
+    assert!(
+        listed.len() == replicas && distinct.len() == replicas,
+        "ping lists each of the {replicas} replicas once: {}",
+        shown()
+    );
+    let leaders = answers
+        .iter()
+        .filter(|answer| answer["replica_role"] == "leader")
+        .count();
+    assert_eq!(leaders, 1, "exactly one leader: {}", shown());
+    listed
+}
+
 pub fn lines(text: &str) -> Vec<String> {
     text.lines()
         .map(str::trim)

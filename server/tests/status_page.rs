@@ -56,15 +56,7 @@ async fn the_status_page_works_in_a_real_browser() {
     post_containers(&http, store).await;
 
     let (browser, _handler) = launch(&chromium, folder.path()).await;
-    let page = browser.new_page("about:blank").await.unwrap();
-    let problems = watch(&page).await;
-    page.goto(format!("{store}/")).await.unwrap();
-    wait_until(
-        &page,
-        "document.getElementById('status').textContent.startsWith('Updated')",
-        "the first refresh",
-    )
-    .await;
+    let (page, problems) = open_watched(&browser, store).await;
 
     // Three replicas, exactly one leader.
     assert_eq!(
@@ -380,15 +372,7 @@ async fn a_store_that_protects_reads_shows_containers_only_once_given_the_token(
     assert!(response.status().is_success());
 
     let (browser, _handler) = launch(&chromium, &secrets.path("browser")).await;
-    let page = browser.new_page("about:blank").await.unwrap();
-    let problems = watch(&page).await;
-    page.goto(format!("{}/", replica.url)).await.unwrap();
-    wait_until(
-        &page,
-        "document.getElementById('status').textContent.startsWith('Updated')",
-        "the first refresh",
-    )
-    .await;
+    let (page, problems) = open_watched(&browser, &replica.url).await;
     assert_eq!(
         eval::<u64>(
             &page,
@@ -479,6 +463,21 @@ async fn launch(chromium: &Path, folder: &Path) -> (Browser, tokio::task::JoinHa
     // know (a newer Chromium) is no reason to stop it.
     let handler = tokio::spawn(async move { while handler.next().await.is_some() {} });
     (browser, handler)
+}
+
+/// The store's page in a new tab, once its script has refreshed it, and what
+/// the tab reports going wrong from before it loaded.
+async fn open_watched(browser: &Browser, store: &str) -> (Page, Arc<Mutex<Vec<String>>>) {
+    let page = browser.new_page("about:blank").await.unwrap();
+    let problems = watch(&page).await;
+    page.goto(format!("{store}/")).await.unwrap();
+    wait_until(
+        &page,
+        "document.getElementById('status').textContent.startsWith('Updated')",
+        "the first refresh",
+    )
+    .await;
+    (page, problems)
 }
 
 /// Collects what the page reports going wrong: console errors, uncaught

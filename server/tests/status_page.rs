@@ -277,16 +277,10 @@ async fn the_status_page_works_in_a_real_browser() {
     assert!(eval::<bool>(&page, "getComputedStyle(document.querySelector('#container-table').parentElement).overflowX === 'auto'").await);
     screenshot(&page, "status-page-375.png").await;
 
-    let seen = problems.lock().unwrap().clone();
-    assert!(seen.is_empty(), "the browser reported: {seen:#?}");
+    assert_no_problems(&problems);
 
     // Without JavaScript: the server's own rendering has both tables and plain paging links.
-    let plain = browser.new_page("about:blank").await.unwrap();
-    plain
-        .execute(SetScriptExecutionDisabledParams::new(true))
-        .await
-        .unwrap();
-    plain.goto(format!("{store}/")).await.unwrap();
+    let plain = open_without_javascript(&browser, store).await;
     // Long enough for the script's first refresh, had it run.
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(
@@ -413,16 +407,10 @@ async fn a_store_that_protects_reads_shows_containers_only_once_given_the_token(
     assert!(!shown(&page, "#token-form").await);
     assert!(!shown(&page, "#protected").await);
     screenshot(&page, "status-page-protected.png").await;
-    let seen = problems.lock().unwrap().clone();
-    assert!(seen.is_empty(), "the browser reported: {seen:#?}");
+    assert_no_problems(&problems);
 
     // Without JavaScript: the notice, and no form that could not work.
-    let plain = browser.new_page("about:blank").await.unwrap();
-    plain
-        .execute(SetScriptExecutionDisabledParams::new(true))
-        .await
-        .unwrap();
-    plain.goto(format!("{}/", replica.url)).await.unwrap();
+    let plain = open_without_javascript(&browser, &replica.url).await;
     assert!(shown(&plain, "#protected").await);
     assert!(!shown(&plain, "#token-form").await);
     assert!(!shown(&plain, "#container-view").await);
@@ -478,6 +466,22 @@ async fn open_watched(browser: &Browser, store: &str) -> (Page, Arc<Mutex<Vec<St
     )
     .await;
     (page, problems)
+}
+
+/// The store's page in a new tab that runs no script: what a reader without
+/// JavaScript gets.
+async fn open_without_javascript(browser: &Browser, store: &str) -> Page {
+    let page = browser.new_page("about:blank").await.unwrap();
+    page.execute(SetScriptExecutionDisabledParams::new(true))
+        .await
+        .unwrap();
+    page.goto(format!("{store}/")).await.unwrap();
+    page
+}
+
+fn assert_no_problems(problems: &Mutex<Vec<String>>) {
+    let seen = problems.lock().unwrap().clone();
+    assert!(seen.is_empty(), "the browser reported: {seen:#?}");
 }
 
 /// Collects what the page reports going wrong: console errors, uncaught

@@ -29,6 +29,8 @@ pub(crate) struct Record {
     pub(crate) created: Option<DateTime<Utc>>,
     pub(crate) started_at: Option<DateTime<Utc>>,
     pub(crate) labels: BTreeMap<String, String>,
+    /// Its Swarm service, task and stack, read before labels are redacted.
+    pub(crate) swarm: SwarmTask,
     pub(crate) networks: BTreeMap<String, NetworkAddress>,
     /// The container whose network namespace this one runs in (`--network
     /// container:`), as the engine names it: by full ID, to which the engine
@@ -38,6 +40,15 @@ pub(crate) struct Record {
     pub(crate) memory_limit_bytes: u64,
     /// When the agent asked the engine.
     pub(crate) read_at: DateTime<Utc>,
+}
+
+/// What the engine's labels say of a container that is a Swarm task; all
+/// `None` for any other container.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct SwarmTask {
+    pub(crate) service: Option<String>,
+    pub(crate) task: Option<String>,
+    pub(crate) stack: Option<String>,
 }
 
 impl Record {
@@ -524,6 +535,9 @@ impl State {
             image: record.image.clone(),
             image_id: record.image_id.clone(),
             node: node.to_owned(),
+            service: record.swarm.service.clone(),
+            task: record.swarm.task.clone(),
+            stack: record.swarm.stack.clone(),
             state: record.state,
             created: record.created,
             started_at: record.started_at,

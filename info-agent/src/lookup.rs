@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use container_info_wire::attestation::Secret;
+use container_info_wire::attestation::{Secret, Signed};
 use container_info_wire::{ContainerId, Snapshot};
 use tokio::sync::Mutex;
 use tokio::time::Instant;

@@ -114,6 +114,7 @@ impl Receipt {
             reporter_addr: self.reporter_addr.clone(),
             forwarded_for: self.forwarded_for.clone(),
             attested_by,
+            node_status: None,
         };
         let snapshot = &stored.snapshot;
         NewSnapshot {

@@ -7,7 +7,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::web;
 use actix_web::{FromRequest, HttpRequest};
-use container_info_wire::attestation::Secret;
+use container_info_wire::attestation::{Secret, Signed};
 use futures_util::future::{Ready, ready};
 
 use crate::error::ApiError;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use container_info_server::config::Config;
 use container_info_wire::Snapshot;
-use container_info_wire::attestation::Secret;
+use container_info_wire::attestation::{Secret, Signed};
 use serde_json::Value;
 use tempfile::TempDir;
 

@@ -1,4 +1,4 @@
-//! Snapshots signed by the agent that saw them, and the secrets behind the
+//! Snapshots (and node reports) signed by the agent that saw them, and the secrets behind the
 //! signatures and the store's write token.
 //!
 //! The agent signs the canonical JSON of a snapshot (keys sorted, no
@@ -20,6 +20,7 @@ use serde_json::Value;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use crate::nodes::NodeReport;
 use crate::{Snapshot, StoredSnapshot};
 
 /// The only algorithm today; named in every attestation so that another can
@@ -126,58 +127,79 @@ pub enum SecretError {
 /// Why an attestation does not vouch for its snapshot.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AttestationError {
-    #[error("the snapshot is not signed")]
+    #[error("it is not signed")]
     Unsigned,
     #[error("unknown signature algorithm {0:?}; this store knows {HMAC_SHA256:?}")]
     UnknownAlgorithm(String),
     #[error(
-        "the signature does not match the snapshot: a field was changed after the agent signed it, or it was signed with another key"
+        "the signature does not match: a field was changed after the agent signed it, or it was signed with another key"
     )]
     Mismatch,
 }
 
-impl Snapshot {
-    /// Signs the snapshot as it is now, replacing any earlier attestation.
-    pub fn sign(&mut self, key: &Secret) {
-        self.attestation = None;
+/// A record an agent signs: a container's snapshot, or its node's report.
+pub trait Signed: Serialize {
+    fn attestation(&self) -> Option<&Attestation>;
+    fn attestation_mut(&mut self) -> &mut Option<Attestation>;
+
+    /// Signs the record as it is now, replacing any earlier attestation.
+    fn sign(&mut self, key: &Secret) {
+        *self.attestation_mut() = None;
         let mut mac = key.mac();
-        mac.update(&self.signed_bytes());
-        self.attestation = Some(Attestation {
+        mac.update(&signed_bytes(self));
+        *self.attestation_mut() = Some(Attestation {
             alg: HMAC_SHA256.to_owned(),
             signature: hex::encode(mac.finalize().into_bytes()),
         });
     }
 
-    /// Whether the attestation is `key`'s signature of exactly this snapshot.
-    pub fn verify(&self, key: &Secret) -> Result<(), AttestationError> {
-        let attestation = self
-            .attestation
-            .as_ref()
-            .ok_or(AttestationError::Unsigned)?;
+    /// Whether the attestation is `key`'s signature of exactly this record.
+    fn verify(&self, key: &Secret) -> Result<(), AttestationError> {
+        let attestation = self.attestation().ok_or(AttestationError::Unsigned)?;
         if attestation.alg != HMAC_SHA256 {
             return Err(AttestationError::UnknownAlgorithm(attestation.alg.clone()));
         }
         let signature =
             hex::decode(&attestation.signature).map_err(|_| AttestationError::Mismatch)?;
         let mut mac = key.mac();
-        mac.update(&self.signed_bytes());
+        mac.update(&signed_bytes(self));
         mac.verify_slice(&signature)
             .map_err(|_| AttestationError::Mismatch)
     }
+}
 
-    /// What the signature covers: every field but the attestation and those a
-    /// store sets, as JSON with sorted keys and no whitespace.
-    fn signed_bytes(&self) -> Vec<u8> {
-        let mut value = serde_json::to_value(self).expect("a snapshot always serializes");
-        let fields = value.as_object_mut().expect("a snapshot is an object");
-        fields.remove("attestation");
-        for field in StoredSnapshot::STORE_FIELDS {
-            fields.remove(field);
-        }
-        let mut out = Vec::with_capacity(1024);
-        write_canonical(&value, &mut out);
-        out
+impl Signed for Snapshot {
+    fn attestation(&self) -> Option<&Attestation> {
+        self.attestation.as_ref()
     }
+
+    fn attestation_mut(&mut self) -> &mut Option<Attestation> {
+        &mut self.attestation
+    }
+}
+
+impl Signed for NodeReport {
+    fn attestation(&self) -> Option<&Attestation> {
+        self.attestation.as_ref()
+    }
+
+    fn attestation_mut(&mut self) -> &mut Option<Attestation> {
+        &mut self.attestation
+    }
+}
+
+/// What a signature covers: every field but the attestation and those a store
+/// sets, as JSON with sorted keys and no whitespace.
+fn signed_bytes<T: Serialize + ?Sized>(record: &T) -> Vec<u8> {
+    let mut value = serde_json::to_value(record).expect("a wire record always serializes");
+    let fields = value.as_object_mut().expect("a signed record is an object");
+    fields.remove("attestation");
+    for field in StoredSnapshot::STORE_FIELDS {
+        fields.remove(field);
+    }
+    let mut out = Vec::with_capacity(1024);
+    write_canonical(&value, &mut out);
+    out
 }
 
 /// JSON with object keys sorted at every level, whatever order the map keeps.

@@ -4,6 +4,7 @@
 
 pub mod attestation;
 pub mod health;
+pub mod nodes;
 pub mod replicas;
 
 use std::collections::BTreeMap;
@@ -221,6 +222,16 @@ pub struct Snapshot {
     pub image_id: String,
     /// Host name of the Docker host (Swarm node) the container runs on.
     pub node: String,
+    /// The Swarm service of a container that is a Swarm task (its engine label
+    /// `com.docker.swarm.service.name`); absent on other containers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// The Swarm task's name, such as `web.1.x3k9…` (`com.docker.swarm.task.name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    /// The stack the service was deployed with (`com.docker.stack.namespace`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
     pub state: ContainerState,
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(schema_with = openapi::nullable_time))]
@@ -269,17 +280,23 @@ pub struct StoredSnapshot {
     /// signature; null for a snapshot written with the store's token instead.
     #[serde(default)]
     pub attested_by: Option<String>,
+    /// Whether the agent of the container's node still reports (see
+    /// `GET /nodes`): in list and detail answers, null when no agent reports
+    /// that node; absent from history, which is what was received.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_status: Option<nodes::NodeStatus>,
 }
 
 impl StoredSnapshot {
     /// Fields only the store sets; a posted snapshot that carries them (say, one
     /// copied from another store) has them replaced, never trusted.
-    pub const STORE_FIELDS: [&'static str; 5] = [
+    pub const STORE_FIELDS: [&'static str; 6] = [
         "received_at",
         "received_by",
         "reporter_addr",
         "forwarded_for",
         "attested_by",
+        "node_status",
     ];
 }
 

@@ -10,7 +10,7 @@ use bollard::models::{
 use chrono::{DateTime, Datelike, Utc};
 use container_info_wire::{ContainerId, ContainerState, NetworkAddress};
 
-use crate::inventory::{Fingerprint, GatewayLegs, Joiner, Record};
+use crate::inventory::{Fingerprint, GatewayLegs, Joiner, Record, SwarmTask};
 use crate::redaction::LabelRedactor;
 use crate::stats::Sample;
 
@@ -44,9 +44,9 @@ pub(crate) fn record(
         ContainerId::parse(&raw_id).map_err(|error| format!("container id {raw_id:?}: {error}"))?;
     let config = inspect.config.unwrap_or_default();
     let engine_state = inspect.state.unwrap_or_default();
-    let labels = config
-        .labels
-        .unwrap_or_default()
+    let labels = config.labels.unwrap_or_default();
+    let swarm = swarm_task(&labels);
+    let labels = labels
         .into_iter()
         .filter(|(key, _)| !redactor.is_redacted(key))
         .collect();
@@ -67,6 +67,7 @@ pub(crate) fn record(
         created: engine_time(inspect.created.as_deref()),
         started_at: engine_time(engine_state.started_at.as_deref()),
         labels,
+        swarm,
         networks,
         joined_to: joined_to(host_config.network_mode.as_deref()),
         memory_limit_bytes: host_config
@@ -76,6 +77,17 @@ pub(crate) fn record(
         read_at,
         id,
     })
+}
+
+/// The labels the engine sets on a Swarm task's container. A container of
+/// `docker stack deploy` has the stack's too.
+fn swarm_task(labels: &HashMap<String, String>) -> SwarmTask {
+    let label = |key: &str| labels.get(key).filter(|value| !value.is_empty()).cloned();
+    SwarmTask {
+        service: label("com.docker.swarm.service.name"),
+        task: label("com.docker.swarm.task.name"),
+        stack: label("com.docker.stack.namespace"),
+    }
 }
 
 /// The container named by a `container:<ID or name>` network mode.

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use container_info_wire::attestation::Secret;
+use container_info_wire::attestation::{Secret, Signed};
 use container_info_wire::{ContainerId, ContainerState, Snapshot};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;

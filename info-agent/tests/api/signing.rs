@@ -4,7 +4,7 @@
 
 use container_info_testkit::{KEY, spawn_guarded_store};
 use container_info_wire::Snapshot;
-use container_info_wire::attestation::Secret;
+use container_info_wire::attestation::{Secret, Signed};
 use serde_json::{Value, json};
 
 use crate::helpers::{ContainerSpec, TestDocker, spawn_agent};

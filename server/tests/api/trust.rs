@@ -8,7 +8,7 @@ use clap::Parser;
 use container_info_server::config::Cli;
 use container_info_server::startup::Application;
 use container_info_wire::Snapshot;
-use container_info_wire::attestation::Secret;
+use container_info_wire::attestation::{Secret, Signed};
 use reqwest::StatusCode;
 use reqwest::header::WWW_AUTHENTICATE;
 use serde_json::{Value, json};

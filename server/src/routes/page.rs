@@ -21,7 +21,7 @@ use super::containers::Replica;
 use super::replicas::roll_call;
 use crate::error::ApiError;
 use crate::query::{ListQuery, page_of};
-use crate::storage::Store;
+use crate::storage::Storage;
 use crate::trust::Reader;
 
 /// The filter form's fields, which may come empty.
@@ -126,7 +126,7 @@ struct PageParams {
 pub(crate) async fn status_page(
     reader: Option<Reader>,
     query: web::Query<Vec<(String, String)>>,
-    store: web::Data<Store>,
+    store: web::Data<dyn Storage>,
     replica: web::Data<Replica>,
 ) -> Result<HttpResponse, ApiError> {
     // A form sends its empty fields too; they mean "any", not "equal to ''".
@@ -136,10 +136,10 @@ pub(crate) async fn status_page(
         .into_iter()
         .filter(|(name, value)| !(value.is_empty() && FORM_FIELDS.contains(&name.as_str())))
         .collect();
-    let replicas = roll_call(&store)?;
+    let replicas = roll_call(store.get_ref()).await?;
     let containers = match reader {
         None => Containers::Protected,
-        Some(Reader) => match list(&store, &given) {
+        Some(Reader) => match list(store.get_ref(), &given).await {
             Ok((items, next_cursor)) => Containers::Listed { items, next_cursor },
             Err(error @ ApiError::BadParameter { .. }) => Containers::Invalid(error.to_string()),
             Err(error) => return Err(error),
@@ -203,8 +203,8 @@ enum Containers {
 }
 
 /// One page of containers, through the same parsing as `GET /containers`.
-fn list(
-    store: &Store,
+async fn list(
+    store: &dyn Storage,
     given: &[(String, String)],
 ) -> Result<(Vec<StoredSnapshot>, Option<String>), ApiError> {
     let mut pairs = given.to_vec();
@@ -212,7 +212,9 @@ fn list(
         pairs.push(("limit".to_owned(), PAGE_SIZE.to_owned()));
     }
     let query = ListQuery::parse(pairs)?;
-    let rows = store.list(query.filter, query.before_seq, query.limit + 1)?;
+    let rows = store
+        .list(query.filter, query.before_seq, query.limit + 1)
+        .await?;
     let (rows, next_cursor) = page_of(rows, query.limit, false);
     let items = rows
         .into_iter()

@@ -233,14 +233,21 @@ fn waiting(outbox: &Path) -> Vec<Value> {
     snapshots
 }
 
-fn start_agent_process(listen_port: u16, store_port: u16, outbox: &Path) -> tokio::process::Child {
-    tokio::process::Command::new(BINARY)
-        .args(["--listen", &format!("127.0.0.1:{listen_port}")])
+/// The agent's binary reporting to the store on `store_port`, with `args`
+/// added. Without `--report-interval` among them, it reports only the start
+/// and changes of state while it runs: no stats resyncs.
+fn start_agent_process(store_port: u16, outbox: &Path, args: &[&str]) -> tokio::process::Child {
+    let mut command = tokio::process::Command::new(BINARY);
+    command
+        .args(["--listen", &format!("127.0.0.1:{}", free_port())])
         .args(["--report-to", &format!("http://127.0.0.1:{store_port}")])
         .arg("--outbox")
         .arg(outbox)
-        // Only the start and changes of state, no stats resyncs, while it runs.
-        .args(["--report-interval", "1h"])
+        .args(args);
+    if !args.contains(&"--report-interval") {
+        command.args(["--report-interval", "1h"]);
+    }
+    command
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
@@ -255,7 +262,7 @@ async fn a_sigkilled_agent_delivers_its_outbox_after_its_restart_exactly_once() 
     let container = docker.container(ContainerSpec::named("fleet-killed")).await;
     let store_port = free_port();
     let outbox = tempfile::tempdir().unwrap();
-    let mut agent = start_agent_process(free_port(), store_port, outbox.path());
+    let mut agent = start_agent_process(store_port, outbox.path(), &[]);
     let has = |state: &'static str| {
         let id = container.id.clone();
         let outbox = outbox.path().to_owned();
@@ -289,7 +296,7 @@ async fn a_sigkilled_agent_delivers_its_outbox_after_its_restart_exactly_once() 
         config.listen = format!("127.0.0.1:{store_port}").parse().unwrap();
     })
     .await;
-    let _agent = start_agent_process(free_port(), store_port, outbox.path());
+    let _agent = start_agent_process(store_port, outbox.path(), &[]);
     let delivered = wait_for("the outbox delivered", || async {
         let records = history(&store, &container.id).await;
         let has: HashSet<_> = records.iter().map(|r| r.snapshot.observed_at).collect();
@@ -420,17 +427,219 @@ async fn a_container_removed_while_the_agent_was_down_is_reported_removed_at_its
     let store = spawn_store().await;
     let store_port: u16 = store.url.rsplit(':').next().unwrap().parse().unwrap();
     let outbox = tempfile::tempdir().unwrap();
-    let mut agent = start_agent_process(free_port(), store_port, outbox.path());
+    let mut agent = start_agent_process(store_port, outbox.path(), &[]);
     wait_for_state(&store, &container.id, ContainerState::Running).await;
     agent.start_kill().unwrap();
     agent.wait().await.unwrap();
 
     // No agent sees this go.
     container.remove().await;
-    let _agent = start_agent_process(free_port(), store_port, outbox.path());
+    let _agent = start_agent_process(store_port, outbox.path(), &[]);
     let records = wait_for_state(&store, &container.id, ContainerState::Removed).await;
     assert_eq!(
         states(&records),
         [ContainerState::Running, ContainerState::Removed]
     );
+}
+
+/// How long the store waits for a container's change, from the engine's
+/// answer to the change, until its latest record shows it.
+async fn followed(
+    store: &TestStore,
+    id: &str,
+    what: &str,
+    shows: impl Fn(&StoredSnapshot) -> bool,
+) {
+    let since = Instant::now();
+    wait_for(&format!("{id}: {what} in the store"), || async {
+        history(store, id)
+            .await
+            .last()
+            .filter(|last| shows(last))
+            .map(|_| ())
+    })
+    .await;
+    let took = since.elapsed();
+    assert!(
+        took < Duration::from_secs(1),
+        "{what} reached the store after {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_start_a_rename_a_stop_and_a_removal_each_reach_the_store_within_a_second() {
+    let Some(docker) = TestDocker::connect().await else {
+        return;
+    };
+    let store = spawn_store().await;
+    let outbox = tempfile::tempdir().unwrap();
+    let _agent = spawn_agent(|config| {
+        config.report_to = vec![store.url.clone()];
+        config.outbox = Some(outbox.path().to_owned());
+    })
+    .await;
+    let mut container = docker.created(ContainerSpec::named("fleet-quick")).await;
+    let id = container.id.clone();
+    let first_name = container.name.clone();
+    followed(&store, &id, "created", |last| {
+        last.snapshot.state == ContainerState::Created
+    })
+    .await;
+
+    container.start().await;
+    followed(&store, &id, "started", |last| {
+        last.snapshot.state == ContainerState::Running
+    })
+    .await;
+    let renamed = format!("{}-fleet-renamed", docker.run);
+    container.rename(renamed.clone()).await;
+    followed(&store, &id, "renamed", |last| last.snapshot.name == renamed).await;
+    container.stop().await;
+    followed(&store, &id, "stopped", |last| {
+        last.snapshot.state == ContainerState::Exited && last.snapshot.name == renamed
+    })
+    .await;
+    container.remove().await;
+    followed(&store, &id, "removed", |last| {
+        last.snapshot.state == ContainerState::Removed
+    })
+    .await;
+
+    let records = history(&store, &id).await;
+    assert_once_and_in_order(&records);
+    let names: Vec<_> = records.iter().map(|r| r.snapshot.name.as_str()).collect();
+    assert_eq!(names.first(), Some(&first_name.as_str()));
+    assert!(names.is_sorted_by_key(|name| *name == renamed), "{names:?}");
+}
+
+/// The IDs of what the store lists (its default list) for `node`.
+async fn listed(store: &TestStore, node: &str) -> HashSet<String> {
+    let page: Page<StoredSnapshot> = store
+        .get(&format!("/containers?node={node}&limit=1000"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    page.items
+        .into_iter()
+        .map(|record| record.snapshot.id.to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn only_containers_with_a_report_label_reach_the_store_and_one_left_out_at_a_restart_ends_removed()
+ {
+    let Some(docker) = TestDocker::connect().await else {
+        return;
+    };
+    let with_labels = |name, labels| ContainerSpec {
+        labels,
+        ..ContainerSpec::named(name)
+    };
+    let chosen = docker
+        .container(with_labels("fleet-chosen", &[("ci.report", "yes")]))
+        .await;
+    let team = docker
+        .container(with_labels("fleet-team", &[("ci.team", "")]))
+        .await;
+    let other_value = docker
+        .container(with_labels("fleet-no", &[("ci.report", "no")]))
+        .await;
+    let bare = docker.container(ContainerSpec::named("fleet-bare")).await;
+    let store = spawn_store().await;
+    let store_port: u16 = store.url.rsplit(':').next().unwrap().parse().unwrap();
+    let outbox = tempfile::tempdir().unwrap();
+    let node = format!("{}-labels", docker.run);
+    let mut agent = start_agent_process(
+        store_port,
+        outbox.path(),
+        &[
+            "--node-name",
+            &node,
+            "--report-label",
+            "ci.report=yes",
+            "--report-label",
+            "ci.team",
+        ],
+    );
+    wait_for_state(&store, &chosen.id, ContainerState::Running).await;
+    wait_for_state(&store, &team.id, ContainerState::Running).await;
+    // A store receives one agent's reports in the order it made them: once
+    // the chosen container's stop is in, the others' would be too.
+    other_value.stop().await;
+    bare.stop().await;
+    chosen.stop().await;
+    wait_for_state(&store, &chosen.id, ContainerState::Exited).await;
+    assert_eq!(
+        listed(&store, &node).await,
+        HashSet::from([chosen.id.clone(), team.id.clone()])
+    );
+    assert!(history(&store, &other_value.id).await.is_empty());
+    assert!(history(&store, &bare.id).await.is_empty());
+
+    // Restarted with a narrower selection: what the store holds of this node
+    // and the agent no longer reports would otherwise look current forever.
+    agent.start_kill().unwrap();
+    agent.wait().await.unwrap();
+    let _agent = start_agent_process(
+        store_port,
+        outbox.path(),
+        &["--node-name", &node, "--report-label", "ci.team"],
+    );
+    let records = wait_for_state(&store, &chosen.id, ContainerState::Removed).await;
+    assert_eq!(
+        states(&records),
+        [
+            ContainerState::Running,
+            ContainerState::Exited,
+            ContainerState::Removed
+        ]
+    );
+    // Still on the host: `removed` says the agent no longer reports it.
+    assert_eq!(chosen.inspect().await["State"]["Status"], "exited");
+    assert_eq!(
+        states(&history(&store, &team.id).await).last(),
+        Some(&ContainerState::Running)
+    );
+}
+
+#[tokio::test]
+async fn a_report_label_without_a_key_or_one_that_redaction_hides_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = dir.path().join("outbox");
+    let start = |args: &[&str]| {
+        std::process::Command::new(BINARY)
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--report-to",
+                "http://127.0.0.1:9",
+            ])
+            .arg("--outbox")
+            .arg(&outbox)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    for empty in ["=yes", ""] {
+        let refused = start(&["--report-label", empty]);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("has no label key"), "{stderr}");
+    }
+    let refused = start(&[
+        "--report-label",
+        "com.example.secret.db=main",
+        "--redact-label",
+        "com.example.secret.*",
+    ]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--report-label com.example.secret.db: --redact-label hides"),
+        "{stderr}"
+    );
+    // Refused before anything was made.
+    assert!(!outbox.exists());
 }

@@ -1,6 +1,7 @@
 //! Fleet mode against real stores: the agent posts the host's containers to
 //! each store of --report-to, keeps what a store has not taken in its outbox,
-//! and delivers it once the store is back, also after a SIGKILL.
+//! and delivers it once the store is back, also after a SIGKILL; it reports
+//! its node alive, and only the containers --report-label selects.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -11,6 +12,7 @@ use chrono::{DateTime, Utc};
 use container_info_testkit::{
     TestStore, at, container_id, snapshot, spawn_guarded_store, spawn_store, spawn_store_with,
 };
+use container_info_wire::nodes::{Node, NodeStatus, Nodes};
 use container_info_wire::{ContainerState, Page, StoredSnapshot};
 use serde_json::Value;
 
@@ -595,8 +597,17 @@ async fn only_containers_with_a_report_label_reach_the_store_and_one_left_out_at
             ContainerState::Removed
         ]
     );
-    // Still on the host: `removed` says the agent no longer reports it.
+    // Still on the host: `removed` says the agent no longer reports it. It
+    // leaves the store's default list for the removed ones.
     assert_eq!(chosen.inspect().await["State"]["Status"], "exited");
+    assert_eq!(
+        listed(&store, &node).await,
+        HashSet::from([team.id.clone()])
+    );
+    assert_eq!(
+        listed(&store, &format!("{node}&state=removed")).await,
+        HashSet::from([chosen.id.clone()])
+    );
     assert_eq!(
         states(&history(&store, &team.id).await).last(),
         Some(&ContainerState::Running)
@@ -642,4 +653,206 @@ async fn a_report_label_without_a_key_or_one_that_redaction_hides_is_refused_at_
     );
     // Refused before anything was made.
     assert!(!outbox.exists());
+}
+
+/// The store's record of `node`, if it has one.
+async fn node_record(store: &TestStore, node: &str) -> Option<Node> {
+    let response = store.get(&format!("/nodes/{node}")).await;
+    if response.status() == 404 {
+        return None;
+    }
+    assert_eq!(response.status(), 200);
+    Some(response.json().await.unwrap())
+}
+
+async fn wait_for_node(store: &TestStore, node: &str, status: NodeStatus) -> Node {
+    wait_for(&format!("{node} {status} in {}", store.url), || async {
+        node_record(store, node)
+            .await
+            .filter(|record| record.status == status)
+    })
+    .await
+}
+
+/// The names `GET /nodes` lists, with a query.
+async fn node_names(store: &TestStore, query: &str) -> Vec<String> {
+    let nodes: Nodes = store
+        .get(&format!("/nodes{query}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    nodes.items.into_iter().map(|node| node.name).collect()
+}
+
+/// `node_status` of every container the store lists for `node`, and of `id`'s
+/// own record.
+async fn node_statuses(store: &TestStore, node: &str, id: &str) -> Vec<Option<NodeStatus>> {
+    let page: Page<StoredSnapshot> = store
+        .get(&format!("/containers?node={node}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let one: StoredSnapshot = store
+        .get(&format!("/containers/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    page.items
+        .into_iter()
+        .chain([one])
+        .map(|record| record.node_status)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_node_is_up_while_its_agent_reports_stale_three_intervals_after_its_last_report_and_up_again_at_its_next()
+ {
+    let Some(docker) = TestDocker::connect().await else {
+        return;
+    };
+    let container = docker.container(ContainerSpec::named("fleet-alive")).await;
+    // It takes node reports only signed by its key (or with the token).
+    let (store, secrets) = spawn_guarded_store(|_, _| {}).await;
+    let store_port: u16 = store.url.rsplit(':').next().unwrap().parse().unwrap();
+    let outbox = tempfile::tempdir().unwrap();
+    let node = format!("{}-alive", docker.run);
+    let key = secrets.key_file();
+    let key = key.to_str().unwrap();
+    let interval = chrono::Duration::seconds(1);
+    let args = [
+        "--node-name",
+        &node,
+        "--signing-key-file",
+        key,
+        "--report-interval",
+        "1s",
+    ];
+    let mut agent = start_agent_process(store_port, outbox.path(), &args);
+
+    let up = wait_for_node(&store, &node, NodeStatus::Up).await;
+    assert_eq!(up.agent_version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(up.report_interval_ms, 1000);
+    assert!(up.attested, "{up:?}");
+    assert!(node_names(&store, "?status=up").await.contains(&node));
+    wait_for_state(&store, &container.id, ContainerState::Running).await;
+    assert!(
+        node_statuses(&store, &node, &container.id)
+            .await
+            .iter()
+            .all(|status| *status == Some(NodeStatus::Up))
+    );
+
+    agent.start_kill().unwrap();
+    agent.wait().await.unwrap();
+    // A report the store took as the agent died is in by now.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let last = node_record(&store, &node).await.unwrap();
+    assert_eq!(last.stale_at, last.last_report_at + interval * 3);
+    let mut seen_up = false;
+    let stale = loop {
+        let before = Utc::now();
+        let record = node_record(&store, &node).await.unwrap();
+        let after = Utc::now();
+        assert_eq!(
+            record.last_report_at, last.last_report_at,
+            "reported after its death"
+        );
+        match record.status {
+            NodeStatus::Up => {
+                assert!(
+                    before <= last.stale_at,
+                    "still up at {before}, three intervals after its last report at {}",
+                    last.last_report_at
+                );
+                seen_up = true;
+            }
+            NodeStatus::Stale => {
+                assert!(
+                    after >= last.stale_at,
+                    "stale at {after}, before three intervals since its last report at {}",
+                    last.last_report_at
+                );
+                break record;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(seen_up, "stale as soon as its agent died: {stale:?}");
+    assert!(node_names(&store, "?status=stale").await.contains(&node));
+    assert!(!node_names(&store, "?status=up").await.contains(&node));
+    // Its containers stay listed, marked.
+    assert!(
+        node_statuses(&store, &node, &container.id)
+            .await
+            .iter()
+            .all(|status| *status == Some(NodeStatus::Stale))
+    );
+    let page: Page<StoredSnapshot> = store
+        .get(&format!("/containers?node_status=stale&node={node}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+
+    let _agent = start_agent_process(store_port, outbox.path(), &args);
+    let again = wait_for_node(&store, &node, NodeStatus::Up).await;
+    assert!(again.last_report_at > last.last_report_at);
+    assert_eq!(again.first_report_at, up.first_report_at);
+    assert!(
+        node_statuses(&store, &node, &container.id)
+            .await
+            .iter()
+            .all(|status| *status == Some(NodeStatus::Up))
+    );
+}
+
+#[tokio::test]
+async fn a_store_that_is_silent_or_down_delays_no_other_store_s_node_reports_and_its_failures_are_counted()
+ {
+    let Some(_docker) = TestDocker::connect().await else {
+        return;
+    };
+    // Takes connections and never answers: each report to it waits for its
+    // timeout, ten intervals.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let down = format!("http://127.0.0.1:{}", free_port());
+    let (store, secrets) = spawn_guarded_store(|_, _| {}).await;
+    let outbox = tempfile::tempdir().unwrap();
+    let agent = spawn_agent(|config| {
+        config.node_name = Some("fleet-beside".into());
+        config.signing_key_file = Some(secrets.key_file());
+        config.report_to = vec![silent.clone(), down.clone(), store.url.clone()];
+        config.outbox = Some(outbox.path().to_owned());
+        config.report_interval = Duration::from_secs(1);
+    })
+    .await;
+    let first = wait_for_node(&store, "fleet-beside", NodeStatus::Up).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let later = node_record(&store, "fleet-beside").await.unwrap();
+    assert_eq!(later.status, NodeStatus::Up);
+    assert!(
+        later.last_report_at - first.last_report_at >= chrono::Duration::seconds(2),
+        "{first:?} then {later:?}"
+    );
+    let metrics = agent.get("/metrics").await.body;
+    let value = |name: &str, store: &str| -> f64 {
+        let prefix = format!("container_info_agent_{name}{{store=\"{store}\"}} ");
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(&prefix)?.parse().ok())
+            .unwrap_or(0.0)
+    };
+    assert!(value("node_reports_total", &store.url) >= 3.0, "{metrics}");
+    assert!(
+        value("node_report_failures_total", &down) >= 3.0,
+        "{metrics}"
+    );
+    assert_eq!(value("node_reports_total", &down), 0.0, "{metrics}");
+    assert_eq!(value("node_reports_total", &silent), 0.0, "{metrics}");
+    drop(listener);
 }

@@ -135,8 +135,10 @@ pub struct Config {
     pub report_to: Vec<String>,
 
     /// How often to report every container again with fresh stats, such as
-    /// `30s`, `500ms` or `2m`; also the longest wait between retries to a store
-    /// that is away.
+    /// `30s`, `500ms` or `2m` (a day at most); also how often the agent tells
+    /// each store its node is alive (a store marks the node stale after three
+    /// intervals without a word), and the longest wait between retries to a
+    /// store that is away.
     #[arg(
         long,
         env = "CONTAINER_INFO_REPORT_INTERVAL",
@@ -253,6 +255,10 @@ fn parse_duration(raw: &str) -> Result<Duration, String> {
     if duration.is_zero() {
         return Err(format!("{raw:?}: the interval must be longer than zero"));
     }
+    // A store takes node reports that promise the next within a day, at most.
+    if duration > Duration::from_secs(24 * 3600) {
+        return Err(format!("{raw:?}: the interval can be a day (24h) at most"));
+    }
     Ok(duration)
 }
 
@@ -314,10 +320,11 @@ mod tests {
         assert!(
             Cli::try_parse_from(["agent", "--report-to", "store:5001", "--outbox", "/o"]).is_err()
         );
-        for wrong in ["30", "0s", "s", "1d", "-1s"] {
+        for wrong in ["30", "0s", "s", "1d", "-1s", "25h", "86400001ms"] {
             assert!(parse_duration(wrong).is_err(), "{wrong}");
         }
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86400)));
     }
 
     #[test]

@@ -17,7 +17,9 @@ use container_info_wire::{ContainerState, Page, StoredSnapshot};
 use serde_json::Value;
 
 use crate::binary::BINARY;
-use crate::helpers::{ContainerSpec, TestAgent, TestDocker, spawn_agent};
+use crate::helpers::{
+    ContainerSpec, EngineProxy, TestAgent, TestDocker, engine_socket, spawn_agent,
+};
 
 /// Generous for a loaded 2-core machine; every wait ends as soon as its
 /// condition holds.
@@ -855,4 +857,37 @@ async fn a_store_that_is_silent_or_down_delays_no_other_store_s_node_reports_and
     assert_eq!(value("node_reports_total", &down), 0.0, "{metrics}");
     assert_eq!(value("node_reports_total", &silent), 0.0, "{metrics}");
     drop(listener);
+}
+
+#[tokio::test]
+async fn a_node_whose_agent_lost_its_engine_turns_stale_and_up_again_once_the_engine_is_back() {
+    let Some(_docker) = TestDocker::connect().await else {
+        return;
+    };
+    let Some(engine) = engine_socket() else {
+        eprintln!(
+            "SKIPPED: the engine is not reached through a Unix socket to put a proxy in front of"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut proxy = EngineProxy::start(dir.path().join("docker.sock"), engine);
+    let (store, secrets) = spawn_guarded_store(|_, _| {}).await;
+    let outbox = tempfile::tempdir().unwrap();
+    let _agent = spawn_agent(|config| {
+        config.docker_host = format!("unix://{}", proxy.path.display());
+        config.node_name = Some("fleet-engineless".into());
+        config.signing_key_file = Some(secrets.key_file());
+        config.report_to = vec![store.url.clone()];
+        config.outbox = Some(outbox.path().to_owned());
+        config.report_interval = Duration::from_secs(1);
+    })
+    .await;
+    wait_for_node(&store, "fleet-engineless", NodeStatus::Up).await;
+    // The agent runs on, but what the store holds of the node's containers is
+    // no longer kept current.
+    proxy.stop();
+    wait_for_node(&store, "fleet-engineless", NodeStatus::Stale).await;
+    proxy.resume();
+    wait_for_node(&store, "fleet-engineless", NodeStatus::Up).await;
 }

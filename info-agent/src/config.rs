@@ -135,7 +135,7 @@ pub struct Config {
     pub report_to: Vec<String>,
 
     /// How often to report every container again with fresh stats, such as
-    /// `30s`, `500ms` or `2m` (a day at most); also how often the agent tells
+    /// `30s`, `500ms` or `2m` (from 100ms to a day); also how often the agent tells
     /// each store its node is alive (a store marks the node stale after three
     /// intervals without a word), and the longest wait between retries to a
     /// store that is away.
@@ -252,12 +252,12 @@ fn parse_duration(raw: &str) -> Result<Duration, String> {
         "h" => Duration::from_secs(number * 3600),
         _ => return Err(invalid()),
     };
-    if duration.is_zero() {
-        return Err(format!("{raw:?}: the interval must be longer than zero"));
-    }
-    // A store takes node reports that promise the next within a day, at most.
-    if duration > Duration::from_secs(24 * 3600) {
-        return Err(format!("{raw:?}: the interval can be a day (24h) at most"));
+    // What a store takes as a node report's interval: shorter would have a
+    // node stale between two packets, longer says little about it.
+    if !(Duration::from_millis(100)..=Duration::from_secs(24 * 3600)).contains(&duration) {
+        return Err(format!(
+            "{raw:?}: the interval must be from 100ms to a day (24h)"
+        ));
     }
     Ok(duration)
 }
@@ -320,11 +320,12 @@ mod tests {
         assert!(
             Cli::try_parse_from(["agent", "--report-to", "store:5001", "--outbox", "/o"]).is_err()
         );
-        for wrong in ["30", "0s", "s", "1d", "-1s", "25h", "86400001ms"] {
+        for wrong in ["30", "0s", "99ms", "s", "1d", "-1s", "25h", "86400001ms"] {
             assert!(parse_duration(wrong).is_err(), "{wrong}");
         }
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86400)));
+        assert_eq!(parse_duration("100ms"), Ok(Duration::from_millis(100)));
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub struct NodeReport {
     /// How often the agent resyncs: the store expects a report at least this
     /// often, and calls the node stale after three intervals without one.
     #[cfg_attr(feature = "openapi", schema(minimum = 100, maximum = 86400000))]
+    #[serde(deserialize_with = "crate::count")]
     pub report_interval_ms: u64,
     /// When the agent sent it, by the agent's clock. A report no later than the
     /// last one taken is a replay: it is answered as taken and changes nothing.

@@ -95,7 +95,7 @@ async fn a_session_at_the_prompt() {
     };
     assert!(help.contains("Commands:"), "{help}");
     for command in [
-        "post", "get", "history", "whoami", "ping", "help", "exit", "quit",
+        "post", "get", "history", "nodes", "whoami", "ping", "help", "exit", "quit",
     ] {
         assert!(
             help.contains(&format!("  {command} ")),
@@ -118,7 +118,7 @@ async fn a_session_at_the_prompt() {
         "{unknown}"
     );
     assert!(
-        unknown.contains("post, get, history, whoami, ping, help, exit, quit"),
+        unknown.contains("post, get, history, nodes, whoami, ping, help, exit, quit"),
         "{unknown}"
     );
     assert!(

@@ -288,9 +288,9 @@ pub(crate) fn node_detail(
         NodeStatus::Stale => ("Stale since", stale_at),
     };
     let signed = if node.attested {
-        "its agent's signature"
+        "yes, by its agent"
     } else {
-        "the operator's token (not signed by an agent)"
+        "no: posted with the operator's token"
     };
     let lines = [
         ("Name", node.name.clone()),
@@ -308,7 +308,7 @@ pub(crate) fn node_detail(
         stale,
         ("First report", timestamp(node.first_report_at, now)),
         ("From", node.reported_from.clone()),
-        ("Taken with", signed.to_owned()),
+        ("Signed", signed.to_owned()),
     ];
     key_values(out, &lines, color)
 }
@@ -603,7 +603,7 @@ mod tests {
             "Stale since   1 minute ago (",
             "First report  2 hours ago (",
             "From          10.0.0.7",
-            "Taken with    its agent's signature",
+            "Signed        yes, by its agent",
         ] {
             assert!(shown.contains(expected), "{expected:?} missing:\n{shown}");
         }
@@ -620,7 +620,10 @@ mod tests {
         );
         assert!(shown.contains("Stale after   in 2 minutes ("), "{shown}");
         assert!(shown.contains(", unless it reports"), "{shown}");
-        assert!(shown.contains("the operator's token"), "{shown}");
+        assert!(
+            shown.contains("Signed        no: posted with the operator's token"),
+            "{shown}"
+        );
     }
 
     fn stored(node_status: Option<NodeStatus>) -> StoredSnapshot {

@@ -36,13 +36,9 @@ pub(crate) enum ClientError {
     },
     /// A 404 for one node: said with the name, and how to find the right one.
     #[error(
-        "GET {url}: the store knows no node {name:?} (it answered 404 Not Found: {message}); `nodes` lists the nodes it knows"
+        "GET {url}: no node {name:?} has reported to the store (404 Not Found); `nodes` lists those that have"
     )]
-    NoSuchNode {
-        name: String,
-        url: String,
-        message: String,
-    },
+    NoSuchNode { name: String, url: String },
     #[error("{0}")]
     Usage(String),
     #[error("{missing} of {total} did not answer: {}", urls.join(", "))]

@@ -290,7 +290,7 @@ pub(crate) fn node_detail(
     let signed = if node.attested {
         "yes, by its agent"
     } else {
-        "no: posted with the operator's token"
+        "no: posted as the operator, not by its agent"
     };
     let lines = [
         ("Name", node.name.clone()),
@@ -621,7 +621,7 @@ mod tests {
         assert!(shown.contains("Stale after   in 2 minutes ("), "{shown}");
         assert!(shown.contains(", unless it reports"), "{shown}");
         assert!(
-            shown.contains("Signed        no: posted with the operator's token"),
+            shown.contains("Signed        no: posted as the operator, not by its agent"),
             "{shown}"
         );
     }

@@ -94,12 +94,10 @@ impl Store {
                 ClientError::Refused {
                     status: StatusCode::NOT_FOUND,
                     url,
-                    message,
                     ..
                 } => ClientError::NoSuchNode {
                     name: name.to_owned(),
                     url,
-                    message,
                 },
                 other => other,
             })

@@ -239,7 +239,7 @@ async fn ctrl_c_gives_the_prompt_back_while_a_request_is_under_way() {
 }
 
 /// Runs a one-shot command on a pseudo-terminal and returns all it showed.
-fn on_a_terminal(store: &str, args: &[&str], no_color: Option<&str>) -> String {
+pub(crate) fn on_a_terminal(store: &str, args: &[&str], no_color: Option<&str>) -> String {
     let mut command = Command::new(CLIENT);
     command
         .args(args)

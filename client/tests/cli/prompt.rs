@@ -71,7 +71,7 @@ async fn a_session_at_the_prompt() {
     let screens = tokio::task::spawn_blocking(move || {
         let mut session = open_prompt(&store_url, &agent_url, &folder, &[]);
         let mut screens = vec![];
-        for line in ["help", "whoami", "post", "get", "gte"] {
+        for line in ["help", "whoami", "post", "get", "gte", "nodes"] {
             screens.push(enter(&mut session, line));
         }
         // A hint completes the command being typed; Ctrl-C drops the line.
@@ -90,7 +90,7 @@ async fn a_session_at_the_prompt() {
     .await
     .unwrap();
 
-    let [help, whoami, post, get, unknown, history] = &screens[..] else {
+    let [help, whoami, post, get, unknown, nodes, history] = &screens[..] else {
         panic!("{screens:?}");
     };
     assert!(help.contains("Commands:"), "{help}");
@@ -124,6 +124,10 @@ async fn a_session_at_the_prompt() {
     assert!(
         history.contains("OBSERVED") && history.contains(REPLICA),
         "{history}"
+    );
+    assert!(
+        nodes.contains("no nodes: no agent reports to this store"),
+        "{nodes}"
     );
 
     // whoami and post asked the agent; the cancelled "post" did not.

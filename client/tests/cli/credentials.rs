@@ -46,7 +46,7 @@ async fn protected_reads_need_the_token_file() {
     assert!(
         refused
             .failed_with(4)
-            .contains("reading containers needs the store's token")
+            .contains("with --protect-reads needs the store's token")
     );
 
     let token = secrets.token_file();

@@ -866,27 +866,15 @@ async fn agent_reporting(http: reqwest::Client, store: String, node: &'static st
 }
 
 async fn post_node(http: &reqwest::Client, store: &str, report: &Value) {
-    let response = http
-        .post(format!("{store}/nodes"))
-        .json(report)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    assert!(
-        status.is_success(),
-        "{status}: {}",
-        response.text().await.unwrap()
-    );
+    post_to(http, &format!("{store}/nodes"), report).await;
 }
 
 async fn post(http: &reqwest::Client, store: &str, body: &Value) {
-    let response = http
-        .post(format!("{store}/containers"))
-        .json(body)
-        .send()
-        .await
-        .unwrap();
+    post_to(http, &format!("{store}/containers"), body).await;
+}
+
+async fn post_to(http: &reqwest::Client, url: &str, body: &Value) {
+    let response = http.post(url).json(body).send().await.unwrap();
     let status = response.status();
     assert!(
         status.is_success(),

@@ -40,14 +40,21 @@ pub struct Config {
     #[arg(long, env = "CONTAINER_INFO_LISTEN", default_value = "[::]:5001")]
     pub listen: SocketAddr,
 
-    /// The SQLite database file; its folder is created if missing. Every replica
-    /// must be given the same file, on a local filesystem of the same host.
+    /// Where the store keeps its data: a path, for a SQLite file (its folder is
+    /// created if missing; every replica must be given the same file, on a
+    /// local filesystem of the same host), or a `postgres://` (or
+    /// `postgresql://`) URL, such as postgres://user:password@db-host/container_info,
+    /// for a PostgreSQL database that replicas on any host share.
     #[arg(
         long,
         env = "CONTAINER_INFO_DATABASE",
-        default_value = "./data/container-info.db"
+        default_value = "./data/container-info.db",
+        value_name = "PATH|URL",
+        value_parser = Database::parse,
+        // The URL may hold a password: never shown in --help's defaults or in errors.
+        hide_env_values = true
     )]
-    pub database: PathBuf,
+    pub database: Database,
 
     /// The name this replica gives in the X-Replica header and in `received_by`
     /// [default: the host name].
@@ -222,6 +229,98 @@ fn parse_host_port(given: &str) -> Result<String, String> {
     Ok(given.to_owned())
 }
 
+/// The database the store uses, told apart by its form: a URL of PostgreSQL's
+/// scheme, or else a SQLite file's path.
+#[derive(Debug, Clone)]
+pub enum Database {
+    Sqlite(PathBuf),
+    Postgres(PostgresUrl),
+}
+
+impl Database {
+    fn parse(given: &str) -> Result<Self, String> {
+        if given.starts_with("postgres://") || given.starts_with("postgresql://") {
+            return PostgresUrl::parse(given).map(Self::Postgres);
+        }
+        if let Some((scheme, _)) = given.split_once("://") {
+            return Err(format!(
+                "{scheme}:// is not a database this store can use: give a SQLite file's path or a postgres:// URL"
+            ));
+        }
+        if given.is_empty() {
+            return Err(
+                "the database is empty: give a SQLite file's path or a postgres:// URL".to_owned(),
+            );
+        }
+        Ok(Self::Sqlite(PathBuf::from(given)))
+    }
+}
+
+impl From<PathBuf> for Database {
+    fn from(path: PathBuf) -> Self {
+        Self::Sqlite(path)
+    }
+}
+
+/// What the store may say about its database: a PostgreSQL URL without its
+/// password.
+impl std::fmt::Display for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(path) => path.display().fmt(f),
+            Self::Postgres(url) => url.shown.fmt(f),
+        }
+    }
+}
+
+/// A PostgreSQL connection URL, parsed once at start. It may hold a password:
+/// its `Debug` and `Display` show the URL without it.
+#[derive(Clone)]
+pub struct PostgresUrl {
+    config: tokio_postgres::Config,
+    /// The URL without its password, for the log and for errors.
+    shown: String,
+}
+
+impl PostgresUrl {
+    pub fn parse(given: &str) -> Result<Self, String> {
+        // tokio-postgres's parse errors name the option at fault, never the
+        // value: the password cannot leak through them.
+        let config: tokio_postgres::Config = given
+            .parse()
+            .map_err(|error| format!("the PostgreSQL URL is not valid: {error}"))?;
+        let hosts = config
+            .get_hosts()
+            .iter()
+            .zip(config.get_ports().iter().chain(std::iter::repeat(&5432)))
+            .map(|(host, port)| match host {
+                tokio_postgres::config::Host::Tcp(name) => format!("{name}:{port}"),
+                tokio_postgres::config::Host::Unix(folder) => {
+                    format!("[{}]:{port}", folder.display())
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        let user = config.get_user().unwrap_or_default();
+        let shown = format!(
+            "postgres://{user}@{hosts}/{}",
+            config.get_dbname().unwrap_or(user)
+        );
+        Ok(Self { config, shown })
+    }
+
+    /// The connection settings, as tokio-postgres takes them.
+    pub fn tokio_config(&self) -> &tokio_postgres::Config {
+        &self.config
+    }
+}
+
+impl std::fmt::Debug for PostgresUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.shown)
+    }
+}
+
 impl Config {
     pub(crate) fn replica_id(&self) -> String {
         self.replica_id.clone().unwrap_or_else(|| {
@@ -268,6 +367,32 @@ mod tests {
         assert!(parse_lease("2h").is_err());
         assert!(parse_forget_after("3s").is_err());
         assert!(parse_forget_after("4s").is_ok());
+    }
+
+    #[test]
+    fn the_database_is_a_path_or_a_postgres_url_shown_without_its_password() {
+        assert!(
+            matches!(Database::parse("./data/store.db"), Ok(Database::Sqlite(path)) if path == PathBuf::from("./data/store.db"))
+        );
+        for url in [
+            "postgres://store:s3cret-pass@db.example:6543/container_info",
+            "postgresql://store:s3cret-pass@db.example:6543/container_info",
+        ] {
+            let database = Database::parse(url).unwrap();
+            assert!(matches!(database, Database::Postgres(_)));
+            assert_eq!(
+                database.to_string(),
+                "postgres://store@db.example:6543/container_info"
+            );
+            assert!(!format!("{database:?}").contains("s3cret"));
+        }
+        let error =
+            Database::parse("postgres://store:s3cret-pass@db.example:notaport/x").unwrap_err();
+        assert!(error.contains("the PostgreSQL URL is not valid"), "{error}");
+        assert!(!error.contains("s3cret"), "{error}");
+        let error = Database::parse("mysql://db.example/x").unwrap_err();
+        assert!(error.contains("mysql:// is not a database"), "{error}");
+        assert!(Database::parse("").is_err());
     }
 
     #[test]

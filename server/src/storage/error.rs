@@ -1,7 +1,7 @@
 //! Every way the storage layer fails, whichever database is behind it. It
 //! knows nothing of HTTP: `ApiError` maps these to statuses, in the one place
 //! where every error becomes an answer. A backend sorts its own errors into
-//! these variants (see `sqlite::error`), so that a busy database, a full disk
+//! these variants (see `sqlite::error`, `postgres::error`), so that a busy database, a full disk
 //! and a broken one are told apart the same way for every backend.
 
 use std::path::PathBuf;
@@ -29,6 +29,10 @@ pub(crate) enum StorageError {
          stored; make it writable again and writes work again by themselves"
     )]
     Unwritable(#[source] Cause),
+    /// The database server cannot be reached now: refused, closed, shutting
+    /// down, or not answering in time.
+    #[error("the database cannot be reached now: {0}")]
+    Unavailable(#[source] Cause),
     #[error("no database connection came free in time: {0}")]
     Pool(#[source] Cause),
     #[error("the store is shutting down")]
@@ -69,6 +73,7 @@ impl StorageError {
         matches!(
             self,
             Self::Busy(_)
+                | Self::Unavailable(_)
                 | Self::Pool(_)
                 | Self::WriterStopped
                 | Self::DiskFull(_)

@@ -10,10 +10,10 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "container-info-server",
     version,
-    about = "The container-info store: a REST API on port 5001 that keeps container snapshots in one SQLite file.",
-    long_about = "The container-info store: a REST API on port 5001 that keeps container snapshots in one SQLite file.\n\n\
-        Several replicas (say, a Docker Swarm service with 3 replicas) may share the same file on one host: \
-        writes are serialized by SQLite, and a 2xx answer to a write means it is on disk. \
+    about = "The container-info store: a REST API on port 5001 that keeps container snapshots in one SQLite file or a PostgreSQL database.",
+    long_about = "The container-info store: a REST API on port 5001 that keeps container snapshots in one SQLite file or a PostgreSQL database.\n\n\
+        Several replicas (say, a Docker Swarm service with 3 replicas) may share the same SQLite file on one host, \
+        or the same PostgreSQL database from any host; a 2xx answer to a write means it is on disk. \
         The API is described at /openapi.json."
 )]
 pub struct Cli {
@@ -50,7 +50,7 @@ pub struct Config {
         env = "CONTAINER_INFO_DATABASE",
         default_value = "./data/container-info.db",
         value_name = "PATH|URL",
-        value_parser = Database::parse,
+        value_parser = DatabaseParser,
         // The URL may hold a password: never shown in --help's defaults or in errors.
         hide_env_values = true
     )]
@@ -256,6 +256,34 @@ impl Database {
     }
 }
 
+/// Parses `--database` with errors that never repeat what was given: clap's
+/// own would, and a URL may hold a password.
+#[derive(Clone)]
+struct DatabaseParser;
+
+impl clap::builder::TypedValueParser for DatabaseParser {
+    type Value = Database;
+
+    fn parse_ref(
+        &self,
+        command: &clap::Command,
+        _: Option<&clap::Arg>,
+        given: &std::ffi::OsStr,
+    ) -> Result<Database, clap::Error> {
+        let refuse = |message: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid --database: {message}\n"),
+            )
+            .with_cmd(command)
+        };
+        let given = given
+            .to_str()
+            .ok_or_else(|| refuse("it is not UTF-8".to_owned()))?;
+        Database::parse(given).map_err(refuse)
+    }
+}
+
 impl From<PathBuf> for Database {
     fn from(path: PathBuf) -> Self {
         Self::Sqlite(path)
@@ -277,7 +305,8 @@ impl std::fmt::Display for Database {
 /// its `Debug` and `Display` show the URL without it.
 #[derive(Clone)]
 pub struct PostgresUrl {
-    config: tokio_postgres::Config,
+    /// Boxed: it is ten times the size of a path.
+    config: Box<tokio_postgres::Config>,
     /// The URL without its password, for the log and for errors.
     shown: String,
 }
@@ -286,9 +315,12 @@ impl PostgresUrl {
     pub fn parse(given: &str) -> Result<Self, String> {
         // tokio-postgres's parse errors name the option at fault, never the
         // value: the password cannot leak through them.
-        let config: tokio_postgres::Config = given
-            .parse()
-            .map_err(|error| format!("the PostgreSQL URL is not valid: {error}"))?;
+        let config: tokio_postgres::Config = given.parse().map_err(
+            |error: tokio_postgres::Error| match std::error::Error::source(&error) {
+                Some(cause) => format!("the PostgreSQL URL is not valid: {cause}"),
+                None => format!("the PostgreSQL URL is not valid: {error}"),
+            },
+        )?;
         let hosts = config
             .get_hosts()
             .iter()
@@ -306,7 +338,10 @@ impl PostgresUrl {
             "postgres://{user}@{hosts}/{}",
             config.get_dbname().unwrap_or(user)
         );
-        Ok(Self { config, shown })
+        Ok(Self {
+            config: Box::new(config),
+            shown,
+        })
     }
 
     /// The connection settings, as tokio-postgres takes them.
@@ -372,7 +407,7 @@ mod tests {
     #[test]
     fn the_database_is_a_path_or_a_postgres_url_shown_without_its_password() {
         assert!(
-            matches!(Database::parse("./data/store.db"), Ok(Database::Sqlite(path)) if path == PathBuf::from("./data/store.db"))
+            matches!(Database::parse("./data/store.db"), Ok(Database::Sqlite(path)) if path.as_os_str() == "./data/store.db")
         );
         for url in [
             "postgres://store:s3cret-pass@db.example:6543/container_info",
@@ -393,6 +428,22 @@ mod tests {
         let error = Database::parse("mysql://db.example/x").unwrap_err();
         assert!(error.contains("mysql:// is not a database"), "{error}");
         assert!(Database::parse("").is_err());
+    }
+
+    #[test]
+    fn a_bad_database_url_is_refused_without_repeating_its_password() {
+        let error = Cli::try_parse_from([
+            "container-info-server",
+            "--database",
+            "postgres://store:s3cret-pass@db.example:notaport/x",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("invalid --database: the PostgreSQL URL is not valid"),
+            "{error}"
+        );
+        assert!(!error.contains("s3cret"), "{error}");
     }
 
     #[test]

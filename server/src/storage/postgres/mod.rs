@@ -129,8 +129,10 @@ impl Storage for PostgresStore {
         let (bodies, new) = self
             .bounded(writes::write(&self.pool, &snapshots, limit))
             .await?;
-        // Counted only once their commit stood.
+        // Counted only once their commit stood. Each request is a commit of
+        // its own here (PostgreSQL shares the flushes of concurrent ones).
         self.metrics.snapshots_written.inc_by(new);
+        self.metrics.requests_per_commit.observe(1.0);
         Ok(bodies)
     }
 

@@ -16,18 +16,15 @@ pub(super) async fn write(
 ) -> Result<(Vec<String>, u64), StorageError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    // Rows are locked in one order, whatever order requests give them in, so
-    // that two requests about the same containers never deadlock.
-    let mut order: Vec<usize> = (0..snapshots.len()).collect();
-    order.sort_by(|&a, &b| {
-        let key = |i: usize| (&snapshots[i].id, &snapshots[i].observed_at);
-        key(a).cmp(&key(b))
-    });
-    let mut bodies = vec![String::new(); snapshots.len()];
+    // In the order given, as SQLite stores them: it is the order of their
+    // `seq`, which orders the list. Two requests that lock the same containers
+    // in opposite orders may deadlock; PostgreSQL then aborts one, which
+    // answers 503 (Busy) and is safe to retry.
+    let mut bodies = Vec::with_capacity(snapshots.len());
     let mut new = 0;
-    for i in order {
-        let (body, was_new) = insert_snapshot(&tx, &snapshots[i], history_limit).await?;
-        bodies[i] = body;
+    for snapshot in snapshots {
+        let (body, was_new) = insert_snapshot(&tx, snapshot, history_limit).await?;
+        bodies.push(body);
         new += u64::from(was_new);
     }
     tx.commit().await?;

@@ -9,7 +9,7 @@ mod secrets;
 mod store;
 
 pub use fixtures::{at, container_id, node_report, snapshot, snapshot_with_id};
-pub use postgres::{Cluster, postgres_available};
+pub use postgres::{Cluster, postgres_available, test_database};
 pub use replica::Replica;
 pub use secrets::{KEY, Secrets, TOKEN, bearer, signed, signed_node_report, spawn_guarded_store};
 pub use store::{Backend, REPLICA, TestStore, spawn_store, spawn_store_with};

@@ -95,6 +95,18 @@ pub async fn spawn_store_with(backend: Backend, adjust: impl FnOnce(&mut Config)
     }
 }
 
+/// A connection to a test database, its connection task running until the
+/// client is dropped.
+async fn postgres_client(url: &PostgresUrl) -> tokio_postgres::Client {
+    let (client, connection) = url
+        .tokio_config()
+        .connect(tokio_postgres::NoTls)
+        .await
+        .expect("the test database answers");
+    tokio::spawn(connection);
+    client
+}
+
 impl TestStore {
     pub async fn post(&self, body: &Value) -> Response {
         self.http
@@ -153,16 +165,26 @@ impl TestStore {
                 .unwrap()
                 .query_row(&query, [], |row| row.get(0))
                 .unwrap(),
-            Database::Postgres(url) => {
-                let (client, connection) = url
-                    .tokio_config()
-                    .connect(tokio_postgres::NoTls)
-                    .await
-                    .expect("the test database answers");
-                tokio::spawn(connection);
-                client.query_one(&query, &[]).await.unwrap().get(0)
-            }
+            Database::Postgres(url) => postgres_client(url)
+                .await
+                .query_one(&query, &[])
+                .await
+                .unwrap()
+                .get(0),
         }
+    }
+
+    /// Runs `statements` on the store's PostgreSQL database, from a
+    /// connection of the test's own: as an operator would.
+    pub async fn postgres_sql(&self, statements: &str) {
+        let Database::Postgres(url) = &self.database else {
+            panic!("a PostgreSQL-only test was given SQLite");
+        };
+        postgres_client(url)
+            .await
+            .batch_execute(statements)
+            .await
+            .unwrap_or_else(|error| panic!("{statements}: {error}"));
     }
 
     /// The SQLite file, for a test of what only SQLite does.

@@ -17,16 +17,17 @@ pub(crate) enum StorageError {
     /// Another writer holds the database: trying again shortly will do.
     #[error("the database is busy: {0}")]
     Busy(#[source] Cause),
-    /// The file system ran out of space (ENOSPC).
+    /// The file system ran out of space (ENOSPC; PostgreSQL's 53100).
     #[error(
         "the disk that holds the database is full: nothing was stored; free some space and \
          writes work again by themselves"
     )]
     DiskFull(#[source] Cause),
-    /// The file, its folder or the file system became read-only.
+    /// The file, its folder or the file system became read-only; or the
+    /// PostgreSQL server or database refuses writes (read-only transactions).
     #[error(
-        "the database file cannot be written (read-only file or file system): nothing was \
-         stored; make it writable again and writes work again by themselves"
+        "the database cannot be written (a read-only file, file system or database server): \
+         nothing was stored; make it writable again and writes work again by themselves"
     )]
     Unwritable(#[source] Cause),
     /// The database server cannot be reached now: refused, closed, shutting

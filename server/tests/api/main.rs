@@ -11,6 +11,6 @@ mod lookup;
 mod nodes;
 mod operations;
 mod page;
-mod postgres_away;
+mod postgres;
 mod posting;
 mod trust;

@@ -1,6 +1,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use container_info_wire::replicas::{ReplicaRole, Replicas};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -304,7 +305,31 @@ async fn the_openapi_document_states_the_constraints_the_store_enforces(backend:
     );
 }
 
+/// The roll call and the lease work on every backend: a store alone sends
+/// heartbeats, is listed alive by the database's clock, and takes the lease.
+async fn a_store_alone_is_listed_alive_and_leads(backend: Backend) {
+    let store = spawn_store(backend).await;
+    let started = std::time::Instant::now();
+    let replicas = loop {
+        let replicas: Replicas = serde_json::from_value(store.get_json("/replicas").await).unwrap();
+        if replicas.lease.holder.is_some() && !replicas.items.is_empty() {
+            break replicas;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "{replicas:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(replicas.items.len(), 1, "{replicas:?}");
+    let me = &replicas.items[0];
+    assert_eq!(me.id, REPLICA);
+    assert!(me.alive, "{replicas:?}");
+    assert_eq!(me.role, ReplicaRole::Leader);
+    assert_eq!(replicas.lease.holder.as_deref(), Some(REPLICA));
+    assert_eq!(replicas.lease.generation, 1);
+    assert_eq!(replicas.lease.duration_seconds, 10.0);
+}
+
 both_backends!(
+    a_store_alone_is_listed_alive_and_leads,
     health_and_readiness_name_the_replica,
     metrics_count_requests_rows_and_commits,
     the_openapi_document_describes_exactly_the_served_routes,

@@ -19,7 +19,7 @@ const STALE_INTERVAL_MS: u64 = 100;
 /// shop_web and a plain one) and worker-2 (stale, one task of shop_db), and a
 /// removed container on worker-1; the containers signed by their agents.
 async fn fleet() -> (TestStore, Secrets) {
-    let (store, secrets) = spawn_guarded_store(|_, _| {}).await;
+    let (store, secrets) = spawn_guarded_store(Backend::Sqlite, |_, _| {}).await;
     report_node(&store, "worker-1", UP_INTERVAL_MS).await;
     report_node(&store, "worker-2", STALE_INTERVAL_MS).await;
     let on = |n: u64, node: &str| {
@@ -170,7 +170,7 @@ async fn nodes_status_keeps_the_up_or_the_stale_ones() {
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(lines[1].starts_with("worker-2"), "{lines:?}");
 
-    let (empty, _secrets) = spawn_guarded_store(|_, _| {}).await;
+    let (empty, _secrets) = spawn_guarded_store(Backend::Sqlite, |_, _| {}).await;
     report_node(&empty, "worker-1", UP_INTERVAL_MS).await;
     let none = client(&empty.url, &agent, &["nodes", "--status", "stale"]).await;
     assert_eq!(none.succeeded(), "no stale nodes\n");
@@ -178,7 +178,7 @@ async fn nodes_status_keeps_the_up_or_the_stale_ones() {
 
 #[tokio::test]
 async fn a_store_without_nodes_says_how_nodes_come() {
-    let store = spawn_store().await;
+    let store = spawn_store(Backend::Sqlite).await;
 
     let run = client(&store.url, &nothing_listens(), &["nodes"]).await;
 

@@ -62,7 +62,10 @@ fn leave(mut session: PtySession, how: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_at_the_prompt() {
-    let (store, agent) = (spawn_store().await, spawn_agent_for(40).await);
+    let (store, agent) = (
+        spawn_store(Backend::Sqlite).await,
+        spawn_agent_for(40).await,
+    );
     let data = tempfile::tempdir().unwrap();
     let (store_url, agent_url, folder) =
         (store.url.clone(), agent.url.clone(), data.path().to_owned());
@@ -140,7 +143,7 @@ async fn a_session_at_the_prompt() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_lists_come_a_page_at_a_time() {
-    let store = spawn_store().await;
+    let store = spawn_store(Backend::Sqlite).await;
     let many: Vec<Value> = (0..45).map(|n| snapshot(n, &at(0))).collect();
     store.store(&Value::Array(many)).await;
     let data = tempfile::tempdir().unwrap();
@@ -258,7 +261,7 @@ pub(crate) fn on_a_terminal(store: &str, args: &[&str], no_color: Option<&str>) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn colour_only_on_a_terminal_and_without_no_color() {
-    let store = spawn_store().await;
+    let store = spawn_store(Backend::Sqlite).await;
     store.store(&snapshot(43, &at(0))).await;
     let url = store.url.clone();
 

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use container_info_testkit::{
-    TestStore, at, container_id, snapshot, spawn_guarded_store, spawn_store, spawn_store_with,
+    Backend, TestStore, at, container_id, snapshot, spawn_guarded_store, spawn_store,
+    spawn_store_with,
 };
 use container_info_wire::nodes::{Node, NodeStatus, Nodes};
 use container_info_wire::{ContainerState, Page, StoredSnapshot};
@@ -105,9 +106,9 @@ async fn two_stores_follow_the_hosts_containers_and_a_removed_one_arrives_once_a
     };
     let kept = docker.container(ContainerSpec::named("fleet-kept")).await;
     let gone = docker.container(ContainerSpec::named("fleet-gone")).await;
-    let open = spawn_store().await;
+    let open = spawn_store(Backend::Sqlite).await;
     // This one takes writes only with a token or an agent's signature.
-    let (guarded, secrets) = spawn_guarded_store(|_, _| {}).await;
+    let (guarded, secrets) = spawn_guarded_store(Backend::Sqlite, |_, _| {}).await;
     let outbox = tempfile::tempdir().unwrap();
     let _agent = spawn_agent(|config| {
         config.node_name = Some("fleet-node".into());
@@ -158,7 +159,7 @@ async fn a_store_that_is_down_gets_everything_once_back_and_the_other_is_not_hel
     // post to it waits for its timeout.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = silent.local_addr().unwrap().port();
-    let up = spawn_store().await;
+    let up = spawn_store(Backend::Sqlite).await;
     let outbox = tempfile::tempdir().unwrap();
     let _agent = spawn_agent(|config| {
         config.report_to = vec![format!("http://127.0.0.1:{port}"), up.url.clone()];
@@ -182,7 +183,7 @@ async fn a_store_that_is_down_gets_everything_once_back_and_the_other_is_not_hel
     let seen = wait_for_state(&up, &container.id, ContainerState::Running).await;
 
     drop(silent);
-    let back = spawn_store_with(|config| {
+    let back = spawn_store_with(Backend::Sqlite, |config| {
         config.listen = format!("127.0.0.1:{port}").parse().unwrap();
     })
     .await;
@@ -296,7 +297,7 @@ async fn a_sigkilled_agent_delivers_its_outbox_after_its_restart_exactly_once() 
     // outbox says it was there.
     container.remove().await;
 
-    let store = spawn_store_with(|config| {
+    let store = spawn_store_with(Backend::Sqlite, |config| {
         config.listen = format!("127.0.0.1:{store_port}").parse().unwrap();
     })
     .await;
@@ -350,7 +351,7 @@ async fn over_its_bound_the_outbox_drops_stats_resyncs_and_keeps_changes_of_stat
     .await;
     let dropped = metric(&agent, "outbox_dropped_snapshots_total").await;
 
-    let store = spawn_store_with(|config| {
+    let store = spawn_store_with(Backend::Sqlite, |config| {
         config.listen = format!("127.0.0.1:{port}").parse().unwrap();
     })
     .await;
@@ -371,7 +372,7 @@ async fn a_snapshot_the_store_refuses_is_dropped_and_the_rest_of_its_batch_deliv
     let Some(_docker) = TestDocker::connect().await else {
         return;
     };
-    let store = spawn_store().await;
+    let store = spawn_store(Backend::Sqlite).await;
     let outbox = tempfile::tempdir().unwrap();
     // A batch a previous run left (the outbox's documented format: a folder
     // per store named after its URL, a file per batch), with an item in the
@@ -428,7 +429,7 @@ async fn a_container_removed_while_the_agent_was_down_is_reported_removed_at_its
         return;
     };
     let container = docker.container(ContainerSpec::named("fleet-missed")).await;
-    let store = spawn_store().await;
+    let store = spawn_store(Backend::Sqlite).await;
     let store_port: u16 = store.url.rsplit(':').next().unwrap().parse().unwrap();
     let outbox = tempfile::tempdir().unwrap();
     let mut agent = start_agent_process(store_port, outbox.path(), &[]);
@@ -475,7 +476,7 @@ async fn a_start_a_rename_a_stop_and_a_removal_each_reach_the_store_within_a_sec
     let Some(docker) = TestDocker::connect().await else {
         return;
     };
-    let store = spawn_store().await;
+    let store = spawn_store(Backend::Sqlite).await;
     let outbox = tempfile::tempdir().unwrap();
     let _agent = spawn_agent(|config| {
         config.report_to = vec![store.url.clone()];
@@ -550,7 +551,7 @@ async fn only_containers_with_a_report_label_reach_the_store_and_one_left_out_at
         .container(with_labels("fleet-no", &[("ci.report", "no")]))
         .await;
     let bare = docker.container(ContainerSpec::named("fleet-bare")).await;
-    let store = spawn_store().await;
+    let store = spawn_store(Backend::Sqlite).await;
     let store_port: u16 = store.url.rsplit(':').next().unwrap().parse().unwrap();
     let outbox = tempfile::tempdir().unwrap();
     let node = format!("{}-labels", docker.run);
@@ -717,7 +718,7 @@ async fn a_node_is_up_while_its_agent_reports_stale_three_intervals_after_its_la
     };
     let container = docker.container(ContainerSpec::named("fleet-alive")).await;
     // It takes node reports only signed by its key (or with the token).
-    let (store, secrets) = spawn_guarded_store(|_, _| {}).await;
+    let (store, secrets) = spawn_guarded_store(Backend::Sqlite, |_, _| {}).await;
     let store_port: u16 = store.url.rsplit(':').next().unwrap().parse().unwrap();
     let outbox = tempfile::tempdir().unwrap();
     let node = format!("{}-alive", docker.run);
@@ -822,7 +823,7 @@ async fn a_store_that_is_silent_or_down_delays_no_other_store_s_node_reports_and
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let silent = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     let down = format!("http://127.0.0.1:{}", free_port());
-    let (store, secrets) = spawn_guarded_store(|_, _| {}).await;
+    let (store, secrets) = spawn_guarded_store(Backend::Sqlite, |_, _| {}).await;
     let outbox = tempfile::tempdir().unwrap();
     let agent = spawn_agent(|config| {
         config.node_name = Some("fleet-beside".into());
@@ -873,7 +874,7 @@ async fn a_node_whose_agent_lost_its_engine_turns_stale_and_up_again_once_the_en
     };
     let dir = tempfile::tempdir().unwrap();
     let mut proxy = EngineProxy::start(dir.path().join("docker.sock"), engine);
-    let (store, secrets) = spawn_guarded_store(|_, _| {}).await;
+    let (store, secrets) = spawn_guarded_store(Backend::Sqlite, |_, _| {}).await;
     let outbox = tempfile::tempdir().unwrap();
     let _agent = spawn_agent(|config| {
         config.docker_host = format!("unix://{}", proxy.path.display());

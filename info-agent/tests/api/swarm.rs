@@ -1,6 +1,6 @@
 use std::time::{Duration, Instant};
 
-use container_info_testkit::spawn_store;
+use container_info_testkit::{Backend, spawn_store};
 use serde_json::Value;
 
 use crate::helpers::{ContainerSpec, TestDocker, spawn_agent};
@@ -58,7 +58,7 @@ async fn a_swarm_task_names_its_service_task_and_stack_and_the_store_filters_by_
         .service("svc", &[("com.docker.stack.namespace", stack.as_str())])
         .await;
     let plain = docker.container(ContainerSpec::named("not-a-task")).await;
-    let store = spawn_store().await;
+    let store = spawn_store(Backend::Sqlite).await;
     let outbox = tempfile::tempdir().unwrap();
     let agent = spawn_agent(|config| {
         config.report_to = vec![store.url.clone()];

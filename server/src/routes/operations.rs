@@ -40,7 +40,7 @@ pub(crate) async fn healthz(replica: web::Data<Replica>) -> web::Json<Health> {
     responses(
         (status = 200, description = "The database can be read and written now", body = Health),
         (status = 500, description = "The database failed", body = ErrorBody),
-        (status = 503, description = "The database cannot be used now: busy, or its disk full or read-only",
+        (status = 503, description = "The database cannot be used now: busy, unreachable, or its disk full or read-only",
          body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait before asking again"))),
     )
 )]

@@ -1,7 +1,7 @@
 //! Every way the storage layer fails, whichever database is behind it. It
 //! knows nothing of HTTP: `ApiError` maps these to statuses, in the one place
 //! where every error becomes an answer. A backend sorts its own errors into
-//! these variants (see `sqlite::error`), so that a busy database, a full disk
+//! these variants (see `sqlite::error`, `postgres::error`), so that a busy database, a full disk
 //! and a broken one are told apart the same way for every backend.
 
 use std::path::PathBuf;
@@ -17,18 +17,23 @@ pub(crate) enum StorageError {
     /// Another writer holds the database: trying again shortly will do.
     #[error("the database is busy: {0}")]
     Busy(#[source] Cause),
-    /// The file system ran out of space (ENOSPC).
+    /// The file system ran out of space (ENOSPC; PostgreSQL's 53100).
     #[error(
         "the disk that holds the database is full: nothing was stored; free some space and \
          writes work again by themselves"
     )]
     DiskFull(#[source] Cause),
-    /// The file, its folder or the file system became read-only.
+    /// The file, its folder or the file system became read-only; or the
+    /// PostgreSQL server or database refuses writes (read-only transactions).
     #[error(
-        "the database file cannot be written (read-only file or file system): nothing was \
-         stored; make it writable again and writes work again by themselves"
+        "the database cannot be written (a read-only file, file system or database server): \
+         nothing was stored; make it writable again and writes work again by themselves"
     )]
     Unwritable(#[source] Cause),
+    /// The database server cannot be reached now: refused, closed, shutting
+    /// down, or not answering in time.
+    #[error("the database cannot be reached now: {0}")]
+    Unavailable(#[source] Cause),
     #[error("no database connection came free in time: {0}")]
     Pool(#[source] Cause),
     #[error("the store is shutting down")]
@@ -69,6 +74,7 @@ impl StorageError {
         matches!(
             self,
             Self::Busy(_)
+                | Self::Unavailable(_)
                 | Self::Pool(_)
                 | Self::WriterStopped
                 | Self::DiskFull(_)

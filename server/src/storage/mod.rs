@@ -1,17 +1,19 @@
 //! Where the store keeps what it is told: one trait, [`Storage`], that the
 //! routes and the replicas' membership use, and one implementation per
-//! database behind it. Today that is [`sqlite`]: one file that every replica
-//! on its host shares. Nothing of a backend (its errors, its connections, its
+//! database behind it: [`sqlite`], one file that every replica on its host
+//! shares, and [`postgres`], a server that replicas on any host share. Nothing of a backend (its errors, its connections, its
 //! SQL) is seen outside its module; its failures reach the routes as
 //! [`StorageError`], which `ApiError` maps to HTTP statuses.
 
 mod error;
 mod model;
+pub(crate) mod postgres;
 pub(crate) mod sqlite;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
+use prometheus::{Histogram, IntCounter};
 
 pub(crate) use error::StorageError;
 pub(crate) use model::{
@@ -19,6 +21,15 @@ pub(crate) use model::{
     LeaseRow, Listed, Lookup, NewSnapshot, NodeReportRow, NodeRow, ReplicaRow, RollCall, RowCounts,
     Term, now_ms, timestamp_key,
 };
+
+/// What a backend counts of its writes, for /metrics.
+pub(crate) struct WriterMetrics {
+    /// Requests answered by one commit (SQLite's group commit).
+    pub requests_per_commit: Histogram,
+    pub snapshots_written: IntCounter,
+    /// Leader-only work the database refused: the lease had moved on.
+    pub leader_writes_refused: IntCounter,
+}
 
 /// Every read and write the store makes. Writes answer once they are durable:
 /// a 2xx built on one means the data is on disk. Each backend gives the same

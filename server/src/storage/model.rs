@@ -119,9 +119,11 @@ pub(crate) struct Claimed {
 #[derive(Debug)]
 pub(crate) struct LeaderWork {
     pub term: Term,
-    /// Replicas whose last heartbeat is older than this are forgotten.
-    pub forget_before_ms: i64,
-    /// Whether to let SQLite refresh its planner statistics (`PRAGMA optimize`).
+    /// Replicas whose last heartbeat is older than this, by the database's
+    /// clock, are forgotten.
+    pub forget_after_ms: i64,
+    /// Whether to let SQLite refresh its planner statistics (`PRAGMA optimize`);
+    /// PostgreSQL's autovacuum does that by itself.
     pub optimize: bool,
 }
 

@@ -15,8 +15,8 @@ use std::time::Duration;
 use chrono::{SecondsFormat, Utc};
 
 use crate::helpers::{
-    KEY, TestStore, at, bearer, node_report, signed_node_report, snapshot, spawn_guarded_store,
-    spawn_store,
+    Backend, KEY, TestStore, at, bearer, both_backends, node_report, signed_node_report, snapshot,
+    spawn_guarded_store, spawn_store,
 };
 
 const HOSTILE: &str = r#"<script>alert(1)</script><img src=x onerror="alert(2)">"#;
@@ -36,9 +36,8 @@ fn link(body: &str, id: &str) -> String {
     href[..href.find('"').unwrap()].replace("&amp;", "&")
 }
 
-#[tokio::test]
-async fn the_page_is_html_under_a_strict_policy_with_snapshots_escaped() {
-    let store = spawn_store().await;
+async fn the_page_is_html_under_a_strict_policy_with_snapshots_escaped(backend: Backend) {
+    let store = spawn_store(backend).await;
     let mut hostile = snapshot(1, &at(0));
     hostile["name"] = json!(HOSTILE);
     hostile["labels"] = json!({ "\"><b>key": "<i>value" });
@@ -78,9 +77,8 @@ async fn the_page_is_html_under_a_strict_policy_with_snapshots_escaped() {
     assert!(body.contains(r#"<script src="/assets/app-"#), "{body}");
 }
 
-#[tokio::test]
-async fn assets_are_versioned_cached_for_good_and_listed_in_the_api_document() {
-    let store = spawn_store().await;
+async fn assets_are_versioned_cached_for_good_and_listed_in_the_api_document(backend: Backend) {
+    let store = spawn_store(backend).await;
     let (_, _, body) = page(&store, "").await;
     for (prefix, content_type) in [
         ("/assets/app-", "text/javascript"),
@@ -123,9 +121,8 @@ async fn assets_are_versioned_cached_for_good_and_listed_in_the_api_document() {
     assert_eq!(listed.split('|').collect::<Vec<_>>(), states, "{pattern}");
 }
 
-#[tokio::test]
-async fn the_query_string_filters_and_pages_with_plain_links() {
-    let store = spawn_store().await;
+async fn the_query_string_filters_and_pages_with_plain_links(backend: Backend) {
+    let store = spawn_store(backend).await;
     for n in 0..30 {
         let mut posted = snapshot(n, &at(0));
         posted["node"] = json!(if n % 2 == 0 { "node-even" } else { "node-odd" });
@@ -159,9 +156,10 @@ async fn the_query_string_filters_and_pages_with_plain_links() {
     );
 }
 
-#[tokio::test]
-async fn nodes_are_listed_with_a_stale_one_said_so_and_its_containers_marked_and_filterable() {
-    let store = spawn_store().await;
+async fn nodes_are_listed_with_a_stale_one_said_so_and_its_containers_marked_and_filterable(
+    backend: Backend,
+) {
+    let store = spawn_store(backend).await;
     for (n, node) in [(1, "node-up"), (2, "node-gone"), (3, "node-gone")] {
         let mut posted = snapshot(n, &at(0));
         posted["node"] = json!(node);
@@ -228,10 +226,11 @@ async fn nodes_are_listed_with_a_stale_one_said_so_and_its_containers_marked_and
     assert!(refused.contains(r#"<tr data-node="node-up""#), "{refused}");
 }
 
-#[tokio::test]
-async fn a_store_that_protects_reads_shows_its_replicas_but_no_node_or_container_without_the_token()
-{
-    let (store, _secrets) = spawn_guarded_store(|config, _| config.protect_reads = true).await;
+async fn a_store_that_protects_reads_shows_its_replicas_but_no_node_or_container_without_the_token(
+    backend: Backend,
+) {
+    let (store, _secrets) =
+        spawn_guarded_store(backend, |config, _| config.protect_reads = true).await;
     let mut posted = snapshot(1, &at(0));
     posted["name"] = json!("secret-container");
     let response = store
@@ -291,3 +290,11 @@ async fn report_node(store: &TestStore, report: &serde_json::Value) {
     let status = response.status();
     assert_eq!(status, StatusCode::OK, "{}", response.text().await.unwrap());
 }
+
+both_backends!(
+    the_page_is_html_under_a_strict_policy_with_snapshots_escaped,
+    assets_are_versioned_cached_for_good_and_listed_in_the_api_document,
+    the_query_string_filters_and_pages_with_plain_links,
+    nodes_are_listed_with_a_stale_one_said_so_and_its_containers_marked_and_filterable,
+    a_store_that_protects_reads_shows_its_replicas_but_no_node_or_container_without_the_token,
+);

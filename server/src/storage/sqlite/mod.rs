@@ -22,12 +22,12 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 
 pub(crate) use connection::BUSY_RETRIES;
-pub(crate) use writer::WriterMetrics;
 use writer::{Job, Writer};
 
 use super::{
     Claimed, ContainerFilter, Fenced, Heartbeat, HistoryRange, LeaderWork, Listed, Lookup,
-    NewSnapshot, NodeReportRow, NodeRow, RollCall, RowCounts, Storage, StorageError, Term, now_ms,
+    NewSnapshot, NodeReportRow, NodeRow, RollCall, RowCounts, Storage, StorageError, Term,
+    WriterMetrics, now_ms,
 };
 
 /// Requests waiting for the writer before new ones wait to be queued.

@@ -11,8 +11,8 @@
 //!
 //! Times are milliseconds of the replica's wall clock. Every replica of a
 //! SQLite store runs on the one host that holds the file (WAL needs it), so
-//! they all read the same clock; a backend with replicas on several hosts
-//! would take the database's clock instead.
+//! they all read the same clock; PostgreSQL's replicas, on several hosts, read
+//! the database's clock instead (see `postgres::replicas`).
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
@@ -135,7 +135,7 @@ pub(crate) fn leader_work(
     }
     let forgotten = tx
         .prepare_cached("DELETE FROM replicas WHERE heartbeat_at_ms < ?1")?
-        .execute([work.forget_before_ms])?;
+        .execute([now - work.forget_after_ms])?;
     if work.optimize {
         tx.execute_batch("PRAGMA optimize")?;
     }

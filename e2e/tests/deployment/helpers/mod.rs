@@ -547,6 +547,55 @@ pub const ROLLING_RESTART: [&str; 7] = [
     STORE_SERVICE,
 ];
 
+/// This engine's host name: what its agent reports as every container's
+/// `node` (and as the node of its own reports).
+pub fn node_name() -> String {
+    docker(["info", "--format", "{{.Name}}"])
+}
+
+/// The full IDs of this engine's running store replicas and its agent: the
+/// containers every deployment has on the store's node, which nobody posts.
+pub fn replica_and_agent_ids() -> Vec<String> {
+    let filter = format!("label=com.docker.swarm.service.name={STORE_SERVICE}");
+    let mut ids = lines(&docker([
+        "ps",
+        "--no-trunc",
+        "--filter",
+        &filter,
+        "--format",
+        "{{.ID}}",
+    ]));
+    ids.push(docker(["inspect", "--format", "{{.Id}}", AGENT_CONTAINER]));
+    ids
+}
+
+/// Waits until `GET /nodes` lists exactly `nodes`, each `up` and attested
+/// (its report signed by its agent), for a minute at most.
+pub fn assert_nodes_up(store: &Store, nodes: &[&str]) {
+    let mut expected: Vec<&str> = nodes.to_vec();
+    expected.sort_unstable();
+    let listed = eventually(
+        "GET /nodes to list every node up",
+        Duration::from_secs(60),
+        || {
+            let listed = store.nodes();
+            let mut names: Vec<&str> = listed
+                .iter()
+                .filter_map(|node| node["name"].as_str())
+                .collect();
+            names.sort_unstable();
+            let all_up = listed.iter().all(|node| node["status"] == "up");
+            (names == expected && all_up).then_some(listed.clone())
+        },
+    );
+    for node in &listed {
+        assert_eq!(
+            node["attested"], true,
+            "a node report signed by its agent: {node}"
+        );
+    }
+}
+
 /// The full IDs of the running containers the wrapper started on this host.
 pub fn client_containers() -> Vec<String> {
     lines(&docker(CLIENT_CONTAINERS))

@@ -47,6 +47,20 @@ fn provisioned_on_one_node_the_whole_system_works() {
     // posting; signed, so the store takes them without the token, as
     // attested by the node.
     let node = node_name();
+    // It reports to the server's address on port 5001, and keeps its outbox
+    // on the deployment's named volume.
+    let reporting = docker([
+        "inspect",
+        "--format",
+        "{{.Id}} {{json .Config.Env}} {{json .Mounts}}",
+        AGENT_CONTAINER,
+    ]);
+    let address = deployment.setting("CONTAINER_INFO_SERVER_IP");
+    assert!(
+        reporting.contains(&format!("CONTAINER_INFO_REPORT_TO=http://{address}:5001"))
+            && reporting.contains("container-info-agent-outbox"),
+        "the agent reports to the store and has its outbox's volume: {reporting}"
+    );
     let inventoried = replica_and_agent_ids();
     let reported = eventually(
         "the agent to report the replicas and itself",
@@ -268,6 +282,39 @@ fn provisioned_on_one_node_the_whole_system_works() {
     // The agent reports its node too (POST /nodes, signed, once an interval):
     // the store lists it `up`.
     assert_nodes_up(&store, &[node.as_str()]);
+
+    // Reporting turned off (CONTAINER_INFO_REPORT=off) and the node
+    // provisioned again: a new agent, without a store to report to or an
+    // outbox, which still answers /self through the wrapper.
+    deployment.provision_again("provision/client.sh", &[("CONTAINER_INFO_REPORT", "off")]);
+    let quiet = docker([
+        "inspect",
+        "--format",
+        "{{.Id}} {{json .Config.Env}} {{json .Mounts}}",
+        AGENT_CONTAINER,
+    ]);
+    assert_ne!(
+        quiet.split(' ').next(),
+        reporting.split(' ').next(),
+        "the agent is replaced when its options change"
+    );
+    assert!(
+        !quiet.contains("CONTAINER_INFO_REPORT_TO")
+            && !quiet.contains("container-info-agent-outbox"),
+        "the agent reports nothing: {quiet}"
+    );
+    let whoami = deployment
+        .command(deployment.wrapper())
+        .args(["whoami", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        whoami.status.success(),
+        "whoami with reporting off: {}",
+        String::from_utf8_lossy(&whoami.stderr)
+    );
+    let me: Value = serde_json::from_slice(&whoami.stdout).unwrap();
+    assert_eq!(me["node"], node.as_str(), "{me}");
 
     deployment.tear_down();
     eprintln!("==> e2e: the whole test took {:.0?}", started.elapsed());

@@ -317,7 +317,7 @@ impl Deployment {
             "provision/server.sh",
             "provision/client.sh",
         ] {
-            deployment.run_script(script, &[]);
+            deployment.run_script(script, &[], &[]);
         }
         deployment
     }
@@ -331,12 +331,28 @@ impl Deployment {
         command
     }
 
-    fn run_script(&self, script: &str, args: &[&str]) -> Output {
+    /// The value of one of the deployment's settings, e.g. CONTAINER_INFO_SERVER_IP.
+    pub fn setting(&self, name: &str) -> &str {
+        self.settings
+            .iter()
+            .find(|(given, _)| *given == name)
+            .map(|(_, value)| value.as_str())
+            .unwrap_or_else(|| panic!("the deployment sets no {name}"))
+    }
+
+    /// Runs `script` again with `settings` over the deployment's, as a user
+    /// provisions a node again with a setting changed; panics when it fails.
+    pub fn provision_again(&self, script: &str, settings: &[(&str, &str)]) {
+        self.run_script(script, &[], settings);
+    }
+
+    fn run_script(&self, script: &str, args: &[&str], settings: &[(&str, &str)]) -> Output {
         eprintln!("\n==> e2e: {script} {}", args.join(" "));
         let started = Instant::now();
         let output = self
             .command(self.root.join(script))
             .args(args)
+            .envs(settings.iter().copied())
             .output()
             .unwrap_or_else(|error| panic!("running {script}: {error}"));
         // What the script printed goes to the test's output, shown when it fails.
@@ -369,7 +385,7 @@ impl Deployment {
     /// that nothing of the deployment is left on the engine.
     pub fn tear_down(mut self) {
         self.torn_down = true;
-        self.run_script("scripts/one-host-down", &[]);
+        self.run_script("scripts/one-host-down", &[], &[]);
         let left = leftovers(&self.before);
         assert!(
             left.is_empty(),

@@ -119,7 +119,9 @@ pub(crate) fn list_latest(
     }
     match filter.state {
         Some(state) => condition("c.state = ?", &[state.as_str()]),
-        None => condition("c.state != ?", &[ContainerState::Removed.as_str()]),
+        // A literal, not a parameter: only then does SQLite know that the
+        // partial index of current containers applies.
+        None => condition("c.state != 'removed'", &[]),
     }
     if let Some(service) = &filter.service {
         condition("c.service = ?", &[service]);

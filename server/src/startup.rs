@@ -3,6 +3,7 @@
 
 use std::net::{Ipv6Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use actix_web::body::MessageBody;
@@ -24,7 +25,8 @@ use crate::replicas::{Membership, RoleMetrics, advertised_addresses};
 use crate::routes::containers::{self, Replica};
 use crate::routes::operations::{self, ApiDocument};
 use crate::routes::{BearerToken, RouteTable, fallback, nodes, page, replicas};
-use crate::storage::{Heartbeat, Store, WriterMetrics, now_ms};
+use crate::storage::sqlite::{SqliteStore, WriterMetrics};
+use crate::storage::{Heartbeat, Storage, now_ms};
 use crate::telemetry::observe_requests;
 use crate::trust::Trust;
 
@@ -109,7 +111,7 @@ impl Application {
         let (stop_membership, stopped) = tokio::sync::watch::channel(false);
         let membership = tokio::spawn(membership.run(stopped));
         let shared = Shared {
-            store: web::Data::new(store),
+            store: web::Data::from(store),
             replica: web::Data::new(Replica(replica)),
             metrics: web::Data::new(metrics),
             trust: web::Data::new(trust),
@@ -155,7 +157,7 @@ impl Application {
 /// What every HTTP worker's app is given.
 #[derive(Clone)]
 struct Shared {
-    store: web::Data<Store>,
+    store: web::Data<dyn Storage>,
     replica: web::Data<Replica>,
     metrics: web::Data<Metrics>,
     trust: web::Data<Trust>,
@@ -171,14 +173,18 @@ fn read_trust(config: &Config) -> anyhow::Result<Trust> {
     })
 }
 
-fn open_store(config: &Config, metrics: &Metrics) -> anyhow::Result<(Store, JoinHandle<()>)> {
+fn open_store(
+    config: &Config,
+    metrics: &Metrics,
+) -> anyhow::Result<(Arc<dyn Storage>, JoinHandle<()>)> {
     let writer_metrics = WriterMetrics {
         requests_per_commit: metrics.requests_per_commit.clone(),
         snapshots_written: metrics.snapshots_written.clone(),
         leader_writes_refused: metrics.leader_writes_refused.clone(),
     };
-    Store::open(&config.database, config.history_limit, writer_metrics)
-        .with_context(|| format!("cannot open the database {}", config.database.display()))
+    let (store, writer) = SqliteStore::open(&config.database, config.history_limit, writer_metrics)
+        .with_context(|| format!("cannot open the database {}", config.database.display()))?;
+    Ok((Arc::new(store), writer))
 }
 
 /// One HTTP worker's app: the routes, with the OpenAPI document assembled from

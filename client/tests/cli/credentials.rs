@@ -46,7 +46,7 @@ async fn protected_reads_need_the_token_file() {
     assert!(
         refused
             .failed_with(4)
-            .contains("reading containers needs the store's token")
+            .contains("with --protect-reads needs the store's token")
     );
 
     let token = secrets.token_file();
@@ -57,6 +57,29 @@ async fn protected_reads_need_the_token_file() {
     )
     .await;
     assert!(listed.succeeded().contains(&container_id(1)[..12]));
+
+    // Nodes are read the same way.
+    report_node(&store, "worker-1", 60_000).await;
+    let refused = client(&store.url, &agent.url, &["nodes"]).await;
+    assert!(
+        refused.failed_with(4).contains("needs the store's token"),
+        "{refused:?}"
+    );
+    let nodes = client(
+        &store.url,
+        &agent.url,
+        &["nodes", "--token-file", token.to_str().unwrap()],
+    )
+    .await;
+    assert!(
+        nodes
+            .succeeded()
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("worker-1"),
+        "{nodes:?}"
+    );
 }
 
 #[tokio::test]

@@ -267,6 +267,7 @@ async fn help_describes_every_command() {
         "post",
         "get",
         "history",
+        "nodes",
         "whoami",
         "ping",
         "CONTAINER_INFO_SERVER",
@@ -278,7 +279,28 @@ async fn help_describes_every_command() {
     let run = client(&nothing_listens(), &nothing_listens(), &["help", "get"]).await;
     let help = run.succeeded();
     for expected in [
-        "--node", "--image", "--state", "--label", "--limit", "--json", "--server",
+        "--node",
+        "--node-status",
+        "--service",
+        "--stack",
+        "--image",
+        "--state",
+        "--label",
+        "--limit",
+        "--json",
+        "--server",
+        "The store leaves removed containers out of the list: `--state removed` lists them.",
+    ] {
+        assert!(help.contains(expected), "{expected} missing:\n{help}");
+    }
+    let run = client(&nothing_listens(), &nothing_listens(), &["help", "nodes"]).await;
+    let help = run.succeeded();
+    for expected in [
+        "[NAME]",
+        "--status",
+        "values: up, stale",
+        "--json",
+        "stale after three",
     ] {
         assert!(help.contains(expected), "{expected} missing:\n{help}");
     }

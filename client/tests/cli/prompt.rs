@@ -71,7 +71,7 @@ async fn a_session_at_the_prompt() {
     let screens = tokio::task::spawn_blocking(move || {
         let mut session = open_prompt(&store_url, &agent_url, &folder, &[]);
         let mut screens = vec![];
-        for line in ["help", "whoami", "post", "get", "gte"] {
+        for line in ["help", "whoami", "post", "get", "gte", "nodes"] {
             screens.push(enter(&mut session, line));
         }
         // A hint completes the command being typed; Ctrl-C drops the line.
@@ -90,12 +90,12 @@ async fn a_session_at_the_prompt() {
     .await
     .unwrap();
 
-    let [help, whoami, post, get, unknown, history] = &screens[..] else {
+    let [help, whoami, post, get, unknown, nodes, history] = &screens[..] else {
         panic!("{screens:?}");
     };
     assert!(help.contains("Commands:"), "{help}");
     for command in [
-        "post", "get", "history", "whoami", "ping", "help", "exit", "quit",
+        "post", "get", "history", "nodes", "whoami", "ping", "help", "exit", "quit",
     ] {
         assert!(
             help.contains(&format!("  {command} ")),
@@ -118,12 +118,16 @@ async fn a_session_at_the_prompt() {
         "{unknown}"
     );
     assert!(
-        unknown.contains("post, get, history, whoami, ping, help, exit, quit"),
+        unknown.contains("post, get, history, nodes, whoami, ping, help, exit, quit"),
         "{unknown}"
     );
     assert!(
         history.contains("OBSERVED") && history.contains(REPLICA),
         "{history}"
+    );
+    assert!(
+        nodes.contains("no nodes: no agent reports to this store"),
+        "{nodes}"
     );
 
     // whoami and post asked the agent; the cancelled "post" did not.
@@ -239,7 +243,7 @@ async fn ctrl_c_gives_the_prompt_back_while_a_request_is_under_way() {
 }
 
 /// Runs a one-shot command on a pseudo-terminal and returns all it showed.
-fn on_a_terminal(store: &str, args: &[&str], no_color: Option<&str>) -> String {
+pub(crate) fn on_a_terminal(store: &str, args: &[&str], no_color: Option<&str>) -> String {
     let mut command = Command::new(CLIENT);
     command
         .args(args)

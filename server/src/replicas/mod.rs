@@ -15,6 +15,7 @@ mod scripts;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus::{IntCounter, IntCounterVec, IntGauge};
@@ -22,7 +23,9 @@ use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until, timeout_at};
 
 use crate::config::Config;
-use crate::storage::{Claimed, Fenced, Heartbeat, LeaderWork, StorageError, Store, Term, now_ms};
+use crate::storage::{
+    Claimed, Fenced, Heartbeat, LeaderWork, RollCall, Storage, StorageError, Term, now_ms,
+};
 pub(crate) use address::advertised_addresses;
 pub(crate) use scripts::{Role, RoleScripts};
 
@@ -36,7 +39,7 @@ const OPTIMIZE_EVERY: Duration = Duration::from_secs(3600);
 
 /// What this replica's part in the roll call and the lease needs.
 pub(crate) struct Membership {
-    pub store: Store,
+    pub store: Arc<dyn Storage>,
     pub beat: Heartbeat,
     pub lease: Duration,
     pub forget_after: Duration,
@@ -55,7 +58,7 @@ pub(crate) struct RoleMetrics {
 impl Membership {
     pub(crate) fn new(
         config: &Config,
-        store: Store,
+        store: Arc<dyn Storage>,
         beat: Heartbeat,
         metrics: RoleMetrics,
         script_outcomes: IntCounterVec,
@@ -113,7 +116,7 @@ impl Membership {
 
 /// Writes this replica's heartbeat every second until `stop`.
 async fn beat(
-    store: Store,
+    store: Arc<dyn Storage>,
     beat: Heartbeat,
     failures: IntCounter,
     mut stop: watch::Receiver<bool>,
@@ -145,7 +148,7 @@ struct Held {
 type PendingClaim = Pin<Box<dyn Future<Output = Result<Option<Claimed>, StorageError>> + Send>>;
 
 struct Leadership {
-    store: Store,
+    store: Arc<dyn Storage>,
     id: String,
     lease: Duration,
     forget_after: Duration,
@@ -178,7 +181,8 @@ impl Leadership {
         let generation = self
             .store
             .roll_call()
-            .map_or(0, |(_, lease)| lease.generation);
+            .await
+            .map_or(0, |roll_call| roll_call.lease.generation);
         self.scripts.changed(Role::Follower, generation);
         loop {
             self.step_down_if_due();
@@ -236,7 +240,7 @@ impl Leadership {
                 if held.is_some() {
                     self.step_down("another replica holds the lease");
                 }
-                self.when_to_try_again(started)
+                self.when_to_try_again(started).await
             }
             Err(error) => {
                 tracing::warn!(%error, "could not claim the lease; trying again");
@@ -281,13 +285,15 @@ impl Leadership {
 
     /// A follower comes back when the lease it saw expires, or after a third
     /// of the duration, whichever comes first: so it takes an expired lease
-    /// at once, and a released one soon.
-    fn when_to_try_again(&self, started: Instant) -> Instant {
+    /// at once, and a released one soon. (`&mut`: the pending claim this
+    /// holds is `Send` but not `Sync`, so a shared borrow could not be held
+    /// across the read.)
+    async fn when_to_try_again(&mut self, started: Instant) -> Instant {
         let next = started + self.renew_every();
-        let Ok((_, lease)) = self.store.roll_call() else {
+        let Ok(RollCall { lease, now_ms, .. }) = self.store.roll_call().await else {
             return next;
         };
-        let left = lease.expires_at_ms() - now_ms();
+        let left = lease.expires_at_ms() - now_ms;
         if left <= 0 {
             return next;
         }

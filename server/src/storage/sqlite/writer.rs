@@ -13,9 +13,10 @@ use prometheus::{Histogram, IntCounter};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
-use super::nodes::{self, NodeReportRow};
-use super::replicas::{self, Claimed, Fenced, Heartbeat, LeaderWork, Term, now_ms};
-use super::{NewSnapshot, StorageError};
+use super::{nodes, replicas};
+use crate::storage::{
+    Claimed, Fenced, Heartbeat, LeaderWork, NewSnapshot, NodeReportRow, StorageError, Term, now_ms,
+};
 
 /// More than this many requests in one commit only delays the first of them.
 const MAX_REQUESTS_PER_COMMIT: usize = 512;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 use container_info_wire::Snapshot;
 use container_info_wire::attestation::{Secret, Signed};
+use reqwest::StatusCode;
 use reqwest::header::CONTENT_TYPE;
 use tokio::time::{Instant, sleep, sleep_until};
 
@@ -22,6 +23,8 @@ const BATCH_MAX_SNAPSHOTS: usize = 100;
 const ATTEMPTS: u32 = 20;
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// The agent's own: long enough for a busy store's fsync'd commit of a large batch.
+const POST_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -120,7 +123,7 @@ impl Agent {
     }
 
     /// Posts until the store acknowledges, as the agent's sender retries; a
-    /// refusal ends the run.
+    /// refusal ends the run. Tries made again are counted.
     async fn post(&self, body: Vec<u8>, run: &mut AgentRun) -> Result<(), FleetError> {
         let url = format!("{}/containers", self.store);
         let mut backoff = FIRST_BACKOFF;
@@ -130,18 +133,18 @@ impl Agent {
                 .http
                 .post(&url)
                 .header(CONTENT_TYPE, "application/json")
+                .timeout(POST_TIMEOUT)
                 .body(body.clone())
                 .send()
                 .await;
             match sent {
                 Ok(response) => {
                     let status = response.status();
-                    // The agent reads the whole answer too before it counts a
-                    // batch as delivered.
+                    // Read to the end, so that the connection can serve the next post.
                     let answer = response.bytes().await;
                     match answer {
                         Ok(_) if status.is_success() => return Ok(()),
-                        Ok(answer) if status.is_client_error() => {
+                        Ok(answer) if status.is_client_error() && !transient(status) => {
                             return Err(FleetError::Refused {
                                 url,
                                 status,
@@ -168,6 +171,12 @@ impl Agent {
             last,
         })
     }
+}
+
+/// A store too busy to read the request in time (408) or asking to slow down
+/// (429): the agent tries again, as after a 5xx.
+fn transient(status: StatusCode) -> bool {
+    status == StatusCode::REQUEST_TIMEOUT || status == StatusCode::TOO_MANY_REQUESTS
 }
 
 /// Signed snapshots as JSON arrays under the agent's batch limits, in order.

@@ -11,8 +11,9 @@ pub enum FleetError {
     #[error("cannot make the HTTP client: {0}")]
     HttpClient(#[source] reqwest::Error),
 
-    /// A report the store refuses is the simulation's fault (an unknown key, a
-    /// snapshot out of shape): retrying it would measure nothing.
+    /// A report the store refuses (a 4xx other than 408 and 429) is the
+    /// simulation's fault (an unknown key, a snapshot out of shape): retrying
+    /// it would measure nothing.
     #[error("{url} refused a report with {status}: {answer}")]
     Refused {
         url: String,

@@ -23,7 +23,7 @@ use crate::metrics::Metrics;
 use crate::replicas::{Membership, RoleMetrics, advertised_addresses};
 use crate::routes::containers::{self, Replica};
 use crate::routes::operations::{self, ApiDocument};
-use crate::routes::{BearerToken, RouteTable, fallback, page, replicas};
+use crate::routes::{BearerToken, RouteTable, fallback, nodes, page, replicas};
 use crate::storage::{Heartbeat, Store, WriterMetrics, now_ms};
 use crate::telemetry::observe_requests;
 use crate::trust::Trust;
@@ -40,6 +40,7 @@ const SHUTDOWN_GRACE_SECONDS: u64 = 10;
     ),
     tags(
         (name = "containers", description = "Snapshots of containers: the latest of each, and their history"),
+        (name = "nodes", description = "The nodes whose agents report their containers (fleet mode), up or stale"),
         (name = "replicas", description = "The store's replicas, and which one leads"),
         (name = "operations", description = "Health, readiness, metrics, this document, and the status page"),
     )
@@ -212,6 +213,9 @@ fn app(
         .service(containers::get_container)
         .service(containers::container_history)
         .service(containers::delete_container)
+        .service(nodes::report_node)
+        .service(nodes::list_nodes)
+        .service(nodes::get_node)
         .service(replicas::list_replicas)
         .service(operations::healthz)
         .service(operations::readyz)

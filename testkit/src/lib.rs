@@ -7,7 +7,7 @@ mod replica;
 mod secrets;
 mod store;
 
-pub use fixtures::{at, container_id, snapshot, snapshot_with_id};
+pub use fixtures::{at, container_id, node_report, snapshot, snapshot_with_id};
 pub use replica::Replica;
-pub use secrets::{KEY, Secrets, TOKEN, bearer, signed, spawn_guarded_store};
+pub use secrets::{KEY, Secrets, TOKEN, bearer, signed, signed_node_report, spawn_guarded_store};
 pub use store::{REPLICA, TestStore, spawn_store, spawn_store_with};

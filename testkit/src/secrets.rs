@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use container_info_server::config::Config;
 use container_info_wire::Snapshot;
 use container_info_wire::attestation::{Secret, Signed};
+use container_info_wire::nodes::NodeReport;
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -59,6 +60,13 @@ pub fn signed(snapshot: Value, key: &str) -> Value {
     let mut snapshot: Snapshot = serde_json::from_value(snapshot).expect("a snapshot");
     snapshot.sign(&Secret::new(key.as_bytes()).expect("a long enough key"));
     serde_json::to_value(snapshot).unwrap()
+}
+
+/// A node's report as an agent holding `key` posts it.
+pub fn signed_node_report(report: Value, key: &str) -> Value {
+    let mut report: NodeReport = serde_json::from_value(report).expect("a node report");
+    report.sign(&Secret::new(key.as_bytes()).expect("a long enough key"));
+    serde_json::to_value(report).unwrap()
 }
 
 /// A store that has a token and the agents' key; `adjust` may change more.

@@ -5,6 +5,7 @@ use actix_web::http::header;
 use actix_web::web;
 use actix_web::{HttpResponse, delete, get, post};
 use chrono::{DateTime, Utc};
+use container_info_wire::nodes::NodeStatus;
 use container_info_wire::{ContainerState, ErrorBody, Page, Snapshot, StoredSnapshot};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -123,7 +124,8 @@ pub(crate) struct ListParams {
     node: Option<String>,
     /// Only containers created from this image reference.
     image: Option<String>,
-    /// Only containers in this state.
+    /// Only containers in this state. Without it, every state but `removed`:
+    /// a container its agent saw removed leaves the list (its history stays).
     state: Option<ContainerState>,
     /// Only containers whose name contains this text.
     name: Option<String>,
@@ -131,6 +133,13 @@ pub(crate) struct ListParams {
     /// several, all must match.
     #[param(inline)]
     label: Option<Vec<LabelFilter>>,
+    /// Only the tasks of this Swarm service.
+    service: Option<String>,
+    /// Only the containers of this stack.
+    stack: Option<String>,
+    /// Only containers whose node's agent is `up`, or `stale`; containers of
+    /// nodes no agent reports have neither.
+    node_status: Option<NodeStatus>,
     /// Items per page (default 100).
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,

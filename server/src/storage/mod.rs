@@ -4,6 +4,7 @@
 mod checkpointer;
 mod connection;
 mod error;
+mod nodes;
 mod reader;
 mod replicas;
 mod schema;
@@ -21,6 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub(crate) use connection::BUSY_RETRIES;
 pub(crate) use error::StorageError;
+pub(crate) use nodes::{NodeReportRow, NodeRow};
 pub(crate) use reader::{ContainerFilter, HistoryRange, Listed, Lookup, RowCounts};
 pub(crate) use replicas::{
     ALIVE_WITHIN_MS, Claimed, Fenced, Heartbeat, LeaderWork, LeaseRow, ReplicaRow, Term, now_ms,
@@ -52,6 +54,8 @@ pub(crate) struct NewSnapshot {
     pub name: String,
     pub image: String,
     pub node: String,
+    pub service: Option<String>,
+    pub stack: Option<String>,
     pub state: &'static str,
     /// The labels as a JSON object, for the label filter.
     pub labels: String,
@@ -160,6 +164,11 @@ impl Store {
         .await
     }
 
+    /// Takes a node's report; answers once it is on disk.
+    pub(crate) async fn report_node(&self, report: NodeReportRow) -> Result<(), StorageError> {
+        self.submit(|reply| Job::Node { report, reply }).await
+    }
+
     /// Leader-only work, done only while its term is current.
     pub(crate) async fn leader_work(&self, work: LeaderWork) -> Result<Fenced, StorageError> {
         self.submit(|reply| Job::LeaderWork { work, reply }).await
@@ -183,11 +192,11 @@ impl Store {
         before_seq: Option<i64>,
         limit: usize,
     ) -> Result<Vec<Listed>, StorageError> {
-        self.read(|conn| reader::list_latest(conn, &filter, before_seq, limit))
+        self.read(|conn| reader::list_latest(conn, &filter, before_seq, limit, now_ms()))
     }
 
     pub(crate) fn find(&self, prefix: &str) -> Result<Lookup, StorageError> {
-        self.read(|conn| reader::find(conn, prefix))
+        self.read(|conn| reader::find(conn, prefix, now_ms()))
     }
 
     pub(crate) fn history(
@@ -206,6 +215,11 @@ impl Store {
 
     pub(crate) fn row_counts(&self) -> Result<RowCounts, StorageError> {
         self.read(reader::row_counts)
+    }
+
+    /// Every node by name, or the one named.
+    pub(crate) fn nodes(&self, name: Option<&str>) -> Result<Vec<NodeRow>, StorageError> {
+        self.read(|conn| nodes::list(conn, name))
     }
 
     /// Every replica the file knows, and the lease.

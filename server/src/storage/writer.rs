@@ -13,6 +13,7 @@ use prometheus::{Histogram, IntCounter};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
+use super::nodes::{self, NodeReportRow};
 use super::replicas::{self, Claimed, Fenced, Heartbeat, LeaderWork, Term, now_ms};
 use super::{NewSnapshot, StorageError};
 
@@ -68,6 +69,11 @@ pub(super) enum Job {
         work: LeaderWork,
         reply: Reply<Fenced>,
     },
+    /// A node's agent reports.
+    Node {
+        report: NodeReportRow,
+        reply: Reply<()>,
+    },
 }
 
 /// A job done inside the open transaction, waiting for the commit: it then
@@ -101,7 +107,7 @@ impl Job {
     fn is_request(&self) -> bool {
         matches!(
             self,
-            Self::Write { .. } | Self::Delete { .. } | Self::Probe { .. }
+            Self::Write { .. } | Self::Delete { .. } | Self::Probe { .. } | Self::Node { .. }
         )
     }
 
@@ -112,6 +118,7 @@ impl Job {
             Self::Write { reply, .. } => Applied::new(reply, Ok(Vec::new())),
             Self::Delete { reply, .. } => Applied::new(reply, Ok(false)),
             Self::Probe { reply }
+            | Self::Node { reply, .. }
             | Self::Heartbeat { reply, .. }
             | Self::Leave { reply, .. }
             | Self::Release { reply, .. } => Applied::new(reply, Ok(())),
@@ -248,6 +255,10 @@ fn apply(tx: &Transaction, job: Job, history_limit: u32, metrics: &WriterMetrics
             let result = in_savepoint(tx, || replicas::heartbeat(tx, &beat, now_ms()));
             Applied::new(reply, result)
         }
+        Job::Node { report, reply } => {
+            let result = in_savepoint(tx, || nodes::record(tx, &report, now_ms()));
+            Applied::new(reply, result)
+        }
         Job::Leave { id, reply } => {
             let result = in_savepoint(tx, || replicas::leave(tx, &id));
             Applied::new(reply, result)
@@ -345,8 +356,9 @@ fn update_latest(tx: &Transaction, snapshot: &NewSnapshot, seq: i64) -> rusqlite
     // A snapshot that arrives late (older than the one held) joins the history
     // but does not replace the latest. SET expressions all read the old row.
     tx.prepare_cached(
-        "INSERT INTO containers (id, seq, name, image, node, state, observed_at, labels, history_len)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)
+        "INSERT INTO containers
+             (id, seq, name, image, node, state, observed_at, labels, service, stack, history_len)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1)
          ON CONFLICT (id) DO UPDATE SET
              history_len = history_len + 1,
              seq = iif(excluded.observed_at > observed_at, excluded.seq, seq),
@@ -355,6 +367,8 @@ fn update_latest(tx: &Transaction, snapshot: &NewSnapshot, seq: i64) -> rusqlite
              node = iif(excluded.observed_at > observed_at, excluded.node, node),
              state = iif(excluded.observed_at > observed_at, excluded.state, state),
              labels = iif(excluded.observed_at > observed_at, excluded.labels, labels),
+             service = iif(excluded.observed_at > observed_at, excluded.service, service),
+             stack = iif(excluded.observed_at > observed_at, excluded.stack, stack),
              observed_at = max(excluded.observed_at, observed_at)
          RETURNING history_len",
     )?
@@ -368,6 +382,8 @@ fn update_latest(tx: &Transaction, snapshot: &NewSnapshot, seq: i64) -> rusqlite
             snapshot.state,
             snapshot.observed_at,
             snapshot.labels,
+            snapshot.service,
+            snapshot.stack,
         ],
         |row| row.get(0),
     )

@@ -111,3 +111,91 @@ async fn the_default_page_is_a_hundred() {
         .await;
     assert_eq!(ids(&rest), [container_id(0)]);
 }
+
+#[tokio::test]
+async fn a_removed_container_leaves_the_list_keeps_its_history_and_is_listed_by_state() {
+    let store = spawn_store().await;
+    store.store(&snapshot(0, &at(0))).await;
+    store.store(&snapshot(1, &at(1))).await;
+    let mut removed = snapshot(1, &at(2));
+    removed["state"] = json!("removed");
+    removed["stats"] = Value::Null;
+    store.store(&removed).await;
+
+    assert_eq!(ids(&store.get_json("/containers").await), [container_id(0)]);
+    assert_eq!(
+        ids(&store.get_json("/containers?state=removed").await),
+        [container_id(1)]
+    );
+    let one = store
+        .get_json(&format!("/containers/{}", container_id(1)))
+        .await;
+    assert_eq!(
+        one["state"], "removed",
+        "a removed container is still found by ID"
+    );
+    let history = store
+        .get_json(&format!("/containers/{}/history", container_id(1)))
+        .await;
+    assert_eq!(history["items"].as_array().unwrap().len(), 2);
+
+    // Back on the host (its agent reports it again under the same ID, as after
+    // an engine's restore): it is current again.
+    store.store(&snapshot(1, &at(3))).await;
+    assert_eq!(
+        ids(&store.get_json("/containers").await),
+        [container_id(1), container_id(0)]
+    );
+}
+
+#[tokio::test]
+async fn swarm_tasks_are_listed_by_service_and_by_stack() {
+    let store = spawn_store().await;
+    let task = |n: u64, service: &str, stack: Option<&str>| {
+        let mut body = snapshot(n, &at(n as u32));
+        body["service"] = json!(service);
+        body["task"] = json!(format!("{service}.{n}.x{n}"));
+        if let Some(stack) = stack {
+            body["stack"] = json!(stack);
+        }
+        body
+    };
+    store
+        .store(&json!([
+            task(0, "shop_web", Some("shop")),
+            task(1, "shop_db", Some("shop")),
+            task(2, "lone", None),
+            snapshot(3, &at(3)),
+        ]))
+        .await;
+    assert_eq!(
+        ids(&store.get_json("/containers?service=shop_web").await),
+        [container_id(0)]
+    );
+    assert_eq!(
+        ids(&store.get_json("/containers?stack=shop").await),
+        [container_id(1), container_id(0)]
+    );
+    assert_eq!(
+        ids(&store
+            .get_json("/containers?stack=shop&service=shop_db")
+            .await),
+        [container_id(1)]
+    );
+    assert!(ids(&store.get_json("/containers?service=web").await).is_empty());
+    let one = store
+        .get_json(&format!("/containers/{}", container_id(0)))
+        .await;
+    assert_eq!(
+        (&one["service"], &one["task"], &one["stack"]),
+        (&json!("shop_web"), &json!("shop_web.0.x0"), &json!("shop"))
+    );
+    let plain = store
+        .get_json(&format!("/containers/{}", container_id(3)))
+        .await;
+    assert!(plain.get("service").is_none(), "{plain}");
+
+    // A later snapshot moves the container out of its service's list.
+    store.store(&snapshot(0, &at(10))).await;
+    assert!(ids(&store.get_json("/containers?service=shop_web").await).is_empty());
+}

@@ -7,6 +7,7 @@ mod helpers;
 mod history;
 mod listing;
 mod lookup;
+mod nodes;
 mod operations;
 mod page;
 mod posting;

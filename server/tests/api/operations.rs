@@ -4,7 +4,9 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{REPLICA, at, container_id, snapshot, spawn_store};
+use chrono::Utc;
+
+use crate::helpers::{REPLICA, at, container_id, node_report, snapshot, spawn_store};
 
 #[tokio::test]
 async fn health_and_readiness_name_the_replica() {
@@ -156,10 +158,13 @@ async fn the_openapi_document_describes_exactly_the_served_routes() {
         "GET /containers/{id}/history",
         "GET /healthz",
         "GET /metrics",
+        "GET /nodes",
+        "GET /nodes/{name}",
         "GET /openapi.json",
         "GET /readyz",
         "GET /replicas",
         "POST /containers",
+        "POST /nodes",
     ];
     assert_eq!(documented, served);
 
@@ -170,17 +175,32 @@ async fn the_openapi_document_describes_exactly_the_served_routes() {
         .find(|part| part.starts_with("/assets/"))
         .unwrap();
     let asset = script.trim_start_matches("/assets/");
+    let report = node_report("node-1", 30_000, &Utc::now().to_rfc3339());
+    let response = store
+        .http
+        .post(format!("{}/nodes", store.url))
+        .json(&report)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
     // Delete last, so that every other route still finds the container.
     for route in served.iter().skip(1).chain(&served[..1]) {
         let (method, path) = route.split_once(' ').unwrap();
         let path = path
             .replace("{id}", &container_id(1))
-            .replace("{file}", asset);
+            .replace("{file}", asset)
+            .replace("{name}", "node-1");
         let url = format!("{}{path}", store.url);
+        let body = if *route == "POST /nodes" {
+            &report
+        } else {
+            &snapshot(1, &at(1))
+        };
         let response = store
             .http
             .request(method.parse().unwrap(), url)
-            .json(&snapshot(1, &at(1)))
+            .json(body)
             .send()
             .await
             .unwrap();
@@ -200,6 +220,10 @@ async fn the_openapi_document_describes_exactly_the_served_routes() {
         "Replicas",
         "ReplicaStatus",
         "Lease",
+        "NodeReport",
+        "Node",
+        "Nodes",
+        "NodeStatus",
     ] {
         assert!(schemas.contains_key(name), "schema {name}");
     }
@@ -238,6 +262,20 @@ async fn the_openapi_document_states_the_constraints_the_store_enforces() {
         parameter(list, "get", "state")["$ref"],
         "#/components/schemas/ContainerState"
     );
+    for name in ["state", "node_status"] {
+        assert!(parameter(list, "get", name)["$ref"].is_string(), "{name}");
+    }
+    assert_eq!(
+        parameter("/nodes", "get", "status")["$ref"],
+        "#/components/schemas/NodeStatus"
+    );
+    let report = &document["components"]["schemas"]["NodeReport"]["properties"];
+    assert_eq!(report["report_interval_ms"]["minimum"], 100);
+    assert_eq!(report["report_interval_ms"]["maximum"], 86_400_000);
+    for text in ["node", "agent_version"] {
+        assert_eq!(report[text]["minLength"], 1, "{text}");
+        assert_eq!(report[text]["maxLength"], 255, "{text}");
+    }
     let history = "/containers/{id}/history";
     for name in ["since", "until"] {
         assert_eq!(parameter(history, "get", name)["format"], "date-time");

@@ -103,7 +103,8 @@ class FleetStep:
     start: FleetLags
     resync: FleetLags
     change: FleetLags
-    posts: int
+    posts: int  # of snapshots
+    node_reports: int
     snapshots: int
     bytes: int
     retries: int

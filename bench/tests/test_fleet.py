@@ -21,7 +21,7 @@ def step(agents, resync_p99, late=0):
     return {"agents": agents, "containers_per_agent": 50, "containers": agents * 50,
             "interval_ms": 5000, "intervals": 4, "within_interval": late == 0,
             "start": lags(30.0), "resync": lags(resync_p99, late), "change": lags(12.5),
-            "posts": 10, "snapshots": 1000, "bytes": 1_500_000, "retries": 0, "seconds": 25.5,
+            "posts": 10, "node_reports": 5, "snapshots": 1000, "bytes": 1_500_000, "retries": 0, "seconds": 25.5,
             "snapshots_per_second": agents * 10.0,
             "store_cpu_cores": 0.42, "simulator_cpu_cores": 0.11}
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 use container_info_wire::Snapshot;
 use container_info_wire::attestation::{Secret, Signed};
+use container_info_wire::nodes::NodeReport;
 use reqwest::StatusCode;
 use reqwest::header::CONTENT_TYPE;
 use tokio::time::{Instant, sleep, sleep_until};
@@ -46,7 +47,9 @@ pub(crate) struct Timed {
 #[derive(Default)]
 pub(crate) struct AgentRun {
     pub(crate) reports: Vec<Timed>,
+    /// Of snapshots, to `POST /containers`.
     pub(crate) posts: u64,
+    pub(crate) node_reports: u64,
     pub(crate) snapshots: u64,
     pub(crate) bytes: u64,
     pub(crate) retries: u64,
@@ -68,6 +71,7 @@ pub(crate) struct Agent {
     pub(crate) store: String,
     pub(crate) http: reqwest::Client,
     pub(crate) key: Arc<Secret>,
+    pub(crate) interval: Duration,
 }
 
 impl Agent {
@@ -102,6 +106,8 @@ impl Agent {
         Ok(run)
     }
 
+    /// Posts a report in full; a start or a resync goes with the node's report
+    /// first, as the agent says once per interval that its node is alive.
     async fn report(
         &self,
         kind: Kind,
@@ -109,11 +115,24 @@ impl Agent {
         snapshots: Vec<Snapshot>,
         run: &mut AgentRun,
     ) -> Result<(), FleetError> {
+        if kind != Kind::Change {
+            let mut node = NodeReport {
+                node: self.host.node.clone(),
+                agent_version: concat!("fleet-sim-", env!("CARGO_PKG_VERSION")).to_owned(),
+                report_interval_ms: u64::try_from(self.interval.as_millis()).unwrap_or(u64::MAX),
+                reported_at: Utc::now(),
+                attestation: None,
+            };
+            node.sign(&self.key);
+            let body = serde_json::to_vec(&node).expect("a node report serializes");
+            run.node_reports += 1;
+            self.post("nodes", body, run).await?;
+        }
         run.snapshots += snapshots.len() as u64;
         for body in batches(snapshots, &self.key) {
             run.bytes += body.len() as u64;
             run.posts += 1;
-            self.post(body, run).await?;
+            self.post("containers", body, run).await?;
         }
         run.reports.push(Timed {
             kind,
@@ -124,8 +143,8 @@ impl Agent {
 
     /// Posts until the store acknowledges, as the agent's sender retries; a
     /// refusal ends the run. Tries made again are counted.
-    async fn post(&self, body: Vec<u8>, run: &mut AgentRun) -> Result<(), FleetError> {
-        let url = format!("{}/containers", self.store);
+    async fn post(&self, route: &str, body: Vec<u8>, run: &mut AgentRun) -> Result<(), FleetError> {
+        let url = format!("{}/{route}", self.store);
         let mut backoff = FIRST_BACKOFF;
         let mut last = String::new();
         for attempt in 1..=ATTEMPTS {

@@ -12,6 +12,7 @@ const SERVICES: u32 = 12;
 const STACK: &str = "shop";
 
 pub(crate) struct Host {
+    pub(crate) node: String,
     containers: Vec<Snapshot>,
     rng: fastrand::Rng,
 }
@@ -25,6 +26,7 @@ impl Host {
             .map(|n| task(&node, &node_id, index, n, now))
             .collect();
         Self {
+            node,
             containers,
             rng: fastrand::Rng::with_seed(u64::from(index)),
         }

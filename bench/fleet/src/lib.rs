@@ -57,6 +57,7 @@ pub async fn run(config: &Config) -> Result<Outcome, FleetError> {
             store: config.stores[index as usize % config.stores.len()].clone(),
             http: http.clone(),
             key: key.clone(),
+            interval: config.interval,
         };
         agents.spawn(agent.run(plan, u64::from(index)));
     }

@@ -20,7 +20,10 @@ pub struct Outcome {
     pub start: Lags,
     pub resync: Lags,
     pub change: Lags,
+    /// Of snapshots, to `POST /containers`.
     pub posts: u64,
+    /// To `POST /nodes`, one with the start and with each resync.
+    pub node_reports: u64,
     pub snapshots: u64,
     /// Of all the request bodies.
     pub bytes: u64,
@@ -95,6 +98,7 @@ impl Outcome {
             resync,
             change,
             posts: sum(|run| run.posts),
+            node_reports: sum(|run| run.node_reports),
             snapshots,
             bytes: sum(|run| run.bytes),
             retries: sum(|run| run.retries),

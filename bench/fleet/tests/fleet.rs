@@ -1,11 +1,12 @@
 //! The simulated fleet against a real store with the agents' key: what it
-//! says it sent is what the store holds.
+//! says it sent is what the store holds, containers and nodes.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use container_info_fleet_sim::{Config, FleetError, run};
 use container_info_testkit::{KEY, Secrets, spawn_guarded_store};
+use container_info_wire::nodes::{NodeStatus, Nodes};
 use container_info_wire::{Page, StoredSnapshot};
 
 fn fleet(store: &str, key_file: std::path::PathBuf) -> Config {
@@ -38,6 +39,7 @@ async fn every_container_of_every_agent_lands_signed_by_its_node() {
         (3, 6, 6)
     );
     assert_eq!(outcome.posts, 9 * 2 + 6);
+    assert_eq!(outcome.node_reports, 9);
     assert_eq!(outcome.retries, 0);
     // Read from the file: one row per container, every snapshot in the history.
     assert_eq!(store.rows(), (360, 3 * 360 + 6));
@@ -65,6 +67,18 @@ async fn every_container_of_every_agent_lands_signed_by_its_node() {
             stored.attested_by.as_deref(),
             Some(stored.snapshot.node.as_str())
         );
+        assert_eq!(stored.node_status, Some(NodeStatus::Up));
+    }
+
+    let listed: Nodes = serde_json::from_value(store.get_json("/nodes").await).unwrap();
+    let names: BTreeSet<&str> = listed.items.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, nodes);
+    for node in &listed.items {
+        assert_eq!(
+            (node.status, node.attested, node.containers),
+            (NodeStatus::Up, true, 120)
+        );
+        assert_eq!(node.report_interval_ms, 400);
     }
 }
 
@@ -84,4 +98,6 @@ async fn a_store_with_another_key_refuses_the_first_report_and_the_run_stops() {
         other => panic!("{other}"),
     }
     assert_eq!(store.rows(), (0, 0));
+    let listed: Nodes = serde_json::from_value(store.get_json("/nodes").await).unwrap();
+    assert_eq!(listed.items, []);
 }

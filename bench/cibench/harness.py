@@ -193,6 +193,12 @@ class SignedReplicas:
         """User and system time the replicas have used so far, together."""
         return sum(cpu_seconds(p.proc.pid) for p in self.processes)
 
+    def waiting_seconds(self):
+        """Time the replicas' threads have spent ready to run but waiting for a
+        CPU, together: on a machine shared with other work, how much of it
+        the store could not get."""
+        return sum(waiting_seconds(p.proc.pid) for p in self.processes)
+
     def stop(self):
         for process in self.processes:
             process.stop()
@@ -205,6 +211,18 @@ def cpu_seconds(pid):
         # with the state (field 3); utime and stime are fields 14 and 15.
         fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def waiting_seconds(pid):
+    """Run-queue time of a running process's threads, from their schedstat
+    (time on a CPU, time waiting for one, time slices; in nanoseconds)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[1])
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # a thread that ended meanwhile
+    return total / 1e9
 
 
 def post_json(url, body):

@@ -100,14 +100,16 @@ def _fleet(fleet):
              f"{fleet.replicas} replicas on one file, a resync every {interval_s:g} s, "
              f"{first.intervals} intervals; lag from when a report was due until its last "
              "batch was acknowledged:", "",
-             "| agents | containers | snapshots/s | store CPU (cores) | simulator CPU (cores) "
-             "| resync lag p50 / p99 / max ms | change lag p99 ms | late | retries |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| agents | containers | snapshots/s | store CPU (cores) | store waiting for a CPU "
+             "(cores) | simulator CPU (cores) | resync lag p50 / p99 / max ms | change lag p99 ms "
+             "| late | retries |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for step in fleet.steps:
         r = step.resync
         late = step.start.late + r.late + step.change.late
         lines.append(f"| {step.agents} | {step.containers} | {step.snapshots_per_second:.0f} "
-                     f"| {step.store_cpu_cores:.2f} | {step.simulator_cpu_cores:.2f} "
+                     f"| {step.store_cpu_cores:.2f} | {step.store_cpu_wait_cores:.2f} "
+                     f"| {step.simulator_cpu_cores:.2f} "
                      f"| {r.p50_ms:.0f} / {r.p99_ms:.0f} / {r.max_ms:.0f} "
                      f"| {step.change.p99_ms:.0f} | {late} | {step.retries} |")
     best = fleet.largest_within

@@ -111,6 +111,7 @@ class FleetStep:
     seconds: float
     snapshots_per_second: float
     store_cpu_cores: float
+    store_cpu_wait_cores: float  # ready to run, waiting for a CPU
     simulator_cpu_cores: float
 
 

@@ -224,16 +224,19 @@ def fleet_step(agents, containers, interval, intervals, port):
         # The simulator is the only child waited for meanwhile: the growth of
         # the children's times is its own.
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        store_before, started = replicas.cpu_seconds(), time.perf_counter()
+        store_before, waited_before = replicas.cpu_seconds(), replicas.waiting_seconds()
+        started = time.perf_counter()
         run = subprocess.run(command, capture_output=True, text=True)
         wall = time.perf_counter() - started
         store_cpu = replicas.cpu_seconds() - store_before
+        store_waited = replicas.waiting_seconds() - waited_before
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if run.returncode != 0:
             raise SystemExit(f"{FLEET_SIM.name} failed: {run.stderr.strip()}")
         simulator_cpu = (after.ru_utime - children.ru_utime) + (after.ru_stime - children.ru_stime)
         return from_json(FleetStep, {**json.loads(run.stdout),
                                      "store_cpu_cores": round(store_cpu / wall, 2),
+                                     "store_cpu_wait_cores": round(store_waited / wall, 2),
                                      "simulator_cpu_cores": round(simulator_cpu / wall, 2)})
     finally:
         replicas.stop()

@@ -23,7 +23,7 @@ def step(agents, resync_p99, late=0):
             "start": lags(30.0), "resync": lags(resync_p99, late), "change": lags(12.5),
             "posts": 10, "node_reports": 5, "snapshots": 1000, "bytes": 1_500_000, "retries": 0, "seconds": 25.5,
             "snapshots_per_second": agents * 10.0,
-            "store_cpu_cores": 0.42, "simulator_cpu_cores": 0.11}
+            "store_cpu_cores": 0.42, "store_cpu_wait_cores": 1.5, "simulator_cpu_cores": 0.11}
 
 
 def fleet(*steps):
@@ -38,8 +38,8 @@ def rendered(fleet_json):
 class Fleet(unittest.TestCase):
     def test_the_largest_fleet_within_the_interval_is_named(self):
         lines = rendered(fleet(step(25, 80.0), step(50, 900.5), step(100, 7000.0, late=3)))
-        self.assertIn("| 50 | 2500 | 500 | 0.42 | 0.11 | 225 / 900 / 902 | 12 | 0 | 0 |", lines)
-        self.assertIn("| 100 | 5000 | 1000 | 0.42 | 0.11 | 1750 / 7000 / 7001 | 12 | 3 | 0 |", lines)
+        self.assertIn("| 50 | 2500 | 500 | 0.42 | 1.50 | 0.11 | 225 / 900 / 902 | 12 | 0 | 0 |", lines)
+        self.assertIn("| 100 | 5000 | 1000 | 0.42 | 1.50 | 0.11 | 1750 / 7000 / 7001 | 12 | 3 | 0 |", lines)
         self.assertEqual(lines[-1], "Largest fleet with every report within 5 s: 50 × 50 = 2500 "
                                     "containers (500 snapshots/s, store 0.42 cores, resync lag p99 900 ms)")
 

@@ -56,7 +56,7 @@ pub(crate) enum ApiError {
     },
 
     #[error(
-        "{action} needs the store's token: send `Authorization: Bearer <token>` (the client reads it from --token-file), or post a snapshot its agent signed"
+        "{action} needs the store's token: send `Authorization: Bearer <token>` (the client reads it from --token-file)"
     )]
     TokenRequired { action: &'static str },
     #[error("the Authorization header must be `Bearer <token>`")]

@@ -21,12 +21,7 @@ pub(crate) struct Posted {
 
 impl Posted {
     pub(crate) fn parse(body: &[u8]) -> Result<Self, ApiError> {
-        let value: Value =
-            serde_json::from_slice(body).map_err(|error| ApiError::MalformedJson {
-                message: error.to_string(),
-                line: error.line(),
-                column: error.column(),
-            })?;
+        let value = json_value(body)?;
         match value {
             Value::Object(_) => Ok(Self {
                 snapshots: vec![snapshot_at(value, None)?],
@@ -74,12 +69,7 @@ impl PostedNode {
             path: path.to_owned(),
             message,
         };
-        let value: Value =
-            serde_json::from_slice(body).map_err(|error| ApiError::MalformedJson {
-                message: error.to_string(),
-                line: error.line(),
-                column: error.column(),
-            })?;
+        let value = json_value(body)?;
         if !value.is_object() {
             return Err(invalid(
                 ".",
@@ -130,6 +120,14 @@ impl Receipt {
             attested,
         }
     }
+}
+
+fn json_value(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(body).map_err(|error| ApiError::MalformedJson {
+        message: error.to_string(),
+        line: error.line(),
+        column: error.column(),
+    })
 }
 
 fn snapshot_at(value: Value, index: Option<usize>) -> Result<Snapshot, ApiError> {

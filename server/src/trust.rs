@@ -42,7 +42,7 @@ impl Trust {
                     snapshot,
                     credential,
                     || posted.path_of(index),
-                    "writing a snapshot that no agent signed",
+                    "writing a snapshot that no agent signed (an agent-signed one needs none)",
                 )?;
                 Ok(attested.then(|| snapshot.node.clone()))
             })
@@ -60,7 +60,7 @@ impl Trust {
             report,
             credential,
             || "the node report".to_owned(),
-            "reporting a node without an agent's signature",
+            "reporting a node without an agent's signature (a signed report needs none)",
         )
     }
 
@@ -152,7 +152,10 @@ impl FromRequest for Reader {
             .is_some_and(|trust| trust.protect_reads);
         ready(if protected {
             Credential::of(request)
-                .and_then(|credential| credential.require("reading containers"))
+                .and_then(|credential| {
+                    credential
+                        .require("reading the containers and nodes of a store with --protect-reads")
+                })
                 .map(|()| Self)
         } else {
             Ok(Self)

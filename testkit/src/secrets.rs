@@ -10,7 +10,7 @@ use container_info_wire::nodes::NodeReport;
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::store::{TestStore, spawn_store_with};
+use crate::store::{Backend, TestStore, spawn_store_with};
 
 /// The store's token, in the file [`Secrets::token_file`].
 pub const TOKEN: &str = "operator-token-0123456789abcdef0123456789";
@@ -71,10 +71,11 @@ pub fn signed_node_report(report: Value, key: &str) -> Value {
 
 /// A store that has a token and the agents' key; `adjust` may change more.
 pub async fn spawn_guarded_store(
+    backend: Backend,
     adjust: impl FnOnce(&mut Config, &Secrets),
 ) -> (TestStore, Secrets) {
     let secrets = Secrets::new();
-    let store = spawn_store_with(|config| {
+    let store = spawn_store_with(backend, |config| {
         config.token_file = Some(secrets.token_file());
         config.signing_key_file = Some(secrets.key_file());
         adjust(config, &secrets);

@@ -15,7 +15,7 @@ use super::{CredentialFailures, StorageFailures};
 use crate::error::ApiError;
 use crate::ingest::{Posted, Receipt};
 use crate::query::{HistoryQuery, ListQuery, page_of, parse_id_prefix};
-use crate::storage::{Listed, Lookup, Store};
+use crate::storage::{Listed, Lookup, Storage};
 use crate::trust::{Credential, Reader, Trust};
 
 /// The name of this replica, as it answers in `X-Replica` and `received_by`.
@@ -70,7 +70,7 @@ pub(crate) async fn post_containers(
     posted: Posted,
     receipt: Receipt,
     trust: web::Data<Trust>,
-    store: web::Data<Store>,
+    store: web::Data<dyn Storage>,
 ) -> Result<HttpResponse, ApiError> {
     let attested = trust.attest(&posted, credential)?;
     let records = posted
@@ -106,10 +106,12 @@ pub(crate) async fn post_containers(
 pub(crate) async fn list_containers(
     _: Reader,
     query: web::Query<Vec<(String, String)>>,
-    store: web::Data<Store>,
+    store: web::Data<dyn Storage>,
 ) -> Result<HttpResponse, ApiError> {
     let query = ListQuery::parse(query.into_inner())?;
-    let rows = store.list(query.filter, query.before_seq, query.limit + 1)?;
+    let rows = store
+        .list(query.filter, query.before_seq, query.limit + 1)
+        .await?;
     Ok(page_response(rows, query.limit, false))
 }
 
@@ -217,9 +219,9 @@ enum LookupFailures {
 pub(crate) async fn get_container(
     _: Reader,
     path: web::Path<ContainerPath>,
-    store: web::Data<Store>,
+    store: web::Data<dyn Storage>,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, body) = find(&store, &path.id)?;
+    let (_, body) = find(store.get_ref(), &path.id).await?;
     Ok(HttpResponse::Ok()
         .content_type(header::ContentType::json())
         .body(body))
@@ -241,11 +243,11 @@ pub(crate) async fn container_history(
     _: Reader,
     path: web::Path<ContainerPath>,
     query: web::Query<Vec<(String, String)>>,
-    store: web::Data<Store>,
+    store: web::Data<dyn Storage>,
 ) -> Result<HttpResponse, ApiError> {
     let query = HistoryQuery::parse(query.into_inner())?;
-    let (id, _) = find(&store, &path.id)?;
-    let rows = store.history(&id, &query.range, query.limit + 1)?;
+    let (id, _) = find(store.get_ref(), &path.id).await?;
+    let rows = store.history(&id, &query.range, query.limit + 1).await?;
     Ok(page_response(rows, query.limit, true))
 }
 
@@ -264,10 +266,10 @@ pub(crate) async fn container_history(
 pub(crate) async fn delete_container(
     credential: Credential,
     path: web::Path<ContainerPath>,
-    store: web::Data<Store>,
+    store: web::Data<dyn Storage>,
 ) -> Result<HttpResponse, ApiError> {
     credential.require("deleting a container")?;
-    let (id, _) = find(&store, &path.id)?;
+    let (id, _) = find(store.get_ref(), &path.id).await?;
     if store.delete(id.clone()).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
@@ -277,9 +279,9 @@ pub(crate) async fn delete_container(
 }
 
 /// The full ID and latest record of the one container the ID or prefix names.
-fn find(store: &Store, given: &str) -> Result<(String, String), ApiError> {
+async fn find(store: &dyn Storage, given: &str) -> Result<(String, String), ApiError> {
     let prefix = parse_id_prefix(given)?;
-    match store.find(&prefix)? {
+    match store.find(&prefix).await? {
         Lookup::Found { id, body } => Ok((id, body)),
         Lookup::Missing => Err(ApiError::NoSuchContainer(prefix)),
         Lookup::Ambiguous(candidates) => Err(ApiError::AmbiguousPrefix { prefix, candidates }),

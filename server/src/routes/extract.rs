@@ -20,13 +20,7 @@ impl FromRequest for Posted {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        // Refused before a byte of the body is read.
-        let acceptable = require_json(request).and_then(|()| require_declared_length(request));
-        let payload = payload.take();
-        Box::pin(async move {
-            acceptable?;
-            Posted::parse(&read_body(payload).await?)
-        })
+        json_body(request, payload, Posted::parse)
     }
 }
 
@@ -36,13 +30,24 @@ impl FromRequest for PostedNode {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let acceptable = require_json(request).and_then(|()| require_declared_length(request));
-        let payload = payload.take();
-        Box::pin(async move {
-            acceptable?;
-            PostedNode::parse(&read_body(payload).await?)
-        })
+        json_body(request, payload, PostedNode::parse)
     }
+}
+
+/// A body declared as JSON and within the size limit, given to `parse`. A
+/// wrong type or a declared length over the limit is refused before a byte
+/// of the body is read.
+fn json_body<T: 'static>(
+    request: &HttpRequest,
+    payload: &mut Payload,
+    parse: fn(&[u8]) -> Result<T, ApiError>,
+) -> LocalBoxFuture<'static, Result<T, ApiError>> {
+    let acceptable = require_json(request).and_then(|()| require_declared_length(request));
+    let payload = payload.take();
+    Box::pin(async move {
+        acceptable?;
+        parse(&read_body(payload).await?)
+    })
 }
 
 /// When, by which replica, and from which peer a request was received.

@@ -31,7 +31,7 @@ pub(crate) enum StorageFailures {
     Failed(ErrorBody),
     #[response(
         status = 503,
-        description = "The database cannot be used now: busy, or its disk full or read-only. Nothing was changed; try again after `Retry-After` seconds.",
+        description = "The database cannot be used now: busy, unreachable, or its disk full or read-only. Nothing was changed (unless a database server went away after a commit and before confirming it); try again after `Retry-After` seconds: writes are idempotent, so a retry is safe.",
         headers(("Retry-After" = u32, description = "Seconds to wait before trying again"))
     )]
     Unavailable(ErrorBody),

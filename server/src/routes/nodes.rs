@@ -12,7 +12,7 @@ use super::{CredentialFailures, StorageFailures, from_ms};
 use crate::error::ApiError;
 use crate::ingest::{PostedNode, Receipt};
 use crate::query::NodesQuery;
-use crate::storage::{NodeRow, Store, now_ms};
+use crate::storage::{NodeRow, Storage};
 use crate::trust::{Credential, Reader, Trust};
 
 #[utoipa::path(
@@ -36,14 +36,14 @@ pub(crate) async fn report_node(
     posted: PostedNode,
     receipt: Receipt,
     trust: web::Data<Trust>,
-    store: web::Data<Store>,
+    store: web::Data<dyn Storage>,
 ) -> Result<web::Json<Node>, ApiError> {
     let PostedNode(report) = posted;
     let attested = trust.attest_node(&report, credential)?;
     store
         .report_node(receipt.node_row(&report, attested))
         .await?;
-    Ok(web::Json(one(&store, &report.node)?))
+    Ok(web::Json(one(store.get_ref(), &report.node).await?))
 }
 
 #[utoipa::path(
@@ -61,11 +61,11 @@ pub(crate) async fn report_node(
 pub(crate) async fn list_nodes(
     _: Reader,
     query: web::Query<Vec<(String, String)>>,
-    store: web::Data<Store>,
+    store: web::Data<dyn Storage>,
 ) -> Result<web::Json<Nodes>, ApiError> {
     let query = NodesQuery::parse(query.into_inner())?;
     Ok(web::Json(Nodes {
-        items: nodes(&store, None, query.status)?,
+        items: nodes(store.get_ref(), None, query.status).await?,
     }))
 }
 
@@ -108,26 +108,26 @@ enum NodeMissing {
 pub(crate) async fn get_node(
     _: Reader,
     path: web::Path<NodePath>,
-    store: web::Data<Store>,
+    store: web::Data<dyn Storage>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(one(&store, &path.name)?))
+    Ok(HttpResponse::Ok().json(one(store.get_ref(), &path.name).await?))
 }
 
-fn one(store: &Store, name: &str) -> Result<Node, ApiError> {
-    nodes(store, Some(name), None)?
+async fn one(store: &dyn Storage, name: &str) -> Result<Node, ApiError> {
+    nodes(store, Some(name), None)
+        .await?
         .pop()
         .ok_or_else(|| ApiError::NoSuchNode(name.to_owned()))
 }
 
 /// The nodes as `GET /nodes` answers them; the status page shows the same.
-pub(crate) fn nodes(
-    store: &Store,
+pub(crate) async fn nodes(
+    store: &dyn Storage,
     name: Option<&str>,
     status: Option<NodeStatus>,
 ) -> Result<Vec<Node>, ApiError> {
-    let now = now_ms();
-    Ok(store
-        .nodes(name)?
+    let (rows, now) = store.nodes(name).await?;
+    Ok(rows
         .into_iter()
         .map(|row| node(row, now))
         .filter(|node| status.is_none_or(|status| node.status == status))

@@ -5,7 +5,7 @@ use container_info_wire::replicas::{Lease, ReplicaRole, ReplicaStatus, Replicas}
 
 use super::{StorageFailures, from_ms};
 use crate::error::ApiError;
-use crate::storage::{ALIVE_WITHIN_MS, LeaseRow, ReplicaRow, Store, now_ms};
+use crate::storage::{ALIVE_WITHIN_MS, LeaseRow, ReplicaRow, RollCall, Storage};
 
 #[utoipa::path(
     tag = "replicas",
@@ -16,17 +16,20 @@ use crate::storage::{ALIVE_WITHIN_MS, LeaseRow, ReplicaRow, Store, now_ms};
 )]
 #[get("/replicas")]
 pub(crate) async fn list_replicas(
-    store: web::Data<Store>,
+    store: web::Data<dyn Storage>,
 ) -> Result<web::Json<Replicas>, ApiError> {
-    Ok(web::Json(roll_call(&store)?))
+    Ok(web::Json(roll_call(store.get_ref()).await?))
 }
 
 /// The roll call as `GET /replicas` answers it; the status page shows the same.
-pub(crate) fn roll_call(store: &Store) -> Result<Replicas, ApiError> {
-    let (rows, lease) = store.roll_call()?;
-    let now = now_ms();
+pub(crate) async fn roll_call(store: &dyn Storage) -> Result<Replicas, ApiError> {
+    let RollCall {
+        replicas,
+        lease,
+        now_ms: now,
+    } = store.roll_call().await?;
     let leader = lease.holder_at(now);
-    let items = rows
+    let items = replicas
         .into_iter()
         .map(|row| status(row, leader, now))
         .collect();

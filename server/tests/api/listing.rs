@@ -2,7 +2,7 @@ use std::collections::HashSet;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestStore, at, container_id, snapshot, spawn_store};
+use crate::helpers::{Backend, TestStore, at, both_backends, container_id, snapshot, spawn_store};
 
 fn ids(page: &Value) -> Vec<String> {
     page["items"]
@@ -27,9 +27,8 @@ async fn post_variety(store: &TestStore) {
     store.store(&json!(batch)).await;
 }
 
-#[tokio::test]
-async fn the_list_holds_the_latest_of_each_container_newest_first() {
-    let store = spawn_store().await;
+async fn the_list_holds_the_latest_of_each_container_newest_first(backend: Backend) {
+    let store = spawn_store(backend).await;
     for n in 0..3 {
         store.store(&snapshot(n, &at(n as u32))).await;
     }
@@ -46,9 +45,8 @@ async fn the_list_holds_the_latest_of_each_container_newest_first() {
     assert_eq!(page["next_cursor"], Value::Null);
 }
 
-#[tokio::test]
-async fn every_filter_narrows_the_list() {
-    let store = spawn_store().await;
+async fn every_filter_narrows_the_list(backend: Backend) {
+    let store = spawn_store(backend).await;
     post_variety(&store).await;
     let cases: [(&str, &[u64]); 8] = [
         ("node=node-a", &[4, 2, 0]),
@@ -69,9 +67,8 @@ async fn every_filter_narrows_the_list() {
     assert!(ids(&none).is_empty());
 }
 
-#[tokio::test]
-async fn pages_follow_each_other_without_gaps_or_repeats() {
-    let store = spawn_store().await;
+async fn pages_follow_each_other_without_gaps_or_repeats(backend: Backend) {
+    let store = spawn_store(backend).await;
     let batch: Vec<_> = (0..25).map(|n| snapshot(n, &at(n as u32))).collect();
     store.store(&json!(batch)).await;
 
@@ -94,9 +91,8 @@ async fn pages_follow_each_other_without_gaps_or_repeats() {
     assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 25);
 }
 
-#[tokio::test]
-async fn the_default_page_is_a_hundred() {
-    let store = spawn_store().await;
+async fn the_default_page_is_a_hundred(backend: Backend) {
+    let store = spawn_store(backend).await;
     let batch: Vec<_> = (0..101).map(|n| snapshot(n, &at(0))).collect();
     store.store(&json!(batch)).await;
 
@@ -112,9 +108,10 @@ async fn the_default_page_is_a_hundred() {
     assert_eq!(ids(&rest), [container_id(0)]);
 }
 
-#[tokio::test]
-async fn a_removed_container_leaves_the_list_keeps_its_history_and_is_listed_by_state() {
-    let store = spawn_store().await;
+async fn a_removed_container_leaves_the_list_keeps_its_history_and_is_listed_by_state(
+    backend: Backend,
+) {
+    let store = spawn_store(backend).await;
     store.store(&snapshot(0, &at(0))).await;
     store.store(&snapshot(1, &at(1))).await;
     let mut removed = snapshot(1, &at(2));
@@ -148,9 +145,8 @@ async fn a_removed_container_leaves_the_list_keeps_its_history_and_is_listed_by_
     );
 }
 
-#[tokio::test]
-async fn swarm_tasks_are_listed_by_service_and_by_stack() {
-    let store = spawn_store().await;
+async fn swarm_tasks_are_listed_by_service_and_by_stack(backend: Backend) {
+    let store = spawn_store(backend).await;
     let task = |n: u64, service: &str, stack: Option<&str>| {
         let mut body = snapshot(n, &at(n as u32));
         body["service"] = json!(service);
@@ -199,3 +195,12 @@ async fn swarm_tasks_are_listed_by_service_and_by_stack() {
     store.store(&snapshot(0, &at(10))).await;
     assert!(ids(&store.get_json("/containers?service=shop_web").await).is_empty());
 }
+
+both_backends!(
+    the_list_holds_the_latest_of_each_container_newest_first,
+    every_filter_narrows_the_list,
+    pages_follow_each_other_without_gaps_or_repeats,
+    the_default_page_is_a_hundred,
+    a_removed_container_leaves_the_list_keeps_its_history_and_is_listed_by_state,
+    swarm_tasks_are_listed_by_service_and_by_stack,
+);

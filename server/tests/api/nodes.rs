@@ -11,8 +11,8 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    KEY, TestStore, at, bearer, container_id, expect_error, node_report, signed,
-    signed_node_report, snapshot, spawn_guarded_store,
+    Backend, KEY, TestStore, at, bearer, both_backends, container_id, expect_error, node_report,
+    signed, signed_node_report, snapshot, spawn_guarded_store,
 };
 
 /// Now, as an agent writes `reported_at`.
@@ -68,16 +68,8 @@ async fn listed_status(store: &TestStore, query: &str) -> Vec<(String, Value)> {
         .collect()
 }
 
-/// Rows of the nodes table, read from the file rather than through the API.
-fn node_rows(store: &TestStore) -> i64 {
-    let conn = rusqlite::Connection::open(&store.database).unwrap();
-    conn.query_row("SELECT count(*) FROM nodes", [], |row| row.get(0))
-        .unwrap()
-}
-
-#[tokio::test]
-async fn a_signed_report_makes_its_node_up_and_marks_its_containers() {
-    let (store, _secrets) = spawn_guarded_store(|_, _| {}).await;
+async fn a_signed_report_makes_its_node_up_and_marks_its_containers(backend: Backend) {
+    let (store, _secrets) = spawn_guarded_store(backend, |_, _| {}).await;
     let taken = report(&store, &signed_report("node-1", 30_000, &now())).await;
     assert_eq!(taken.name, "node-1");
     assert_eq!(taken.status, NodeStatus::Up);
@@ -131,9 +123,10 @@ async fn a_signed_report_makes_its_node_up_and_marks_its_containers() {
     assert!(history["items"][0].get("node_status").is_none());
 }
 
-#[tokio::test]
-async fn a_node_is_stale_three_intervals_after_its_last_report_and_up_at_the_next() {
-    let (store, _secrets) = spawn_guarded_store(|_, _| {}).await;
+async fn a_node_is_stale_three_intervals_after_its_last_report_and_up_at_the_next(
+    backend: Backend,
+) {
+    let (store, _secrets) = spawn_guarded_store(backend, |_, _| {}).await;
     let interval = Duration::from_millis(300);
     let sent = Instant::now();
     report(&store, &signed_report("node-1", 300, &now())).await;
@@ -183,9 +176,8 @@ async fn a_node_is_stale_three_intervals_after_its_last_report_and_up_at_the_nex
     assert_eq!(up_nodes.items.len(), 1);
 }
 
-#[tokio::test]
-async fn a_replayed_or_older_report_changes_nothing() {
-    let (store, _secrets) = spawn_guarded_store(|_, _| {}).await;
+async fn a_replayed_or_older_report_changes_nothing(backend: Backend) {
+    let (store, _secrets) = spawn_guarded_store(backend, |_, _| {}).await;
     let first_sent = now();
     let first = report(&store, &signed_report("node-1", 300, &first_sent)).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -205,9 +197,10 @@ async fn a_replayed_or_older_report_changes_nothing() {
     assert!(later.last_report_at > first.last_report_at);
 }
 
-#[tokio::test]
-async fn an_unsigned_report_needs_the_token_and_a_bad_signature_is_refused_even_with_it() {
-    let (store, _secrets) = spawn_guarded_store(|_, _| {}).await;
+async fn an_unsigned_report_needs_the_token_and_a_bad_signature_is_refused_even_with_it(
+    backend: Backend,
+) {
+    let (store, _secrets) = spawn_guarded_store(backend, |_, _| {}).await;
     let unsigned = node_report("node-1", 30_000, &now());
     expect_error(
         post_node(&store, None, &unsigned).await,
@@ -228,7 +221,11 @@ async fn an_unsigned_report_needs_the_token_and_a_bad_signature_is_refused_even_
             error.error
         );
     }
-    assert_eq!(node_rows(&store), 0, "a refused report changes nothing");
+    assert_eq!(
+        store.count_rows("nodes").await,
+        0,
+        "a refused report changes nothing"
+    );
 
     let response = post_node(&store, Some(&bearer()), &unsigned).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -236,9 +233,8 @@ async fn an_unsigned_report_needs_the_token_and_a_bad_signature_is_refused_even_
     assert!(!taken.attested, "a token attests nothing");
 }
 
-#[tokio::test]
-async fn an_invalid_report_is_refused_with_its_field_named_and_changes_nothing() {
-    let (store, _secrets) = spawn_guarded_store(|_, _| {}).await;
+async fn an_invalid_report_is_refused_with_its_field_named_and_changes_nothing(backend: Backend) {
+    let (store, _secrets) = spawn_guarded_store(backend, |_, _| {}).await;
     let valid = node_report("node-1", 30_000, &now());
     let with = |field: &str, value: Value| {
         let mut body = valid.clone();
@@ -305,12 +301,15 @@ async fn an_invalid_report_is_refused_with_its_field_named_and_changes_nothing()
         .await
         .unwrap();
     expect_error(response, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
-    assert_eq!(node_rows(&store), 0, "a refused report changes nothing");
+    assert_eq!(
+        store.count_rows("nodes").await,
+        0,
+        "a refused report changes nothing"
+    );
 }
 
-#[tokio::test]
-async fn a_bad_nodes_query_names_its_parameter() {
-    let (store, _secrets) = spawn_guarded_store(|_, _| {}).await;
+async fn a_bad_nodes_query_names_its_parameter(backend: Backend) {
+    let (store, _secrets) = spawn_guarded_store(backend, |_, _| {}).await;
     for (query, parameter) in [
         ("?status=down", "status"),
         ("?status=up&status=up", "status"),
@@ -331,9 +330,9 @@ async fn a_bad_nodes_query_names_its_parameter() {
     assert_eq!(error.detail.unwrap()["parameter"], "node_status");
 }
 
-#[tokio::test]
-async fn with_protected_reads_nodes_need_the_token() {
-    let (store, _secrets) = spawn_guarded_store(|config, _| config.protect_reads = true).await;
+async fn with_protected_reads_nodes_need_the_token(backend: Backend) {
+    let (store, _secrets) =
+        spawn_guarded_store(backend, |config, _| config.protect_reads = true).await;
     report(&store, &signed_report("node-1", 30_000, &now())).await;
     for path in ["/nodes", "/nodes/node-1"] {
         expect_error(store.get(path).await, StatusCode::UNAUTHORIZED).await;
@@ -347,3 +346,13 @@ async fn with_protected_reads_nodes_need_the_token() {
         assert_eq!(response.status(), StatusCode::OK, "{path}");
     }
 }
+
+both_backends!(
+    a_signed_report_makes_its_node_up_and_marks_its_containers,
+    a_node_is_stale_three_intervals_after_its_last_report_and_up_at_the_next,
+    a_replayed_or_older_report_changes_nothing,
+    an_unsigned_report_needs_the_token_and_a_bad_signature_is_refused_even_with_it,
+    an_invalid_report_is_refused_with_its_field_named_and_changes_nothing,
+    a_bad_nodes_query_names_its_parameter,
+    with_protected_reads_nodes_need_the_token,
+);

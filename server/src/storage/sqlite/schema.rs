@@ -89,10 +89,15 @@ const MIGRATIONS: &[&str] = &[
         generation INTEGER NOT NULL
     );
     ",
-    // 4: fleet mode. A Swarm task's service and stack, for the list's filters
-    // (partial indexes: most containers have neither, and pay nothing); and
-    // one row per node whose agent reports.
+    // 4: fleet mode. The list leaves removed containers out unless asked for
+    // them by state, so its order needs only the others: under churn, removed
+    // containers would otherwise pile up between a page's rows. A Swarm task's
+    // service and stack, for the list's filters (partial indexes: most
+    // containers have neither, and pay nothing). One row per node whose agent
+    // reports.
     "
+    DROP INDEX containers_by_seq;
+    CREATE INDEX containers_current ON containers (seq) WHERE state != 'removed';
     ALTER TABLE containers ADD COLUMN service TEXT;
     ALTER TABLE containers ADD COLUMN stack TEXT;
     CREATE INDEX containers_by_service ON containers (service, seq) WHERE service IS NOT NULL;

@@ -6,8 +6,8 @@
 
 use rusqlite::{Connection, Transaction, params};
 
-/// A node is stale once this many of its report intervals pass without a report.
-pub(crate) const STALE_AFTER_INTERVALS: i64 = 3;
+use crate::storage::model::STALE_AFTER_INTERVALS;
+use crate::storage::{NodeReportRow, NodeRow};
 
 /// SQL for the node status of the container row `c` joined with its node `n`
 /// at the time bound to `?now` (in milliseconds): null when no agent reports
@@ -18,39 +18,6 @@ pub(super) fn status_sql(now: &str) -> String {
          WHEN n.last_report_ms + {STALE_AFTER_INTERVALS} * n.interval_ms <= {now} THEN 'stale' \
          ELSE 'up' END"
     )
-}
-
-/// What one report says, with how and when it arrived.
-#[derive(Debug)]
-pub(crate) struct NodeReportRow {
-    pub name: String,
-    pub agent_version: String,
-    pub interval_ms: i64,
-    /// The agent's clock, in the stored timestamp form: orders its reports.
-    pub reported_at: String,
-    pub reported_from: String,
-    pub attested: bool,
-}
-
-/// A node as read back.
-#[derive(Debug)]
-pub(crate) struct NodeRow {
-    pub name: String,
-    pub agent_version: String,
-    pub first_report_ms: i64,
-    pub last_report_ms: i64,
-    pub interval_ms: i64,
-    pub reported_from: String,
-    pub attested: bool,
-    /// Its containers that are not `removed`.
-    pub containers: i64,
-}
-
-impl NodeRow {
-    pub(crate) fn stale_at_ms(&self) -> i64 {
-        self.last_report_ms
-            .saturating_add(self.interval_ms.saturating_mul(STALE_AFTER_INTERVALS))
-    }
 }
 
 /// Takes a report, received at `now_ms` by the store's clock. A report no later

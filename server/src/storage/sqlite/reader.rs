@@ -1,60 +1,12 @@
 //! The read queries. Every list is keyset-paginated: one page costs the same
 //! however many rows the tables hold.
 
-use container_info_wire::ContainerState;
-use container_info_wire::nodes::NodeStatus;
 use rusqlite::types::Value;
 use rusqlite::{Connection, params, params_from_iter};
 
 use super::nodes;
-
-/// What `GET /containers` may be narrowed by; all given conditions must hold.
-#[derive(Debug, Default)]
-pub(crate) struct ContainerFilter {
-    pub node: Option<String>,
-    pub image: Option<String>,
-    /// None lists every state but `removed`: the list is of current containers.
-    pub state: Option<ContainerState>,
-    pub name_contains: Option<String>,
-    pub labels: Vec<(String, String)>,
-    pub service: Option<String>,
-    pub stack: Option<String>,
-    pub node_status: Option<NodeStatus>,
-}
-
-/// `since` inclusive, `until` exclusive; both in the stored timestamp form.
-#[derive(Debug, Default)]
-pub(crate) struct HistoryRange {
-    pub since: Option<String>,
-    pub until: Option<String>,
-    /// Continue after this (observed_at, seq), from a cursor.
-    pub before: Option<(String, i64)>,
-}
-
-/// A stored record and the keys that place it in its list.
-#[derive(Debug)]
-pub(crate) struct Listed {
-    pub seq: i64,
-    pub observed_at: String,
-    pub body: String,
-}
-
-pub(crate) enum Lookup {
-    Found {
-        id: String,
-        body: String,
-    },
-    Missing,
-    /// More than one container starts with the prefix: these, at most `MAX_CANDIDATES`.
-    Ambiguous(Vec<String>),
-}
-
-pub(crate) const MAX_CANDIDATES: usize = 10;
-
-pub(crate) struct RowCounts {
-    pub containers: i64,
-    pub snapshots: i64,
-}
+use crate::storage::model::MAX_CANDIDATES;
+use crate::storage::{ContainerFilter, HistoryRange, Listed, Lookup, RowCounts};
 
 fn listed(row: &rusqlite::Row<'_>) -> rusqlite::Result<Listed> {
     Ok(Listed {
@@ -119,7 +71,9 @@ pub(crate) fn list_latest(
     }
     match filter.state {
         Some(state) => condition("c.state = ?", &[state.as_str()]),
-        None => condition("c.state != ?", &[ContainerState::Removed.as_str()]),
+        // A literal, not a parameter: only then does SQLite know that the
+        // partial index of current containers applies.
+        None => condition("c.state != 'removed'", &[]),
     }
     if let Some(service) = &filter.service {
         condition("c.service = ?", &[service]);

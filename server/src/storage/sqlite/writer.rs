@@ -9,13 +9,14 @@
 
 use std::sync::Arc;
 
-use prometheus::{Histogram, IntCounter};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
-use super::nodes::{self, NodeReportRow};
-use super::replicas::{self, Claimed, Fenced, Heartbeat, LeaderWork, Term, now_ms};
-use super::{NewSnapshot, StorageError};
+use super::{nodes, replicas};
+use crate::storage::{
+    Claimed, Fenced, Heartbeat, LeaderWork, NewSnapshot, NodeReportRow, StorageError, Term,
+    WriterMetrics, now_ms,
+};
 
 /// More than this many requests in one commit only delays the first of them.
 const MAX_REQUESTS_PER_COMMIT: usize = 512;
@@ -135,13 +136,6 @@ pub(super) struct Writer {
     /// Checkpoints run while this writer runs, and stop with it.
     pub checkpoints: super::checkpointer::Checkpoints,
     pub turns: super::turns::WriteTurns,
-}
-
-pub(crate) struct WriterMetrics {
-    pub requests_per_commit: Histogram,
-    pub snapshots_written: IntCounter,
-    /// Leader-only work the database refused: the lease had moved on.
-    pub leader_writes_refused: IntCounter,
 }
 
 impl Writer {

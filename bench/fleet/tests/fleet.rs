@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use container_info_fleet_sim::{Config, FleetError, run};
-use container_info_testkit::{KEY, Secrets, spawn_guarded_store};
+use container_info_testkit::{Backend, KEY, Secrets, spawn_guarded_store};
 use container_info_wire::nodes::{NodeStatus, Nodes};
 use container_info_wire::{Page, StoredSnapshot};
 
@@ -24,7 +24,7 @@ fn fleet(store: &str, key_file: std::path::PathBuf) -> Config {
 
 #[tokio::test]
 async fn every_container_of_every_agent_lands_signed_by_its_node() {
-    let (store, secrets) = spawn_guarded_store(|_, _| {}).await;
+    let (store, secrets) = spawn_guarded_store(Backend::Sqlite, |_, _| {}).await;
     let outcome = run(&fleet(&store.url, secrets.key_file())).await.unwrap();
 
     // A start and two resyncs of 360 containers, and a change per agent per interval.
@@ -42,7 +42,7 @@ async fn every_container_of_every_agent_lands_signed_by_its_node() {
     assert_eq!(outcome.node_reports, 9);
     assert_eq!(outcome.retries, 0);
     // Read from the file: one row per container, every snapshot in the history.
-    assert_eq!(store.rows(), (360, 3 * 360 + 6));
+    assert_eq!(store.rows().await, (360, 3 * 360 + 6));
 
     let mut items = Vec::new();
     let mut cursor = String::new();
@@ -84,7 +84,7 @@ async fn every_container_of_every_agent_lands_signed_by_its_node() {
 
 #[tokio::test]
 async fn a_store_with_another_key_refuses_the_first_report_and_the_run_stops() {
-    let (store, _) = spawn_guarded_store(|_, _| {}).await;
+    let (store, _) = spawn_guarded_store(Backend::Sqlite, |_, _| {}).await;
     let other = Secrets::new();
     std::fs::write(other.path("other-key"), KEY.replace('0', "1")).unwrap();
     let error = run(&fleet(&store.url, other.path("other-key")))
@@ -97,7 +97,7 @@ async fn a_store_with_another_key_refuses_the_first_report_and_the_run_stops() {
         }
         other => panic!("{other}"),
     }
-    assert_eq!(store.rows(), (0, 0));
+    assert_eq!(store.rows().await, (0, 0));
     let listed: Nodes = serde_json::from_value(store.get_json("/nodes").await).unwrap();
     assert_eq!(listed.items, []);
 }

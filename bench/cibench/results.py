@@ -80,6 +80,25 @@ class FootprintResult:
 
 
 @dataclass(frozen=True)
+class IngestLoad:
+    """One load on the ingest figure's store, and the store's CPU time (user
+    and system, all its threads) while it ran."""
+    wrk: WrkResult
+    store_cpu_s: float
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """One replica holding `containers` containers: single-snapshot POSTs and
+    arrays of `batch`, in the same minutes, beside its /healthz."""
+    containers: int
+    batch: int
+    healthz: WrkResult
+    single: IngestLoad
+    arrays: IngestLoad
+
+
+@dataclass(frozen=True)
 class RunResults:
     seconds: int
     disk_fsync: Percentiles | None  # absent in runs saved before it was measured
@@ -88,6 +107,7 @@ class RunResults:
     baseline: BaselineResult
     agent: AgentResult
     footprint: FootprintResult
+    ingest: IngestResult | None  # absent in runs saved before it was measured
 
 
 def _key(f):
@@ -97,7 +117,9 @@ def _key(f):
 def to_json(value):
     """Plain JSON values, dataclass fields in their declared order."""
     if dataclasses.is_dataclass(value):
-        return {_key(f): to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        # A figure a run did not take is left out, as runs before it saved it.
+        return {_key(f): to_json(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if getattr(value, f.name) is not None}
     if isinstance(value, dict):
         return {k: to_json(v) for k, v in value.items()}
     if isinstance(value, list):

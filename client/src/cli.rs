@@ -18,8 +18,8 @@ and 5001 (store), which on a Swarm node reaches both.
 
 Exit codes: 0 done; 1 output or terminal failed; 2 bad usage or no address known;
 3 the agent or store is not responding or sent something unreadable; 4 it refused
-the request (4xx, e.g. no such container); 5 it failed (5xx); 6 ping: not everyone
-answered.";
+the request (4xx, e.g. no such container or node); 5 it failed (5xx); 6 ping: not
+everyone answered.";
 
 #[derive(Debug, Parser)]
 #[command(

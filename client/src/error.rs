@@ -34,6 +34,11 @@ pub(crate) enum ClientError {
         url: String,
         reason: String,
     },
+    /// A 404 for one node: said with the name, and how to find the right one.
+    #[error(
+        "GET {url}: no node {name:?} has reported to the store (404 Not Found); `nodes` lists those that have"
+    )]
+    NoSuchNode { name: String, url: String },
     #[error("{0}")]
     Usage(String),
     #[error("{missing} of {total} did not answer: {}", urls.join(", "))]
@@ -57,6 +62,7 @@ impl ClientError {
             Self::Output(_) | Self::Terminal(_) | Self::Runtime(_) => 1,
             Self::Usage(_) | Self::NoAddress { .. } => 2,
             Self::Unreachable { .. } | Self::BadAnswer { .. } => 3,
+            Self::NoSuchNode { .. } => 4,
             Self::Refused { status, .. } if status.is_client_error() => 4,
             Self::Refused { .. } => 5,
             Self::NotAllAnswered { .. } => 6,

@@ -348,6 +348,7 @@ fn save_history(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use container_info_wire::nodes::NodeStatus;
 
     #[test]
     fn unknown_commands_get_the_nearest_and_the_list() {
@@ -356,7 +357,7 @@ mod tests {
         };
         assert!(message.contains("did you mean \"get\"?"), "{message}");
         for name in [
-            "post", "get", "history", "whoami", "ping", "help", "exit", "quit",
+            "post", "get", "history", "nodes", "whoami", "ping", "help", "exit", "quit",
         ] {
             assert!(message.contains(name), "{name} missing from: {message}");
         }
@@ -364,6 +365,57 @@ mod tests {
             panic!("wohami is no command");
         };
         assert!(message.contains("did you mean \"whoami\"?"), "{message}");
+        let Line::Wrong(message) = parse("nodse") else {
+            panic!("nodse is no command");
+        };
+        assert!(message.contains("did you mean \"nodes\"?"), "{message}");
+    }
+
+    #[test]
+    fn nodes_parses_a_name_or_a_status_but_not_both() {
+        let Line::Run(command) = parse("nodes --status stale --json") else {
+            panic!("a valid nodes");
+        };
+        let Command::Nodes(nodes) = *command else {
+            panic!("parsed as another command");
+        };
+        assert_eq!(
+            (nodes.name, nodes.status, nodes.json),
+            (None, Some(NodeStatus::Stale), true)
+        );
+        let Line::Run(command) = parse("nodes worker-1") else {
+            panic!("a valid nodes");
+        };
+        let Command::Nodes(nodes) = *command else {
+            panic!("parsed as another command");
+        };
+        assert_eq!(nodes.name.as_deref(), Some("worker-1"));
+        let Line::Wrong(message) = parse("nodes --status down") else {
+            panic!("down is no node status");
+        };
+        assert!(
+            message.contains("[possible values: up, stale]"),
+            "{message}"
+        );
+        let Line::Wrong(message) = parse("nodes worker-1 --status up") else {
+            panic!("a name and a status filter together");
+        };
+        assert!(message.contains("cannot be used with"), "{message}");
+    }
+
+    #[test]
+    fn completion_and_hints_know_nodes() {
+        let helper = PromptHelper {
+            names: commands().into_iter().map(|(name, _)| name).collect(),
+            color: false,
+        };
+        let history = DefaultHistory::new();
+        let context = Context::new(&history);
+        assert_eq!(
+            helper.complete("no", 2, &context).unwrap(),
+            (0, vec!["nodes".to_owned()])
+        );
+        assert_eq!(helper.hint("nod", 3, &context).as_deref(), Some("es"));
     }
 
     #[test]
@@ -382,6 +434,25 @@ mod tests {
             panic!("sleeping is no state");
         };
         assert!(message.contains("sleeping"), "{message}");
+        assert!(
+            message.contains("removed"),
+            "the states are listed: {message}"
+        );
+        let Line::Run(command) = parse("get --service shop_web --stack shop --node-status up")
+        else {
+            panic!("a valid get");
+        };
+        let Command::Get(get) = *command else {
+            panic!("parsed as another command");
+        };
+        assert_eq!(
+            (
+                get.service.as_deref(),
+                get.stack.as_deref(),
+                get.node_status
+            ),
+            (Some("shop_web"), Some("shop"), Some(NodeStatus::Up))
+        );
     }
 
     #[test]

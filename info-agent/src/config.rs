@@ -135,8 +135,10 @@ pub struct Config {
     pub report_to: Vec<String>,
 
     /// How often to report every container again with fresh stats, such as
-    /// `30s`, `500ms` or `2m`; also the longest wait between retries to a store
-    /// that is away.
+    /// `30s`, `500ms` or `2m` (from 100ms to a day); also how often the agent tells
+    /// each store its node is alive (a store marks the node stale after three
+    /// intervals without a word), and the longest wait between retries to a
+    /// store that is away.
     #[arg(
         long,
         env = "CONTAINER_INFO_REPORT_INTERVAL",
@@ -161,6 +163,42 @@ pub struct Config {
         default_value_t = 64 * 1024 * 1024
     )]
     pub outbox_max_bytes: u64,
+
+    /// Fleet mode reports only the containers carrying any of these labels:
+    /// KEY, with any value, or KEY=VALUE, with exactly that value (KEY= is the
+    /// empty value); without it, every container. Labels are immutable, so a
+    /// container is in or out for its whole life; one the stores hold for this
+    /// node that is out (the agent restarted with another selection) is
+    /// reported `removed` at the agent's start, like a container removed while
+    /// it was down. A key that --redact-label hides is refused: the selection
+    /// reads what a snapshot shows, so that a store's reader can tell why a
+    /// container is there. Repeatable; the environment variable takes a
+    /// comma-separated list (a value cannot hold a comma).
+    #[arg(
+        long = "report-label",
+        value_name = "KEY[=VALUE]",
+        env = "CONTAINER_INFO_REPORT_LABEL",
+        value_delimiter = ',',
+        requires = "report_to",
+        value_parser = parse_report_label
+    )]
+    pub report_label: Vec<ReportLabel>,
+}
+
+/// A label a container must carry to be reported (`--report-label`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportLabel {
+    pub key: String,
+    /// `None`: any value.
+    pub value: Option<String>,
+}
+
+impl ReportLabel {
+    pub(crate) fn matches(&self, labels: &std::collections::BTreeMap<String, String>) -> bool {
+        labels
+            .get(&self.key)
+            .is_some_and(|value| self.value.as_ref().is_none_or(|wanted| wanted == value))
+    }
 }
 
 impl Config {
@@ -182,6 +220,23 @@ fn parse_store_url(raw: &str) -> Result<String, String> {
     Ok(raw.trim_end_matches('/').to_owned())
 }
 
+/// `KEY` or `KEY=VALUE`, split at the first `=`: a key holds no `=`, a value may.
+fn parse_report_label(raw: &str) -> Result<ReportLabel, String> {
+    let (key, value) = match raw.split_once('=') {
+        Some((key, value)) => (key, Some(value.to_owned())),
+        None => (raw, None),
+    };
+    if key.trim().is_empty() {
+        return Err(format!(
+            "{raw:?} has no label key: give KEY or KEY=VALUE, such as com.example.report=yes"
+        ));
+    }
+    Ok(ReportLabel {
+        key: key.to_owned(),
+        value,
+    })
+}
+
 /// A number and a unit: `ms`, `s`, `m` or `h`.
 fn parse_duration(raw: &str) -> Result<Duration, String> {
     let invalid = || format!("{raw:?} is not a duration such as 30s, 500ms, 2m or 1h");
@@ -197,8 +252,12 @@ fn parse_duration(raw: &str) -> Result<Duration, String> {
         "h" => Duration::from_secs(number * 3600),
         _ => return Err(invalid()),
     };
-    if duration.is_zero() {
-        return Err(format!("{raw:?}: the interval must be longer than zero"));
+    // What a store takes as a node report's interval: shorter would have a
+    // node stale between two packets, longer says little about it.
+    if !(Duration::from_millis(100)..=Duration::from_secs(24 * 3600)).contains(&duration) {
+        return Err(format!(
+            "{raw:?}: the interval must be from 100ms to a day (24h)"
+        ));
     }
     Ok(duration)
 }
@@ -237,7 +296,7 @@ mod tests {
         assert_eq!(config.listen, "0.0.0.0:5002".parse().unwrap());
         assert!(config.allow_from.is_empty() && config.redact_label.is_empty());
         assert!(config.token_file.is_none() && !config.trust_loopback);
-        assert!(config.report_to.is_empty());
+        assert!(config.report_to.is_empty() && config.report_label.is_empty());
         assert_eq!(config.report_interval, Duration::from_secs(30));
     }
 
@@ -261,10 +320,66 @@ mod tests {
         assert!(
             Cli::try_parse_from(["agent", "--report-to", "store:5001", "--outbox", "/o"]).is_err()
         );
-        for wrong in ["30", "0s", "s", "1d", "-1s"] {
+        for wrong in ["30", "0s", "99ms", "s", "1d", "-1s", "25h", "86400001ms"] {
             assert!(parse_duration(wrong).is_err(), "{wrong}");
         }
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86400)));
+        assert_eq!(parse_duration("100ms"), Ok(Duration::from_millis(100)));
+    }
+
+    #[test]
+    fn report_label_takes_keys_and_key_values_and_refuses_an_empty_key() {
+        let config = Cli::parse_from([
+            "agent",
+            "--report-label",
+            "com.example.report",
+            "--report-label",
+            "tier=web=1,team=",
+            "--report-to",
+            "http://store:5001",
+            "--outbox",
+            "/o",
+        ])
+        .config;
+        let label = |key: &str, value: Option<&str>| ReportLabel {
+            key: key.into(),
+            value: value.map(str::to_owned),
+        };
+        assert_eq!(
+            config.report_label,
+            [
+                label("com.example.report", None),
+                label("tier", Some("web=1")),
+                label("team", Some("")),
+            ]
+        );
+        for wrong in ["", "=x", " =x", "a,=b"] {
+            let refused = Cli::try_parse_from([
+                "agent",
+                "--report-label",
+                wrong,
+                "--report-to",
+                "http://store:5001",
+                "--outbox",
+                "/o",
+            ])
+            .unwrap_err();
+            assert!(
+                refused.to_string().contains("has no label key"),
+                "{wrong:?}: {refused}"
+            );
+        }
+        assert!(Cli::try_parse_from(["agent", "--report-label", "team"]).is_err());
+        let labels = [
+            ("team".to_owned(), String::new()),
+            ("tier".into(), "db".into()),
+        ]
+        .into();
+        assert!(label("team", None).matches(&labels));
+        assert!(label("team", Some("")).matches(&labels));
+        assert!(!label("tier", Some("web")).matches(&labels));
+        assert!(!label("zone", None).matches(&labels));
     }
 
     #[test]

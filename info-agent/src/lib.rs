@@ -9,7 +9,8 @@
 //! (its reads, turned into the agent's types by `engine::convert`). The inventory
 //! finds callers with an `address_index` and derives `stats`; `error`, `metrics`,
 //! `redaction` and `config` depend on no other module. In fleet mode, `report`
-//! reads the inventory too and posts it to the stores through an outbox on disk.
+//! reads the inventory too and posts it to the stores through an outbox on disk,
+//! and tells each store, directly, that the node is alive.
 
 pub(crate) mod access;
 pub(crate) mod address_index;

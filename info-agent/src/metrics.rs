@@ -18,6 +18,8 @@ pub(crate) struct Metrics {
     pub(crate) refused: IntCounterVec,
     pub(crate) outbox_dropped: IntCounterVec,
     pub(crate) outbox_bytes: IntGaugeVec,
+    pub(crate) node_reports: IntCounterVec,
+    pub(crate) node_report_failures: IntCounterVec,
 }
 
 impl Metrics {
@@ -81,6 +83,21 @@ impl Metrics {
             ),
             &["store"],
         )?;
+        let node_reports = IntCounterVec::new(
+            Opts::new(
+                "node_reports_total",
+                "Node reports (this node is alive) a store took, by store (fleet mode)",
+            ),
+            &["store"],
+        )?;
+        let node_report_failures = IntCounterVec::new(
+            Opts::new(
+                "node_report_failures_total",
+                "Node reports a store did not take (no answer, or a refusal), by store; \
+                 they are not sent again",
+            ),
+            &["store"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(request_seconds.clone()))?;
         registry.register(Box::new(engine_up.clone()))?;
@@ -92,6 +109,8 @@ impl Metrics {
         registry.register(Box::new(refused.clone()))?;
         registry.register(Box::new(outbox_dropped.clone()))?;
         registry.register(Box::new(outbox_bytes.clone()))?;
+        registry.register(Box::new(node_reports.clone()))?;
+        registry.register(Box::new(node_report_failures.clone()))?;
         Ok(Self {
             registry,
             requests,
@@ -105,6 +124,8 @@ impl Metrics {
             refused,
             outbox_dropped,
             outbox_bytes,
+            node_reports,
+            node_report_failures,
         })
     }
 

@@ -44,6 +44,17 @@ impl Application {
         let redactor =
             LabelRedactor::new(&config.redact_label).context("invalid --redact-label pattern")?;
         let policy = access_policy(&config)?;
+        if let Some(hidden) = config
+            .report_label
+            .iter()
+            .find(|label| redactor.is_redacted(&label.key))
+        {
+            anyhow::bail!(
+                "--report-label {key}: --redact-label hides the label {key:?}, and the agent \
+                 selects what to report by what a snapshot shows; drop one of the two",
+                key = hidden.key
+            );
+        }
         let (engine, node) = connect(&config).await?;
         let metrics = Arc::new(Metrics::new().context("could not register the metrics")?);
         let (watcher, inventory, mut background) =
@@ -72,6 +83,7 @@ impl Application {
                 interval: config.report_interval,
                 outbox,
                 outbox_max_bytes: config.outbox_max_bytes,
+                selection: report::Selection::new(&config.report_label),
             };
             background.0.extend(report::start(
                 settings,

@@ -1,8 +1,8 @@
-// The status page's script: keeps the server-rendered page current from the
-// store's public JSON API (the same routes every other reader uses), pages by
-// cursor in place, and opens a container's detail and history. Everything a
-// snapshot says goes into the page as text (textContent, attributes), never
-// as markup.
+// The status page's script: keeps the server-rendered page (replicas, nodes,
+// containers) current from the store's public JSON API (the same routes every
+// other reader uses), pages by cursor in place, and opens a container's
+// detail and history. Everything a snapshot or a node's report says goes into
+// the page as text (textContent, attributes), never as markup.
 "use strict";
 
 const REFRESH_MS = 3000;
@@ -64,6 +64,13 @@ function age(iso) {
   return seconds < 60 ? seconds.toFixed(1) + " s ago" : Math.round(seconds / 60) + " min ago";
 }
 
+// As the server says it (page.rs, `interval`).
+function interval(ms) {
+  if (ms < 1000) return ms + " ms";
+  if (ms < 60000 || ms % 60000 !== 0) return ms / 1000 + " s";
+  return ms / 60000 + " min";
+}
+
 function mib(bytes) {
   return (bytes / (1024 * 1024)).toFixed(1) + " MiB";
 }
@@ -94,6 +101,30 @@ function renderReplicas(replicas) {
     ", duration " + lease.duration_seconds + " s";
 }
 
+// The nodes
+
+// The status in words, not by colour alone (as page.rs, `node_status`).
+function nodeStatus(status) {
+  return status === "stale"
+    ? el("span", { class: "badge stale", title: "Its agent stopped reporting: what the page shows of it may be out of date" }, "stale")
+    : el("span", { class: "badge up" }, status);
+}
+
+function renderNodes(nodes) {
+  const rows = nodes.items.map((node) =>
+    el("tr", { "data-node": node.name, "data-status": node.status },
+      el("td", {}, el("a", { href: "/?" + new URLSearchParams({ node: node.name }) }, node.name)),
+      el("td", {}, nodeStatus(node.status)),
+      el("td", { class: "num" }, node.containers),
+      el("td", { title: node.last_report_at }, age(node.last_report_at)),
+      el("td", {}, node.agent_version),
+      el("td", { class: "num" }, interval(node.report_interval_ms))));
+  if (rows.length === 0) {
+    rows.push(el("tr", { class: "empty" }, el("td", { colspan: 6 }, "No agent has reported its node.")));
+  }
+  document.querySelector("#node-table tbody").replaceChildren(...rows);
+}
+
 // The containers
 
 function containersPath() {
@@ -106,10 +137,12 @@ function containersPath() {
 function renderContainers(result) {
   const rows = result.items.map((item) => {
     const stats = item.stats;
-    const row = el("tr", { "data-id": item.id, class: item.id === page.selected ? "selected" : null },
+    const stale = item.node_status === "stale";
+    const classes = [item.id === page.selected ? "selected" : "", stale ? "stale-node" : ""].join(" ").trim();
+    const row = el("tr", { "data-id": item.id, class: classes || null },
       el("td", {}, el("a", { class: "open", href: "/containers/" + item.id }, item.name)),
       el("td", {}, el("span", { class: "state " + item.state }, item.state)),
-      el("td", {}, item.node),
+      el("td", {}, item.node, stale ? " " : null, stale ? nodeStatus("stale") : null),
       el("td", {}, item.image),
       el("td", { class: "num" }, stats ? stats.cpu_percent.toFixed(1) + " %" : ""),
       el("td", { class: "num" }, stats ? mib(stats.memory_usage_bytes) : ""),
@@ -218,13 +251,20 @@ function renderDetail(record, history) {
   });
   const fields = [
     ["ID", record.id], ["Image", record.image], ["Image ID", record.image_id],
-    ["Node", record.node], ["State", record.state], ["Created", shortTime(record.created)],
+    ["Node", record.node + (record.node_status ? " (" + record.node_status + ")" : "")],
+    ["Service", record.service], ["Task", record.task], ["Stack", record.stack],
+    ["State", record.state], ["Created", shortTime(record.created)],
     ["Started", shortTime(record.started_at)], ["Observed", shortTime(record.observed_at)],
     ["Received", shortTime(record.received_at) + " by " + record.received_by + " from " + record.reporter_addr],
     ["Attested by", record.attested_by || "no agent's signature"],
   ];
   const list = el("dl", {});
-  for (const [name, value] of fields) list.append(el("dt", {}, name), el("dd", {}, value || ""));
+  // Service, task and stack are a Swarm task's only.
+  const optional = ["Service", "Task", "Stack"];
+  for (const [name, value] of fields) {
+    if (!value && optional.includes(name)) continue;
+    list.append(el("dt", {}, name), el("dd", {}, value || ""));
+  }
   for (const [network, address] of Object.entries(record.networks || {})) {
     list.append(el("dt", {}, "Network " + network),
       el("dd", {}, [address.ip_address, address.ipv6_address, "gateway " + address.gateway].filter(Boolean).join(", ")));
@@ -288,16 +328,16 @@ async function refresh() {
   const current = ++page.refreshes;
   const readable = !page.protected || page.token;
   try {
-    const [replicas, containers] = await Promise.all([
+    const [replicas, nodes, containers] = await Promise.all([
       api("/replicas"),
+      readable ? api("/nodes") : null,
       readable ? api(containersPath()) : null,
     ]);
     if (current !== page.refreshes) return;
     renderReplicas(replicas);
     if (containers) {
-      document.getElementById("container-view").hidden = false;
-      document.getElementById("protected")?.setAttribute("hidden", "");
-      document.getElementById("token-form")?.setAttribute("hidden", "");
+      showReadable(true);
+      renderNodes(nodes);
       renderContainers(containers);
     }
     if (page.selected) await loadDetail(page.selected);
@@ -316,8 +356,17 @@ async function refresh() {
   page.timer = setTimeout(refresh, REFRESH_MS);
 }
 
+// What a protected store shows only to a holder of its token, or the form
+// that asks for it.
+function showReadable(readable) {
+  document.getElementById("nodes").hidden = !readable;
+  document.getElementById("containers").hidden = !readable;
+  const access = document.getElementById("access");
+  if (access) access.hidden = readable;
+}
+
 function askForToken() {
-  document.getElementById("container-view").hidden = true;
+  showReadable(false);
   document.getElementById("token-form").hidden = false;
 }
 

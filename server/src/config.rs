@@ -10,10 +10,10 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "container-info-server",
     version,
-    about = "The container-info store: a REST API on port 5001 that keeps container snapshots in one SQLite file.",
-    long_about = "The container-info store: a REST API on port 5001 that keeps container snapshots in one SQLite file.\n\n\
-        Several replicas (say, a Docker Swarm service with 3 replicas) may share the same file on one host: \
-        writes are serialized by SQLite, and a 2xx answer to a write means it is on disk. \
+    about = "The container-info store: a REST API on port 5001 that keeps container snapshots in one SQLite file or a PostgreSQL database.",
+    long_about = "The container-info store: a REST API on port 5001 that keeps container snapshots in one SQLite file or a PostgreSQL database.\n\n\
+        Several replicas (say, a Docker Swarm service with 3 replicas) may share the same SQLite file on one host, \
+        or the same PostgreSQL database from any host; a 2xx answer to a write means it is on disk. \
         The API is described at /openapi.json."
 )]
 pub struct Cli {
@@ -40,14 +40,21 @@ pub struct Config {
     #[arg(long, env = "CONTAINER_INFO_LISTEN", default_value = "[::]:5001")]
     pub listen: SocketAddr,
 
-    /// The SQLite database file; its folder is created if missing. Every replica
-    /// must be given the same file, on a local filesystem of the same host.
+    /// Where the store keeps its data: a path, for a SQLite file (its folder is
+    /// created if missing; every replica must be given the same file, on a
+    /// local filesystem of the same host), or a `postgres://` (or
+    /// `postgresql://`) URL, such as postgres://user:password@db-host/container_info,
+    /// for a PostgreSQL database that replicas on any host share.
     #[arg(
         long,
         env = "CONTAINER_INFO_DATABASE",
-        default_value = "./data/container-info.db"
+        default_value = "./data/container-info.db",
+        value_name = "PATH|URL",
+        value_parser = DatabaseParser,
+        // The URL may hold a password: never shown in --help's defaults or in errors.
+        hide_env_values = true
     )]
-    pub database: PathBuf,
+    pub database: Database,
 
     /// The name this replica gives in the X-Replica header and in `received_by`
     /// [default: the host name].
@@ -222,6 +229,133 @@ fn parse_host_port(given: &str) -> Result<String, String> {
     Ok(given.to_owned())
 }
 
+/// The database the store uses, told apart by its form: a URL of PostgreSQL's
+/// scheme, or else a SQLite file's path.
+#[derive(Debug, Clone)]
+pub enum Database {
+    Sqlite(PathBuf),
+    Postgres(PostgresUrl),
+}
+
+impl Database {
+    fn parse(given: &str) -> Result<Self, String> {
+        if given.starts_with("postgres://") || given.starts_with("postgresql://") {
+            return PostgresUrl::parse(given).map(Self::Postgres);
+        }
+        if let Some((scheme, _)) = given.split_once("://") {
+            return Err(format!(
+                "{scheme}:// is not a database this store can use: give a SQLite file's path or a postgres:// URL"
+            ));
+        }
+        if given.is_empty() {
+            return Err(
+                "the database is empty: give a SQLite file's path or a postgres:// URL".to_owned(),
+            );
+        }
+        Ok(Self::Sqlite(PathBuf::from(given)))
+    }
+}
+
+/// Parses `--database` with errors that never repeat what was given: clap's
+/// own would, and a URL may hold a password.
+#[derive(Clone)]
+struct DatabaseParser;
+
+impl clap::builder::TypedValueParser for DatabaseParser {
+    type Value = Database;
+
+    fn parse_ref(
+        &self,
+        command: &clap::Command,
+        _: Option<&clap::Arg>,
+        given: &std::ffi::OsStr,
+    ) -> Result<Database, clap::Error> {
+        let refuse = |message: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid --database: {message}\n"),
+            )
+            .with_cmd(command)
+        };
+        let given = given
+            .to_str()
+            .ok_or_else(|| refuse("it is not UTF-8".to_owned()))?;
+        Database::parse(given).map_err(refuse)
+    }
+}
+
+impl From<PathBuf> for Database {
+    fn from(path: PathBuf) -> Self {
+        Self::Sqlite(path)
+    }
+}
+
+/// What the store may say about its database: a PostgreSQL URL without its
+/// password.
+impl std::fmt::Display for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(path) => path.display().fmt(f),
+            Self::Postgres(url) => url.shown.fmt(f),
+        }
+    }
+}
+
+/// A PostgreSQL connection URL, parsed once at start. It may hold a password:
+/// its `Debug` and `Display` show the URL without it.
+#[derive(Clone)]
+pub struct PostgresUrl {
+    /// Boxed: it is ten times the size of a path.
+    config: Box<tokio_postgres::Config>,
+    /// The URL without its password, for the log and for errors.
+    shown: String,
+}
+
+impl PostgresUrl {
+    pub fn parse(given: &str) -> Result<Self, String> {
+        // tokio-postgres's parse errors name the option at fault, never the
+        // value: the password cannot leak through them.
+        let config: tokio_postgres::Config = given.parse().map_err(
+            |error: tokio_postgres::Error| match std::error::Error::source(&error) {
+                Some(cause) => format!("the PostgreSQL URL is not valid: {cause}"),
+                None => format!("the PostgreSQL URL is not valid: {error}"),
+            },
+        )?;
+        let hosts = config
+            .get_hosts()
+            .iter()
+            .zip(config.get_ports().iter().chain(std::iter::repeat(&5432)))
+            .map(|(host, port)| match host {
+                tokio_postgres::config::Host::Tcp(name) => format!("{name}:{port}"),
+                tokio_postgres::config::Host::Unix(folder) => {
+                    format!("[{}]:{port}", folder.display())
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        let user = config.get_user().unwrap_or_default();
+        let shown = format!(
+            "postgres://{user}@{hosts}/{}",
+            config.get_dbname().unwrap_or(user)
+        );
+        Ok(Self {
+            config: Box::new(config),
+            shown,
+        })
+    }
+
+    /// The connection settings, as tokio-postgres takes them.
+    pub fn tokio_config(&self) -> &tokio_postgres::Config {
+        &self.config
+    }
+}
+
+impl std::fmt::Debug for PostgresUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.shown)
+    }
+}
+
 impl Config {
     pub(crate) fn replica_id(&self) -> String {
         self.replica_id.clone().unwrap_or_else(|| {
@@ -268,6 +402,48 @@ mod tests {
         assert!(parse_lease("2h").is_err());
         assert!(parse_forget_after("3s").is_err());
         assert!(parse_forget_after("4s").is_ok());
+    }
+
+    #[test]
+    fn the_database_is_a_path_or_a_postgres_url_shown_without_its_password() {
+        assert!(
+            matches!(Database::parse("./data/store.db"), Ok(Database::Sqlite(path)) if path.as_os_str() == "./data/store.db")
+        );
+        for url in [
+            "postgres://store:s3cret-pass@db.example:6543/container_info",
+            "postgresql://store:s3cret-pass@db.example:6543/container_info",
+        ] {
+            let database = Database::parse(url).unwrap();
+            assert!(matches!(database, Database::Postgres(_)));
+            assert_eq!(
+                database.to_string(),
+                "postgres://store@db.example:6543/container_info"
+            );
+            assert!(!format!("{database:?}").contains("s3cret"));
+        }
+        let error =
+            Database::parse("postgres://store:s3cret-pass@db.example:notaport/x").unwrap_err();
+        assert!(error.contains("the PostgreSQL URL is not valid"), "{error}");
+        assert!(!error.contains("s3cret"), "{error}");
+        let error = Database::parse("mysql://db.example/x").unwrap_err();
+        assert!(error.contains("mysql:// is not a database"), "{error}");
+        assert!(Database::parse("").is_err());
+    }
+
+    #[test]
+    fn a_bad_database_url_is_refused_without_repeating_its_password() {
+        let error = Cli::try_parse_from([
+            "container-info-server",
+            "--database",
+            "postgres://store:s3cret-pass@db.example:notaport/x",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("invalid --database: the PostgreSQL URL is not valid"),
+            "{error}"
+        );
+        assert!(!error.contains("s3cret"), "{error}");
     }
 
     #[test]

@@ -31,6 +31,10 @@ pub(crate) enum ApiError {
     NotASnapshot { found: &'static str },
     #[error("the array is empty: there is nothing to store")]
     EmptyBatch,
+    #[error("invalid node report at {path}: {message}")]
+    InvalidNodeReport { path: String, message: String },
+    #[error("no node named {0:?} has reported; GET /nodes lists those that have")]
+    NoSuchNode(String),
     #[error("query parameter {parameter:?}: {message}")]
     BadParameter { parameter: String, message: String },
     #[error("{given:?} is not a container id or id prefix: {reason}")]
@@ -52,7 +56,7 @@ pub(crate) enum ApiError {
     },
 
     #[error(
-        "{action} needs the store's token: send `Authorization: Bearer <token>` (the client reads it from --token-file), or post a snapshot its agent signed"
+        "{action} needs the store's token: send `Authorization: Bearer <token>` (the client reads it from --token-file)"
     )]
     TokenRequired { action: &'static str },
     #[error("the Authorization header must be `Bearer <token>`")]
@@ -79,9 +83,9 @@ impl ApiError {
                 Some(json!({ "expected": "application/json", "found": found }))
             }
             Self::BodyTooLarge { limit } => Some(json!({ "limit_bytes": limit })),
-            Self::InvalidSnapshot { path, .. } | Self::BadSignature { path, .. } => {
-                Some(json!({ "path": path }))
-            }
+            Self::InvalidSnapshot { path, .. }
+            | Self::InvalidNodeReport { path, .. }
+            | Self::BadSignature { path, .. } => Some(json!({ "path": path })),
             Self::BadParameter { parameter, .. } => Some(json!({ "parameter": parameter })),
             Self::AmbiguousPrefix { candidates, .. } => Some(json!({ "candidates": candidates })),
             Self::MethodNotAllowed { allowed, .. } => Some(json!({ "allowed": allowed })),
@@ -111,10 +115,13 @@ impl ResponseError for ApiError {
             | Self::BadIdPrefix { .. } => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::InvalidSnapshot { .. } | Self::NotASnapshot { .. } | Self::EmptyBatch => {
-                StatusCode::UNPROCESSABLE_ENTITY
+            Self::InvalidSnapshot { .. }
+            | Self::NotASnapshot { .. }
+            | Self::EmptyBatch
+            | Self::InvalidNodeReport { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NoSuchContainer(_) | Self::NoSuchNode(_) | Self::NoSuchRoute { .. } => {
+                StatusCode::NOT_FOUND
             }
-            Self::NoSuchContainer(_) | Self::NoSuchRoute { .. } => StatusCode::NOT_FOUND,
             Self::AmbiguousPrefix { .. } => StatusCode::CONFLICT,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::TokenRequired { .. } | Self::NotBearer | Self::WrongToken => {

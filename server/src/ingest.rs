@@ -1,12 +1,14 @@
-//! Turns a posted body into snapshots ready to store, or says exactly what is
-//! wrong with it and where. A request is taken whole or not at all.
+//! Turns a posted body (snapshots, or a node's report) into what the store
+//! keeps, or says exactly what is wrong with it and where. A request is taken
+//! whole or not at all.
 
 use chrono::{DateTime, Utc};
+use container_info_wire::nodes::NodeReport;
 use container_info_wire::{Snapshot, StoredSnapshot};
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::storage::{NewSnapshot, timestamp_key};
+use crate::storage::{NewSnapshot, NodeReportRow, timestamp_key};
 
 /// Bodies over this are refused before they are parsed.
 pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -42,12 +44,7 @@ impl Posted {
     }
 
     fn parse_checked(body: &[u8]) -> Result<Self, ApiError> {
-        let value: Value =
-            serde_json::from_slice(body).map_err(|error| ApiError::MalformedJson {
-                message: error.to_string(),
-                line: error.line(),
-                column: error.column(),
-            })?;
+        let value = json_value(body)?;
         match value {
             Value::Object(_) => Ok(Self {
                 snapshots: vec![snapshot_at(value, None)?],
@@ -77,6 +74,83 @@ impl Posted {
             "the snapshot".to_owned()
         }
     }
+}
+
+/// A node's report, as `POST /nodes` takes it.
+pub(crate) struct PostedNode(pub NodeReport);
+
+impl PostedNode {
+    /// Longer names and versions are no host's and no agent's (characters, as
+    /// JSON Schema's `maxLength` counts).
+    const MAX_TEXT: usize = 255;
+    /// Shorter intervals would have a node stale between two packets; longer
+    /// ones would leave a dead node up for days.
+    const INTERVAL_MS: std::ops::RangeInclusive<u64> = 100..=86_400_000;
+
+    pub(crate) fn parse(body: &[u8]) -> Result<Self, ApiError> {
+        let invalid = |path: &str, message: String| ApiError::InvalidNodeReport {
+            path: path.to_owned(),
+            message,
+        };
+        let value = json_value(body)?;
+        if !value.is_object() {
+            return Err(invalid(
+                ".",
+                format!(
+                    "expected a node report (a JSON object), got {}",
+                    json_kind(&value)
+                ),
+            ));
+        }
+        let report: NodeReport = serde_path_to_error::deserialize(value)
+            .map_err(|error| invalid(&error.path().to_string(), error.into_inner().to_string()))?;
+        for (field, text) in [
+            ("node", &report.node),
+            ("agent_version", &report.agent_version),
+        ] {
+            let length = text.chars().count();
+            if !(1..=Self::MAX_TEXT).contains(&length) {
+                return Err(invalid(
+                    field,
+                    format!("expected 1 to {} characters, got {length}", Self::MAX_TEXT),
+                ));
+            }
+        }
+        if !Self::INTERVAL_MS.contains(&report.report_interval_ms) {
+            return Err(invalid(
+                "report_interval_ms",
+                format!(
+                    "expected {} to {} (a day), got {}",
+                    Self::INTERVAL_MS.start(),
+                    Self::INTERVAL_MS.end(),
+                    report.report_interval_ms
+                ),
+            ));
+        }
+        Ok(Self(report))
+    }
+}
+
+impl Receipt {
+    /// The row a node's report writes; `attested` when its agent signed it.
+    pub(crate) fn node_row(&self, report: &NodeReport, attested: bool) -> NodeReportRow {
+        NodeReportRow {
+            name: report.node.clone(),
+            agent_version: report.agent_version.clone(),
+            interval_ms: i64::try_from(report.report_interval_ms).unwrap_or(i64::MAX),
+            reported_at: timestamp_key(report.reported_at),
+            reported_from: self.reporter_addr.clone(),
+            attested,
+        }
+    }
+}
+
+fn json_value(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(body).map_err(|error| ApiError::MalformedJson {
+        message: error.to_string(),
+        line: error.line(),
+        column: error.column(),
+    })
 }
 
 fn snapshot_at(value: Value, index: Option<usize>) -> Result<Snapshot, ApiError> {
@@ -146,6 +220,8 @@ impl Receipt {
             name: snapshot.name.clone(),
             image: snapshot.image.clone(),
             node: snapshot.node.clone(),
+            service: snapshot.service.clone(),
+            stack: snapshot.stack.clone(),
             state: snapshot.state.as_str(),
             labels: serde_json::to_string(&snapshot.labels)
                 .expect("a map of strings always serializes"),

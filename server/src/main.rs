@@ -18,7 +18,12 @@ fn main() -> anyhow::Result<ExitCode> {
     // threads start after forbid_new_privileges and inherit it.
     tokio::runtime::Runtime::new()
         .context("cannot start the async runtime")?
-        .block_on(async { Application::build(cli.config)?.run_until_stopped().await })?;
+        .block_on(async {
+            Application::build(cli.config)
+                .await?
+                .run_until_stopped()
+                .await
+        })?;
     Ok(ExitCode::SUCCESS)
 }
 

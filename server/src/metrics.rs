@@ -6,7 +6,8 @@ use prometheus::{
     Registry, TextEncoder,
 };
 
-use crate::storage::{BUSY_RETRIES, RowCounts};
+use crate::storage::RowCounts;
+use crate::storage::sqlite::BUSY_RETRIES;
 
 pub(crate) struct Metrics {
     registry: Registry,

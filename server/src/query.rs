@@ -2,6 +2,7 @@
 //! layer takes.
 
 use chrono::DateTime;
+use container_info_wire::nodes::NodeStatus;
 use container_info_wire::{ContainerId, ContainerState};
 
 use crate::error::ApiError;
@@ -12,7 +13,7 @@ pub(crate) const MAX_LIMIT: usize = 1000;
 /// Shorter prefixes match too much to be useful, as with the docker CLI.
 pub(crate) const MIN_PREFIX: usize = 4;
 
-/// `GET /containers?node=&image=&state=&name=&label=k=v&limit=&cursor=`
+/// `GET /containers?node=&image=&state=&name=&label=k=v&service=&stack=&node_status=&limit=&cursor=`
 pub(crate) struct ListQuery {
     pub filter: ContainerFilter,
     pub limit: usize,
@@ -45,6 +46,16 @@ impl ListQuery {
                         .map_err(|message| bad("state", message))?;
                     query.filter.state = Some(state);
                 }
+                "service" => query.filter.service = Some(seen.once(name, value)?),
+                "stack" => query.filter.stack = Some(seen.once(name, value)?),
+                "node_status" => {
+                    let value = seen.once(name, value)?;
+                    query.filter.node_status = Some(
+                        value
+                            .parse()
+                            .map_err(|message| bad("node_status", message))?,
+                    );
+                }
                 "label" => {
                     let (key, value) = value.split_once('=').ok_or_else(|| {
                         bad("label", format!("expected key=value, got {value:?}"))
@@ -59,9 +70,31 @@ impl ListQuery {
                 _ => {
                     return Err(unknown(
                         &name,
-                        "node, image, state, name, label, limit, cursor",
+                        "node, image, state, name, label, service, stack, node_status, limit, cursor",
                     ));
                 }
+            }
+        }
+        Ok(query)
+    }
+}
+
+/// `GET /nodes?status=`
+pub(crate) struct NodesQuery {
+    pub status: Option<NodeStatus>,
+}
+
+impl NodesQuery {
+    pub(crate) fn parse(pairs: Vec<(String, String)>) -> Result<Self, ApiError> {
+        let mut query = Self { status: None };
+        let mut seen = Seen::default();
+        for (name, value) in pairs {
+            match name.as_str() {
+                "status" => {
+                    let value = seen.once(name, value)?;
+                    query.status = Some(value.parse().map_err(|message| bad("status", message))?);
+                }
+                _ => return Err(unknown(&name, "status")),
             }
         }
         Ok(query)

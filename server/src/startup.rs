@@ -3,6 +3,7 @@
 
 use std::net::{Ipv6Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use actix_web::body::MessageBody;
@@ -17,14 +18,16 @@ use socket2::{Domain, Protocol, Socket, Type};
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 
-use crate::config::Config;
+use crate::config::{Config, Database};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::replicas::{Membership, RoleMetrics, advertised_addresses};
 use crate::routes::containers::{self, Replica};
 use crate::routes::operations::{self, ApiDocument};
-use crate::routes::{BearerToken, RouteTable, fallback, page, replicas};
-use crate::storage::{Heartbeat, Store, WriterMetrics, now_ms};
+use crate::routes::{BearerToken, RouteTable, fallback, nodes, page, replicas};
+use crate::storage::postgres::PostgresStore;
+use crate::storage::sqlite::SqliteStore;
+use crate::storage::{Heartbeat, Storage, WriterMetrics, now_ms};
 use crate::telemetry::observe_requests;
 use crate::trust::Trust;
 
@@ -36,10 +39,11 @@ const SHUTDOWN_GRACE_SECONDS: u64 = 10;
     modifiers(&BearerToken),
     info(
         title = "container-info store",
-        description = "Container snapshots posted by container-info clients, kept in one SQLite file shared by every replica. Every answer names its replica in the X-Replica header; errors are JSON `{\"error\": ..., \"detail\": ...}`."
+        description = "Container snapshots posted by container-info clients, kept in one database (a SQLite file or PostgreSQL) shared by every replica. Every answer names its replica in the X-Replica header; errors are JSON `{\"error\": ..., \"detail\": ...}`."
     ),
     tags(
         (name = "containers", description = "Snapshots of containers: the latest of each, and their history"),
+        (name = "nodes", description = "The nodes whose agents report their containers (fleet mode), up or stale"),
         (name = "replicas", description = "The store's replicas, and which one leads"),
         (name = "operations", description = "Health, readiness, metrics, this document, and the status page"),
     )
@@ -49,7 +53,8 @@ struct ApiDoc;
 pub struct Application {
     address: SocketAddr,
     server: Server,
-    writer: JoinHandle<()>,
+    /// SQLite's writer thread; PostgreSQL has none.
+    writer: Option<JoinHandle<()>>,
     /// The heartbeats and the lease, which hold the store: they end first.
     membership: tokio::task::JoinHandle<()>,
     stop_membership: tokio::sync::watch::Sender<bool>,
@@ -58,7 +63,7 @@ pub struct Application {
 impl Application {
     /// Listens, opens the database, and starts serving; with a ready file, says
     /// where it listens once it does.
-    pub fn build(config: Config) -> anyhow::Result<Self> {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
         let listener = bind(config.listen, config.reuse_port)
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let address = listener.local_addr()?;
@@ -68,7 +73,7 @@ impl Application {
         })?;
         let trust = read_trust(&config)?;
         let metrics = Metrics::new()?;
-        let (store, writer) = open_store(&config, &metrics)?;
+        let (store, writer) = open_store(&config, &metrics).await?;
         let beat = Heartbeat {
             id: replica.clone(),
             addresses: advertised_addresses(config.advertise_address.as_deref(), address),
@@ -82,7 +87,7 @@ impl Application {
             %address,
             advertised = ?beat.addresses,
             lease = ?config.lease,
-            database = %config.database.display(),
+            database = %config.database,
             history_limit = config.history_limit,
             protect_reads = trust.protect_reads,
             signing_key = trust.signing_key.is_some(),
@@ -108,7 +113,7 @@ impl Application {
         let (stop_membership, stopped) = tokio::sync::watch::channel(false);
         let membership = tokio::spawn(membership.run(stopped));
         let shared = Shared {
-            store: web::Data::new(store),
+            store: web::Data::from(store),
             replica: web::Data::new(Replica(replica)),
             metrics: web::Data::new(metrics),
             trust: web::Data::new(trust),
@@ -142,10 +147,11 @@ impl Application {
         // Nobody listens any more only if the task already ended; then it is done.
         let _ = self.stop_membership.send(true);
         self.membership.await?;
-        let writer = self.writer;
-        tokio::task::spawn_blocking(move || writer.join())
-            .await?
-            .map_err(|_| anyhow!("the database writer thread panicked"))?;
+        if let Some(writer) = self.writer {
+            tokio::task::spawn_blocking(move || writer.join())
+                .await?
+                .map_err(|_| anyhow!("the database writer thread panicked"))?;
+        }
         tracing::info!("container-info store stopped");
         Ok(())
     }
@@ -154,7 +160,7 @@ impl Application {
 /// What every HTTP worker's app is given.
 #[derive(Clone)]
 struct Shared {
-    store: web::Data<Store>,
+    store: web::Data<dyn Storage>,
     replica: web::Data<Replica>,
     metrics: web::Data<Metrics>,
     trust: web::Data<Trust>,
@@ -170,14 +176,31 @@ fn read_trust(config: &Config) -> anyhow::Result<Trust> {
     })
 }
 
-fn open_store(config: &Config, metrics: &Metrics) -> anyhow::Result<(Store, JoinHandle<()>)> {
+/// Opens the backend the configuration names; SQLite's comes with its writer
+/// thread, which ends once the store is dropped.
+async fn open_store(
+    config: &Config,
+    metrics: &Metrics,
+) -> anyhow::Result<(Arc<dyn Storage>, Option<JoinHandle<()>>)> {
     let writer_metrics = WriterMetrics {
         requests_per_commit: metrics.requests_per_commit.clone(),
         snapshots_written: metrics.snapshots_written.clone(),
         leader_writes_refused: metrics.leader_writes_refused.clone(),
     };
-    Store::open(&config.database, config.history_limit, writer_metrics)
-        .with_context(|| format!("cannot open the database {}", config.database.display()))
+    let context = || format!("cannot open the database {}", config.database);
+    Ok(match &config.database {
+        Database::Sqlite(path) => {
+            let (store, writer) = SqliteStore::open(path, config.history_limit, writer_metrics)
+                .with_context(context)?;
+            (Arc::new(store), Some(writer))
+        }
+        Database::Postgres(url) => {
+            let store = PostgresStore::open(url, config.history_limit, writer_metrics)
+                .await
+                .with_context(context)?;
+            (Arc::new(store), None)
+        }
+    })
 }
 
 /// One HTTP worker's app: the routes, with the OpenAPI document assembled from
@@ -212,6 +235,9 @@ fn app(
         .service(containers::get_container)
         .service(containers::container_history)
         .service(containers::delete_container)
+        .service(nodes::report_node)
+        .service(nodes::list_nodes)
+        .service(nodes::get_node)
         .service(replicas::list_replicas)
         .service(operations::healthz)
         .service(operations::readyz)

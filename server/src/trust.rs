@@ -8,6 +8,7 @@ use actix_web::http::header;
 use actix_web::web;
 use actix_web::{FromRequest, HttpRequest};
 use container_info_wire::attestation::{Secret, Signed};
+use container_info_wire::nodes::NodeReport;
 use futures_util::future::{Ready, ready};
 
 use crate::error::ApiError;
@@ -36,21 +37,55 @@ impl Trust {
             .snapshots
             .iter()
             .enumerate()
-            .map(
-                |(index, snapshot)| match (&snapshot.attestation, &self.signing_key) {
-                    (Some(_), Some(key)) => match snapshot.verify(key) {
-                        Ok(()) => Ok(Some(snapshot.node.clone())),
-                        Err(reason) => Err(ApiError::BadSignature {
-                            path: posted.path_of(index),
-                            reason,
-                        }),
-                    },
-                    _ => credential
-                        .require("writing a snapshot that no agent signed")
-                        .map(|()| None),
-                },
-            )
+            .map(|(index, snapshot)| {
+                let attested = self.check(
+                    snapshot,
+                    credential,
+                    || posted.path_of(index),
+                    "writing a snapshot that no agent signed (an agent-signed one needs none)",
+                )?;
+                Ok(attested.then(|| snapshot.node.clone()))
+            })
             .collect()
+    }
+
+    /// Whether an agent's valid signature covers the node's report; one that
+    /// none covers needs the token.
+    pub(crate) fn attest_node(
+        &self,
+        report: &NodeReport,
+        credential: Credential,
+    ) -> Result<bool, ApiError> {
+        self.check(
+            report,
+            credential,
+            || "the node report".to_owned(),
+            "reporting a node without an agent's signature (a signed report needs none)",
+        )
+    }
+
+    /// A signed record is taken on its signature alone, and refused if the
+    /// signature does not match, token or not; an unsigned one (or any, when
+    /// the store has no key to check with) needs the token.
+    fn check(
+        &self,
+        record: &impl Signed,
+        credential: Credential,
+        path: impl FnOnce() -> String,
+        unsigned: &'static str,
+    ) -> Result<bool, ApiError> {
+        match (record.attestation(), &self.signing_key) {
+            (Some(_), Some(key)) => {
+                record
+                    .verify(key)
+                    .map(|()| true)
+                    .map_err(|reason| ApiError::BadSignature {
+                        path: path(),
+                        reason,
+                    })
+            }
+            _ => credential.require(unsigned).map(|()| false),
+        }
     }
 }
 
@@ -117,7 +152,10 @@ impl FromRequest for Reader {
             .is_some_and(|trust| trust.protect_reads);
         ready(if protected {
             Credential::of(request)
-                .and_then(|credential| credential.require("reading containers"))
+                .and_then(|credential| {
+                    credential
+                        .require("reading the containers and nodes of a store with --protect-reads")
+                })
                 .map(|()| Self)
         } else {
             Ok(Self)

@@ -1,10 +1,11 @@
 //! The status page in a real browser: headless Chromium, driven through the
 //! DevTools protocol, against three real replica processes on one SQLite
 //! file. It checks what a person would: the page loads cleanly (no console
-//! error, no failed request), names three replicas and one leader, filters
-//! and pages, shows a snapshot posted meanwhile without a reload, keeps its
-//! tables without JavaScript, fits a phone's width, and shows a hostile name
-//! as text. Screenshots are kept in `target/test-artifacts/`.
+//! error, no failed request), names three replicas and one leader, lists the
+//! nodes and says in words which one's agent stopped reporting, filters and
+//! pages, shows a snapshot posted and a node turned stale meanwhile without a
+//! reload, keeps its tables without JavaScript, fits a phone's width, and
+//! shows hostile names as text. Screenshots are kept in `target/test-artifacts/`.
 //!
 //! Without Chromium (Debian's `chromium` package) it skips loudly, unless
 //! `CONTAINER_INFO_REQUIRE_TOOLS=1`, which makes that a failure.
@@ -23,13 +24,29 @@ use chromiumoxide::cdp::js_protocol::runtime::{
 };
 use chromiumoxide::page::ScreenshotParams;
 use chromiumoxide::{Browser, BrowserConfig, Page};
-use container_info_testkit::{Replica, Secrets, TOKEN, at, bearer, container_id, snapshot};
+use chrono::{SecondsFormat, Utc};
+use container_info_testkit::{
+    KEY, Replica, Secrets, TOKEN, at, bearer, container_id, node_report, signed_node_report,
+    snapshot,
+};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_container-info-server");
 const HOSTILE: &str = r#"<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">"#;
+const HOSTILE_NODE: &str = r#"<img src=x onerror="window.pwned = 5">node"#;
+/// An agent that reports this often stops; its node is stale three intervals later.
+const SHORT_INTERVAL_MS: u64 = 200;
+/// In the containers' table: node-2's rows, and only those, marked stale in
+/// words next to the node's name; and at least one shown.
+const NODE_2_MARKED: &str = "[...document.querySelectorAll('#container-table tbody tr[data-id]')].every(tr => \
+       tr.classList.contains('stale-node') \
+         ? tr.cells[2].textContent === 'node-2 stale' \
+         : !tr.cells[2].textContent.startsWith('node-2')) \
+     && document.querySelectorAll('#container-table tr.stale-node').length > 0";
+/// Long enough that a node reported once stays up for the whole test.
+const LONG_INTERVAL_MS: u64 = 600_000;
 /// More than two pages of the page's 20 rows.
 const CONTAINERS: u64 = 45;
 /// The page refreshes every 3 s; this leaves room for a loaded machine.
@@ -54,6 +71,9 @@ async fn the_status_page_works_in_a_real_browser() {
     let store = &replicas[0].url;
     wait_for_roll_call(&http, store).await;
     post_containers(&http, store).await;
+    for node in ["node-1", HOSTILE_NODE] {
+        post_node(&http, store, &node_report(node, LONG_INTERVAL_MS, &now())).await;
+    }
 
     let (browser, _handler) = launch(&chromium, folder.path()).await;
     let (page, problems) = open_watched(&browser, store).await;
@@ -74,6 +94,21 @@ async fn the_status_page_works_in_a_real_browser() {
         )
         .await,
         1
+    );
+
+    // The nodes that reported, by name; the hostile one's name as text.
+    let mut nodes = nodes_shown(&page).await;
+    nodes.sort();
+    assert_eq!(
+        nodes,
+        [
+            format!("{HOSTILE_NODE} up 0 10 min"),
+            "node-1 up 31 10 min".to_owned()
+        ]
+    );
+    assert_eq!(
+        eval::<u64>(&page, "document.querySelectorAll('#node-table img').length").await,
+        0
     );
 
     // The hostile name is text: shown as written, run nowhere.
@@ -114,6 +149,8 @@ async fn the_status_page_works_in_a_real_browser() {
     .await
     .unwrap();
     wait_until(&page, "[...document.querySelectorAll('#detail td')].some(td => td.textContent === '<script>window.pwned = 4</script>')", "the hostile labels, as text").await;
+    // Not a Swarm task: no service, task or stack to show.
+    assert!(!detail_fields(&page).await.contains(&"Service".to_owned()));
     assert_eq!(
         eval::<u64>(
             &page,
@@ -188,6 +225,57 @@ async fn the_status_page_works_in_a_real_browser() {
         "the page was reloaded"
     );
 
+    // A node whose agent reports (to another replica) is up; once the agent
+    // stops, it turns stale three intervals later, with nothing to say so, and
+    // the page says it at its next refresh, without a reload: in the nodes and
+    // on each of its containers.
+    let agent = tokio::spawn(agent_reporting(
+        http.clone(),
+        replicas[1].url.clone(),
+        "node-2",
+    ));
+    wait_until(
+        &page,
+        "document.querySelector('#node-table tr[data-node=\"node-2\"]')?.dataset.status === 'up'",
+        "node-2 up",
+    )
+    .await;
+    assert!(
+        nodes_shown(&page)
+            .await
+            .contains(&"node-2 up 15 200 ms".to_owned())
+    );
+    wait_until(
+        &page,
+        "!document.querySelector('#container-table tr.stale-node')",
+        "no container marked stale",
+    )
+    .await;
+    agent.abort();
+    let _ = agent.await;
+    wait_until(
+        &page,
+        "document.querySelector('#node-table tr[data-node=\"node-2\"]')?.dataset.status === 'stale'",
+        "node-2 stale",
+    )
+    .await;
+    assert!(
+        nodes_shown(&page)
+            .await
+            .contains(&"node-2 stale 15 200 ms".to_owned())
+    );
+    wait_until(
+        &page,
+        NODE_2_MARKED,
+        "node-2's containers marked stale, and only those",
+    )
+    .await;
+    assert!(
+        eval::<bool>(&page, "window.sameDocument === true").await,
+        "the page was reloaded"
+    );
+    screenshot(&page, "status-page-nodes.png").await;
+
     // A filter narrows the table: the search box, typed into.
     page.find_element("#search")
         .await
@@ -235,6 +323,33 @@ async fn the_status_page_works_in_a_real_browser() {
         .await,
         4
     );
+    // A Swarm task: its service, task and stack.
+    assert_eq!(
+        detail_fields(&page).await,
+        [
+            "ID",
+            "Image",
+            "Image ID",
+            "Node",
+            "Service",
+            "Task",
+            "Stack",
+            "State",
+            "Created",
+            "Started",
+            "Observed",
+            "Received",
+            "Attested by"
+        ]
+    );
+    assert_eq!(
+        eval::<Vec<String>>(
+            &page,
+            "[...document.querySelectorAll('#detail dt')].filter(dt => ['Service', 'Task', 'Stack'].includes(dt.textContent)).map(dt => dt.nextElementSibling.textContent)"
+        )
+        .await,
+        ["shop_web", "shop_web.1.x3k9", "shop"]
+    );
     screenshot(&page, "status-page-detail.png").await;
 
     // The node filter, from the form, with the search cleared.
@@ -246,7 +361,7 @@ async fn the_status_page_works_in_a_real_browser() {
     )
     .await
     .unwrap();
-    wait_until(&page, "[...document.querySelectorAll('#container-table tbody tr[data-id] td:nth-child(3)')].every(td => td.textContent === 'node-2')", "the node filter").await;
+    wait_until(&page, "[...document.querySelectorAll('#container-table tbody tr[data-id] td:nth-child(3)')].every(td => td.firstChild.textContent === 'node-2')", "the node filter").await;
     assert_eq!(
         eval::<u64>(
             &page,
@@ -255,6 +370,54 @@ async fn the_status_page_works_in_a_real_browser() {
         .await,
         15
     );
+
+    // The node status filter: the containers of stale nodes (node-2's only).
+    page.evaluate(
+        "document.querySelector('#filters [name=node]').value = ''; \
+         document.querySelector('#filters [name=node_status]').value = 'stale'; \
+         document.getElementById('filters').requestSubmit()",
+    )
+    .await
+    .unwrap();
+    wait_until(
+        &page,
+        "location.search === '?node_status=stale' \
+         && document.querySelectorAll('#container-table tbody tr.stale-node').length === 15 \
+         && document.querySelectorAll('#container-table tbody tr[data-id]').length === 15",
+        "the node status filter",
+    )
+    .await;
+
+    // The Swarm filters, folded away until opened: the stack's one task.
+    page.find_element("#swarm-filters summary")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    page.find_element("#filters [name=stack]")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap()
+        .type_str("shop")
+        .await
+        .unwrap();
+    page.evaluate(
+        "document.querySelector('#filters [name=node_status]').value = ''; \
+         document.getElementById('filters').requestSubmit()",
+    )
+    .await
+    .unwrap();
+    wait_until(
+        &page,
+        "location.search === '?stack=shop' \
+         && [...document.querySelectorAll('#container-table a.open')].map(a => a.textContent).join() === 'web-7'",
+        "the stack filter",
+    )
+    .await;
+    screenshot(&page, "status-page-swarm-filter.png").await;
 
     // A phone's width: the body does not scroll sideways; the tables scroll in their own boxes.
     page.execute(SetDeviceMetricsOverrideParams::new(375, 800, 2.0, true))
@@ -268,13 +431,23 @@ async fn the_status_page_works_in_a_real_browser() {
     )
     .await;
     assert_eq!(eval::<u64>(&page, "window.innerWidth").await, 375);
+    // With the folded filters open too.
+    page.find_element("#swarm-filters summary")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(shown(&page, "#filters [name=stack]").await);
     let overflow: u64 = eval(
         &page,
         "document.documentElement.scrollWidth - window.innerWidth",
     )
     .await;
     assert_eq!(overflow, 0, "the page scrolls sideways at 375 px");
-    assert!(eval::<bool>(&page, "getComputedStyle(document.querySelector('#container-table').parentElement).overflowX === 'auto'").await);
+    for table in ["#node-table", "#container-table"] {
+        assert!(eval::<bool>(&page, &format!("getComputedStyle(document.querySelector('{table}').parentElement).overflowX === 'auto'")).await, "{table}");
+    }
     screenshot(&page, "status-page-375.png").await;
 
     assert_no_problems(&problems);
@@ -312,6 +485,20 @@ async fn the_status_page_works_in_a_real_browser() {
             .len(),
         20
     );
+    let mut nodes = nodes_shown(&plain).await;
+    nodes.sort();
+    assert_eq!(
+        nodes,
+        [
+            format!("{HOSTILE_NODE} up 0 10 min"),
+            "node-1 up 32 10 min".to_owned(),
+            "node-2 stale 15 200 ms".to_owned()
+        ]
+    );
+    assert!(
+        eval::<bool>(&plain, NODE_2_MARKED).await,
+        "the server marks node-2's containers stale"
+    );
     // Followed as the link says: clicking through the protocol needs script.
     let next = plain
         .find_element("a#next-page")
@@ -335,10 +522,10 @@ async fn the_status_page_works_in_a_real_browser() {
     screenshot(&plain, "status-page-no-javascript.png").await;
 }
 
-/// A store with `--protect-reads`: the page shows the replicas and no
-/// container, asks for the token, and lists the containers once given it.
+/// A store with `--protect-reads`: the page shows the replicas and no node
+/// or container, asks for the token, and lists them once given it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_store_that_protects_reads_shows_containers_only_once_given_the_token() {
+async fn a_store_that_protects_reads_shows_nodes_and_containers_only_once_given_the_token() {
     let Some(chromium) = chromium() else { return };
     let secrets = Secrets::new();
     let token_file = secrets.token_file();
@@ -350,12 +537,15 @@ async fn a_store_that_protects_reads_shows_containers_only_once_given_the_token(
         &[
             "--token-file",
             token_file.to_str().unwrap(),
+            "--signing-key-file",
+            secrets.key_file().to_str().unwrap(),
             "--protect-reads",
         ],
     );
     let http = reqwest::Client::new();
     let mut secret = snapshot(1, &at(0));
     secret["name"] = json!("behind-the-token");
+    secret["node"] = json!("node-behind-the-token");
     let response = http
         .post(format!("{}/containers", replica.url))
         .header("Authorization", bearer())
@@ -364,6 +554,16 @@ async fn a_store_that_protects_reads_shows_containers_only_once_given_the_token(
         .await
         .unwrap();
     assert!(response.status().is_success());
+    // As an agent reports its node: signed with the agents' key, no token.
+    post_node(
+        &http,
+        &replica.url,
+        &signed_node_report(
+            node_report("node-behind-the-token", LONG_INTERVAL_MS, &now()),
+            KEY,
+        ),
+    )
+    .await;
 
     let (browser, _handler) = launch(&chromium, &secrets.path("browser")).await;
     let (page, problems) = open_watched(&browser, &replica.url).await;
@@ -375,7 +575,8 @@ async fn a_store_that_protects_reads_shows_containers_only_once_given_the_token(
         .await,
         1
     );
-    assert!(!shown(&page, "#container-view").await);
+    assert!(!shown(&page, "#container-table").await);
+    assert!(!shown(&page, "#node-table").await);
     assert!(
         !eval::<bool>(
             &page,
@@ -404,6 +605,10 @@ async fn a_store_that_protects_reads_shows_containers_only_once_given_the_token(
         "the containers, with the token",
     )
     .await;
+    assert_eq!(
+        nodes_shown(&page).await,
+        ["node-behind-the-token up 1 10 min"]
+    );
     assert!(!shown(&page, "#token-form").await);
     assert!(!shown(&page, "#protected").await);
     screenshot(&page, "status-page-protected.png").await;
@@ -413,7 +618,15 @@ async fn a_store_that_protects_reads_shows_containers_only_once_given_the_token(
     let plain = open_without_javascript(&browser, &replica.url).await;
     assert!(shown(&plain, "#protected").await);
     assert!(!shown(&plain, "#token-form").await);
-    assert!(!shown(&plain, "#container-view").await);
+    assert!(!shown(&plain, "#container-table").await);
+    assert!(!shown(&plain, "#node-table").await);
+    assert!(
+        !eval::<bool>(
+            &plain,
+            "document.body.textContent.includes('behind-the-token')"
+        )
+        .await
+    );
 }
 
 /// Chromium's path, or `None` after saying loudly that the test is skipped.
@@ -552,6 +765,25 @@ async fn shown(page: &Page, selector: &str) -> bool {
     .await
 }
 
+/// Each node's row as it reads: name, status, containers, interval.
+async fn nodes_shown(page: &Page) -> Vec<String> {
+    eval(
+        page,
+        "[...document.querySelectorAll('#node-table tbody tr[data-node]')].map(tr => \
+           [0, 1, 2, 5].map(i => tr.cells[i].textContent).join(' '))",
+    )
+    .await
+}
+
+/// The names of the fields of the container's detail.
+async fn detail_fields(page: &Page) -> Vec<String> {
+    eval(
+        page,
+        "[...document.querySelectorAll('#detail dt')].map(dt => dt.textContent).filter(name => !name.startsWith('Network '))",
+    )
+    .await
+}
+
 async fn ids_shown(page: &Page) -> Vec<String> {
     eval(page, "[...document.querySelectorAll('#container-table tbody tr[data-id]')].map(tr => tr.dataset.id)").await
 }
@@ -606,6 +838,9 @@ async fn post_containers(http: &reqwest::Client, store: &str) {
     for (second, cpu, memory) in [(10, 12.5, 60), (20, 48.0, 75), (30, 20.0, 70)] {
         let mut later = snapshot(7, &at(second));
         later["node"] = json!("node-1");
+        later["service"] = json!("shop_web");
+        later["task"] = json!("shop_web.1.x3k9");
+        later["stack"] = json!("shop");
         later["stats"]["cpu_percent"] = json!(cpu);
         later["stats"]["memory_usage_bytes"] = json!(memory * 1024 * 1024);
         batch.push(later);
@@ -617,13 +852,29 @@ async fn post_containers(http: &reqwest::Client, store: &str) {
     post(http, store, &hostile).await;
 }
 
+/// Now, as an agent writes `reported_at`.
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Nanos, true)
+}
+
+/// An agent that reports its node every [`SHORT_INTERVAL_MS`] until aborted.
+async fn agent_reporting(http: reqwest::Client, store: String, node: &'static str) {
+    loop {
+        post_node(&http, &store, &node_report(node, SHORT_INTERVAL_MS, &now())).await;
+        tokio::time::sleep(Duration::from_millis(SHORT_INTERVAL_MS)).await;
+    }
+}
+
+async fn post_node(http: &reqwest::Client, store: &str, report: &Value) {
+    post_to(http, &format!("{store}/nodes"), report).await;
+}
+
 async fn post(http: &reqwest::Client, store: &str, body: &Value) {
-    let response = http
-        .post(format!("{store}/containers"))
-        .json(body)
-        .send()
-        .await
-        .unwrap();
+    post_to(http, &format!("{store}/containers"), body).await;
+}
+
+async fn post_to(http: &reqwest::Client, url: &str, body: &Value) {
+    let response = http.post(url).json(body).send().await.unwrap();
     let status = response.status();
     assert!(
         status.is_success(),

@@ -47,3 +47,13 @@ pub fn snapshot_with_id(id: &str, observed_at: &str) -> Value {
 pub fn at(seconds: u32) -> String {
     format!("2026-11-24T10:{:02}:{:02}Z", seconds / 60, seconds % 60)
 }
+
+/// A node's report as its agent posts it to `POST /nodes`, unsigned.
+pub fn node_report(node: &str, interval_ms: u64, reported_at: &str) -> Value {
+    json!({
+        "node": node,
+        "agent_version": "0.1.0",
+        "report_interval_ms": interval_ms,
+        "reported_at": reported_at,
+    })
+}

@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use container_info_server::config::Config;
 use container_info_wire::Snapshot;
 use container_info_wire::attestation::{Secret, Signed};
+use container_info_wire::nodes::NodeReport;
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::store::{TestStore, spawn_store_with};
+use crate::store::{Backend, TestStore, spawn_store_with};
 
 /// The store's token, in the file [`Secrets::token_file`].
 pub const TOKEN: &str = "operator-token-0123456789abcdef0123456789";
@@ -61,12 +62,20 @@ pub fn signed(snapshot: Value, key: &str) -> Value {
     serde_json::to_value(snapshot).unwrap()
 }
 
+/// A node's report as an agent holding `key` posts it.
+pub fn signed_node_report(report: Value, key: &str) -> Value {
+    let mut report: NodeReport = serde_json::from_value(report).expect("a node report");
+    report.sign(&Secret::new(key.as_bytes()).expect("a long enough key"));
+    serde_json::to_value(report).unwrap()
+}
+
 /// A store that has a token and the agents' key; `adjust` may change more.
 pub async fn spawn_guarded_store(
+    backend: Backend,
     adjust: impl FnOnce(&mut Config, &Secrets),
 ) -> (TestStore, Secrets) {
     let secrets = Secrets::new();
-    let store = spawn_store_with(|config| {
+    let store = spawn_store_with(backend, |config| {
         config.token_file = Some(secrets.token_file());
         config.signing_key_file = Some(secrets.key_file());
         adjust(config, &secrets);

@@ -1,33 +1,47 @@
-//! A real store on a random loopback port with its own SQLite file, started in
-//! the test's process the way `main` starts it, and typed helpers to talk to it.
+//! A real store on a random loopback port with its own database (a SQLite
+//! file, or a PostgreSQL database), started in the test's process the way
+//! `main` starts it, and typed helpers to talk to it.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Once;
 
-use container_info_server::config::Config;
+use container_info_server::config::{Config, Database, PostgresUrl};
 use container_info_server::startup::Application;
 use container_info_wire::{Page, StoredSnapshot};
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
 use tempfile::TempDir;
 
+use crate::postgres::{Cluster, test_database};
+
 /// The replica ID of a store from [`spawn_store`].
 pub const REPLICA: &str = "test-replica";
+
+/// The database a test store keeps its data in. The API tests run each body
+/// against both (see `both_backends!`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
 
 pub struct TestStore {
     pub url: String,
     pub http: reqwest::Client,
-    pub database: PathBuf,
+    pub database: Database,
+    pub backend: Backend,
     _folder: TempDir,
+    /// A PostgreSQL cluster of the test's own, when no shared one is named.
+    _cluster: Option<Cluster>,
 }
 
-pub async fn spawn_store() -> TestStore {
-    spawn_store_with(|_| {}).await
+pub async fn spawn_store(backend: Backend) -> TestStore {
+    spawn_store_with(backend, |_| {}).await
 }
 
 /// A store whose configuration `adjust` may change first: another listening
-/// address, a database file shared with other stores, a history limit.
-pub async fn spawn_store_with(adjust: impl FnOnce(&mut Config)) -> TestStore {
+/// address, a database shared with other stores, a history limit.
+pub async fn spawn_store_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestStore {
     static LOGS: Once = Once::new();
     // Quiet unless TEST_LOG is set, as in zero2prod.
     if std::env::var_os("TEST_LOG").is_some() {
@@ -35,9 +49,20 @@ pub async fn spawn_store_with(adjust: impl FnOnce(&mut Config)) -> TestStore {
     }
     let folder = tempfile::tempdir().expect("a temp folder");
     // In a folder that does not exist yet: the store creates it.
+    let (database, cluster) = match backend {
+        Backend::Sqlite => (
+            Database::Sqlite(folder.path().join("nested/folder/store.db")),
+            None,
+        ),
+        Backend::Postgres => {
+            let (url, cluster) = test_database().await;
+            let url = PostgresUrl::parse(&url).expect("the test database's URL");
+            (Database::Postgres(url), cluster)
+        }
+    };
     let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
-        database: folder.path().join("nested/folder/store.db"),
+        database,
         replica_id: Some(REPLICA.to_owned()),
         history_limit: 1000,
         reuse_port: false,
@@ -54,15 +79,32 @@ pub async fn spawn_store_with(adjust: impl FnOnce(&mut Config)) -> TestStore {
     };
     adjust(&mut config);
     let database = config.database.clone();
-    let app = Application::build(config).expect("the store starts");
+    let app = Application::build(config).await.expect("the store starts");
     let url = format!("http://{}", app.address());
     tokio::spawn(app.run_until_stopped());
     TestStore {
         url,
         http: reqwest::Client::new(),
+        backend: match database {
+            Database::Sqlite(_) => Backend::Sqlite,
+            Database::Postgres(_) => Backend::Postgres,
+        },
         database,
         _folder: folder,
+        _cluster: cluster,
     }
+}
+
+/// A connection to a test database, its connection task running until the
+/// client is dropped.
+async fn postgres_client(url: &PostgresUrl) -> tokio_postgres::Client {
+    let (client, connection) = url
+        .tokio_config()
+        .connect(tokio_postgres::NoTls)
+        .await
+        .expect("the test database answers");
+    tokio::spawn(connection);
+    client
 }
 
 impl TestStore {
@@ -106,15 +148,50 @@ impl TestStore {
         page.items
     }
 
-    /// Containers and history rows, read from the file itself rather than
-    /// through the API under test.
-    pub fn rows(&self) -> (i64, i64) {
-        let conn = rusqlite::Connection::open(&self.database).unwrap();
-        conn.query_row(
-            "SELECT (SELECT count(*) FROM containers), (SELECT count(*) FROM snapshots)",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?)),
+    /// Containers and history rows, read from the database itself rather
+    /// than through the API under test.
+    pub async fn rows(&self) -> (i64, i64) {
+        (
+            self.count_rows("containers").await,
+            self.count_rows("snapshots").await,
         )
-        .unwrap()
+    }
+
+    /// The rows of `table`, read from the database itself.
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        let query = format!("SELECT count(*) FROM {table}");
+        match &self.database {
+            Database::Sqlite(path) => rusqlite::Connection::open(path)
+                .unwrap()
+                .query_row(&query, [], |row| row.get(0))
+                .unwrap(),
+            Database::Postgres(url) => postgres_client(url)
+                .await
+                .query_one(&query, &[])
+                .await
+                .unwrap()
+                .get(0),
+        }
+    }
+
+    /// Runs `statements` on the store's PostgreSQL database, from a
+    /// connection of the test's own: as an operator would.
+    pub async fn postgres_sql(&self, statements: &str) {
+        let Database::Postgres(url) = &self.database else {
+            panic!("a PostgreSQL-only test was given SQLite");
+        };
+        postgres_client(url)
+            .await
+            .batch_execute(statements)
+            .await
+            .unwrap_or_else(|error| panic!("{statements}: {error}"));
+    }
+
+    /// The SQLite file, for a test of what only SQLite does.
+    pub fn sqlite_file(&self) -> &Path {
+        match &self.database {
+            Database::Sqlite(path) => path,
+            Database::Postgres(_) => panic!("a SQLite-only test was given PostgreSQL"),
+        }
     }
 }

@@ -191,7 +191,7 @@ pub struct Stats {
 /// A count as the OpenAPI document states it (`int64`, minimum 0): a whole
 /// number from 0 to `i64::MAX`, which every JSON reader and SQLite hold
 /// exactly. JSON Schema counts `155.0` as a whole number, so it is taken too.
-fn count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+pub(crate) fn count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
     const LIMIT: u64 = i64::MAX as u64;
     let number = serde_json::Number::deserialize(deserializer)?;
     let whole = number.as_u64().or_else(|| {

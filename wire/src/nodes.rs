@@ -18,10 +18,12 @@ pub struct NodeReport {
     /// Host name of the Docker host, as its snapshots name it.
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 255))]
     pub node: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 255))]
     pub agent_version: String,
     /// How often the agent resyncs: the store expects a report at least this
     /// often, and calls the node stale after three intervals without one.
-    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 86400000))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 100, maximum = 86400000))]
+    #[serde(deserialize_with = "crate::count")]
     pub report_interval_ms: u64,
     /// When the agent sent it, by the agent's clock. A report no later than the
     /// last one taken is a replay: it is answered as taken and changes nothing.

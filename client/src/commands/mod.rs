@@ -2,6 +2,7 @@
 
 pub(crate) mod get;
 pub(crate) mod history;
+pub(crate) mod nodes;
 pub mod ping;
 pub(crate) mod post;
 pub(crate) mod whoami;
@@ -24,6 +25,8 @@ pub(crate) enum Command {
     Get(get::Get),
     /// Show a container's snapshots as the store kept them, newest first
     History(history::History),
+    /// List the nodes whose agents report to the store, stale ones marked, or show one by name
+    Nodes(nodes::Nodes),
     /// Show what the agent says about this container, without posting it
     Whoami(whoami::Whoami),
     /// Check the agent and every store replica, one line each
@@ -36,6 +39,7 @@ impl Command {
             Self::Post(command) => command.run(session).await,
             Self::Get(command) => command.run(session).await,
             Self::History(command) => command.run(session).await,
+            Self::Nodes(command) => command.run(session).await,
             Self::Whoami(command) => command.run(session).await,
             Self::Ping(command) => command.run(session).await,
         }

@@ -8,7 +8,7 @@ use crate::helpers::*;
 
 #[tokio::test]
 async fn post_of_a_signed_snapshot_needs_no_token() {
-    let (store, _secrets) = spawn_guarded_store(|_, _| {}).await;
+    let (store, _secrets) = spawn_guarded_store(Backend::Sqlite, |_, _| {}).await;
     let agent = spawn_agent(200, signed(snapshot(1, &at(0)), KEY)).await;
 
     let run = client(&store.url, &agent.url, &["post", "--json"]).await;
@@ -20,14 +20,14 @@ async fn post_of_a_signed_snapshot_needs_no_token() {
 
 #[tokio::test]
 async fn an_unsigned_post_needs_the_token_file() {
-    let (store, secrets) = spawn_guarded_store(|_, _| {}).await;
+    let (store, secrets) = spawn_guarded_store(Backend::Sqlite, |_, _| {}).await;
     let agent = spawn_agent_for(1).await;
 
     let refused = client(&store.url, &agent.url, &["post"]).await;
     let message = refused.failed_with(4);
     assert!(message.contains("401 Unauthorized"), "{message}");
     assert!(message.contains("--token-file"), "{message}");
-    assert_eq!(store.rows(), (0, 0));
+    assert_eq!(store.rows().await, (0, 0));
 
     let token = secrets.token_file();
     let args = ["post", "--json", "--token-file", token.to_str().unwrap()];
@@ -38,7 +38,8 @@ async fn an_unsigned_post_needs_the_token_file() {
 
 #[tokio::test]
 async fn protected_reads_need_the_token_file() {
-    let (store, secrets) = spawn_guarded_store(|config, _| config.protect_reads = true).await;
+    let (store, secrets) =
+        spawn_guarded_store(Backend::Sqlite, |config, _| config.protect_reads = true).await;
     let agent = spawn_agent(200, signed(snapshot(1, &at(0)), KEY)).await;
     client(&store.url, &agent.url, &["post"]).await.succeeded();
 
@@ -46,7 +47,7 @@ async fn protected_reads_need_the_token_file() {
     assert!(
         refused
             .failed_with(4)
-            .contains("reading containers needs the store's token")
+            .contains("with --protect-reads needs the store's token")
     );
 
     let token = secrets.token_file();
@@ -57,11 +58,34 @@ async fn protected_reads_need_the_token_file() {
     )
     .await;
     assert!(listed.succeeded().contains(&container_id(1)[..12]));
+
+    // Nodes are read the same way.
+    report_node(&store, "worker-1", 60_000).await;
+    let refused = client(&store.url, &agent.url, &["nodes"]).await;
+    assert!(
+        refused.failed_with(4).contains("needs the store's token"),
+        "{refused:?}"
+    );
+    let nodes = client(
+        &store.url,
+        &agent.url,
+        &["nodes", "--token-file", token.to_str().unwrap()],
+    )
+    .await;
+    assert!(
+        nodes
+            .succeeded()
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("worker-1"),
+        "{nodes:?}"
+    );
 }
 
 #[tokio::test]
 async fn a_token_file_that_cannot_be_used_is_a_usage_error() {
-    let (store, agent) = (spawn_store().await, spawn_agent_for(1).await);
+    let (store, agent) = (spawn_store(Backend::Sqlite).await, spawn_agent_for(1).await);
     let secrets = Secrets::new();
     std::fs::write(secrets.path("short"), "abc").unwrap();
     for (file, says) in [
@@ -77,5 +101,5 @@ async fn a_token_file_that_cannot_be_used_is_a_usage_error() {
         .await;
         assert!(run.failed_with(2).contains(says), "{run:?}");
     }
-    assert_eq!(store.rows(), (0, 0));
+    assert_eq!(store.rows().await, (0, 0));
 }

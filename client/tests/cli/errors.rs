@@ -9,7 +9,7 @@ use crate::helpers::*;
 
 #[tokio::test]
 async fn agent_down() {
-    let store = spawn_store().await;
+    let store = spawn_store(Backend::Sqlite).await;
     let agent = nothing_listens();
 
     for command in ["post", "whoami"] {
@@ -60,7 +60,7 @@ async fn store_down() {
 
 #[tokio::test]
 async fn store_answers_4xx() {
-    let store = spawn_store().await;
+    let store = spawn_store(Backend::Sqlite).await;
     // Two IDs that share their first digits, so a short prefix is ambiguous.
     let mut twin = snapshot(21, &at(0));
     let twin_id = format!("{}{}", &container_id(21)[..8], "0".repeat(56));
@@ -101,7 +101,7 @@ async fn store_answers_4xx() {
 
 #[tokio::test]
 async fn agent_answers_an_error() {
-    let store = spawn_store().await;
+    let store = spawn_store(Backend::Sqlite).await;
     let agent = spawn_agent(
         503,
         json!({"error": "the Docker Engine is not answering", "detail": null}),
@@ -122,7 +122,7 @@ async fn agent_answers_an_error() {
 
 #[tokio::test]
 async fn agent_answers_something_that_is_no_snapshot() {
-    let store = spawn_store().await;
+    let store = spawn_store(Backend::Sqlite).await;
     let agent = spawn_agent(200, json!({"id": "not-an-id"})).await;
 
     let run = client(&store.url, &agent.url, &["whoami"]).await;
@@ -157,7 +157,7 @@ async fn bad_usage_is_refused_before_any_request() {
 
 #[tokio::test]
 async fn no_ca_certificates_are_needed_for_plain_http() {
-    let store = spawn_store().await;
+    let store = spawn_store(Backend::Sqlite).await;
     store.store(&snapshot(22, &at(0))).await;
     // As in an image built from scratch without a CA bundle.
     let empty = tempfile::tempdir().unwrap();
@@ -179,7 +179,10 @@ async fn no_ca_certificates_are_needed_for_plain_http() {
 
 #[tokio::test]
 async fn store_refuses_a_post_to_a_wrong_address() {
-    let (store, agent) = (spawn_store().await, spawn_agent_for(23).await);
+    let (store, agent) = (
+        spawn_store(Backend::Sqlite).await,
+        spawn_agent_for(23).await,
+    );
     let wrong = format!("{}/api", store.url);
 
     let run = client(&wrong, &agent.url, &["post"]).await;

@@ -132,3 +132,28 @@ pub async fn client(store: &str, agent: &str, args: &[&str]) -> Run {
         .expect("the client runs")
         .into()
 }
+
+/// The agent version in the node reports of these tests: not the workspace's
+/// own, so that a table showing the client's version instead would be caught.
+pub const AGENT_VERSION: &str = "0.9.1";
+
+/// A node report as an agent in fleet mode sends it, posted with the
+/// operator's token: `node` is alive and reports every `interval_ms`.
+pub async fn report_node(store: &TestStore, node: &str, interval_ms: u64) {
+    let mut report = node_report(node, interval_ms, &chrono::Utc::now().to_rfc3339());
+    report["agent_version"] = AGENT_VERSION.into();
+    let response = store
+        .http
+        .post(format!("{}/nodes", store.url))
+        .header("authorization", bearer())
+        .json(&report)
+        .send()
+        .await
+        .expect("the store answers");
+    let status = response.status();
+    assert!(
+        status.is_success(),
+        "{status}: {}",
+        response.text().await.unwrap()
+    );
+}

@@ -5,6 +5,7 @@
 mod credentials;
 mod errors;
 mod helpers;
+mod nodes;
 mod one_shot;
 mod ping;
 mod prompt;

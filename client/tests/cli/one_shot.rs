@@ -8,7 +8,7 @@ use crate::helpers::*;
 
 #[tokio::test]
 async fn post_stores_what_the_agent_says_and_names_the_replica() {
-    let (store, agent) = (spawn_store().await, spawn_agent_for(1).await);
+    let (store, agent) = (spawn_store(Backend::Sqlite).await, spawn_agent_for(1).await);
 
     let run = client(&store.url, &agent.url, &["post"]).await;
 
@@ -35,7 +35,7 @@ async fn post_stores_what_the_agent_says_and_names_the_replica() {
 
 #[tokio::test]
 async fn post_json_prints_the_stored_record() {
-    let (store, agent) = (spawn_store().await, spawn_agent_for(2).await);
+    let (store, agent) = (spawn_store(Backend::Sqlite).await, spawn_agent_for(2).await);
 
     let run = client(&store.url, &agent.url, &["post", "--json"]).await;
 
@@ -48,7 +48,7 @@ async fn post_json_prints_the_stored_record() {
 
 #[tokio::test]
 async fn get_shows_a_table_with_short_ids_mib_and_relative_times() {
-    let store = spawn_store().await;
+    let store = spawn_store(Backend::Sqlite).await;
     let mut exited = snapshot(4, &at(5));
     exited["state"] = "exited".into();
     exited["stats"] = Value::Null;
@@ -98,7 +98,7 @@ async fn get_shows_a_table_with_short_ids_mib_and_relative_times() {
 
 #[tokio::test]
 async fn get_json_reads_every_page_and_stops_at_the_limit() {
-    let store = spawn_store().await;
+    let store = spawn_store(Backend::Sqlite).await;
     // More than one page of the client's (100) and of the store's default.
     let many: Vec<Value> = (0..130).map(|n| snapshot(n, &at(0))).collect();
     store.store(&Value::Array(many)).await;
@@ -125,7 +125,7 @@ async fn get_json_reads_every_page_and_stops_at_the_limit() {
 
 #[tokio::test]
 async fn get_filters_by_node_image_state_and_labels() {
-    let store = spawn_store().await;
+    let store = spawn_store(Backend::Sqlite).await;
     let mut other_node = snapshot(5, &at(0));
     other_node["node"] = "node-2".into();
     let mut paused = snapshot(6, &at(0));
@@ -168,7 +168,7 @@ async fn get_filters_by_node_image_state_and_labels() {
 
 #[tokio::test]
 async fn get_id_shows_one_container_by_a_prefix() {
-    let store = spawn_store().await;
+    let store = spawn_store(Backend::Sqlite).await;
     store
         .store(&Value::Array(vec![
             snapshot(8, &at(0)),
@@ -195,7 +195,7 @@ async fn get_id_shows_one_container_by_a_prefix() {
 
 #[tokio::test]
 async fn history_lists_a_containers_snapshots_newest_first() {
-    let store = spawn_store().await;
+    let store = spawn_store(Backend::Sqlite).await;
     let snapshots: Vec<Value> = [10, 30, 20].iter().map(|s| snapshot(11, &at(*s))).collect();
     store.store(&Value::Array(snapshots)).await;
     let prefix = &container_id(11)[..8];
@@ -236,7 +236,10 @@ async fn history_lists_a_containers_snapshots_newest_first() {
 
 #[tokio::test]
 async fn whoami_shows_the_agent_answer_and_posts_nothing() {
-    let (store, agent) = (spawn_store().await, spawn_agent_for(12).await);
+    let (store, agent) = (
+        spawn_store(Backend::Sqlite).await,
+        spawn_agent_for(12).await,
+    );
 
     let table = client(&store.url, &agent.url, &["whoami"]).await;
     let shown = table.succeeded();
@@ -267,6 +270,7 @@ async fn help_describes_every_command() {
         "post",
         "get",
         "history",
+        "nodes",
         "whoami",
         "ping",
         "CONTAINER_INFO_SERVER",
@@ -278,7 +282,28 @@ async fn help_describes_every_command() {
     let run = client(&nothing_listens(), &nothing_listens(), &["help", "get"]).await;
     let help = run.succeeded();
     for expected in [
-        "--node", "--image", "--state", "--label", "--limit", "--json", "--server",
+        "--node",
+        "--node-status",
+        "--service",
+        "--stack",
+        "--image",
+        "--state",
+        "--label",
+        "--limit",
+        "--json",
+        "--server",
+        "The store leaves removed containers out of the list: `--state removed` lists them.",
+    ] {
+        assert!(help.contains(expected), "{expected} missing:\n{help}");
+    }
+    let run = client(&nothing_listens(), &nothing_listens(), &["help", "nodes"]).await;
+    let help = run.succeeded();
+    for expected in [
+        "[NAME]",
+        "--status",
+        "values: up, stale",
+        "--json",
+        "stale after three",
     ] {
         assert!(help.contains(expected), "{expected} missing:\n{help}");
     }

@@ -17,10 +17,10 @@ async fn two_replicas_answer_with_their_ids_and_a_stopped_one_does_not() {
     // could be taken by then, by any other test's connection.
     let replica = |listen: String, name: &'static str| {
         let database = database.clone();
-        spawn_store_with(move |config| {
+        spawn_store_with(Backend::Sqlite, move |config| {
             config.listen = listen.parse().unwrap();
             config.replica_id = Some(name.to_owned());
-            config.database = database;
+            config.database = database.into();
         })
     };
     let first = replica("127.0.0.1:0".to_owned(), "replica-1").await;
@@ -68,7 +68,10 @@ async fn two_replicas_answer_with_their_ids_and_a_stopped_one_does_not() {
 
 #[tokio::test]
 async fn ping_prints_one_line_per_target_and_fails_when_one_is_silent() {
-    let (store, agent) = (spawn_store().await, spawn_agent_for(31).await);
+    let (store, agent) = (
+        spawn_store(Backend::Sqlite).await,
+        spawn_agent_for(31).await,
+    );
 
     // An empty service name: no Swarm DNS, the store's URL alone.
     let run = client(&store.url, &agent.url, &["ping", "--service", ""]).await;
@@ -109,10 +112,10 @@ async fn ping_lists_every_replica_of_the_roll_call_and_marks_the_silent_one() {
     let database = folder.path().join("store.db");
     let replica = |listen: String, name: &'static str, advertise: Option<String>| {
         let database = database.clone();
-        spawn_store_with(move |config| {
+        spawn_store_with(Backend::Sqlite, move |config| {
             config.listen = listen.parse().unwrap();
             config.replica_id = Some(name.to_owned());
-            config.database = database;
+            config.database = database.into();
             config.advertise_address = advertise;
         })
     };

@@ -62,7 +62,10 @@ fn leave(mut session: PtySession, how: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_at_the_prompt() {
-    let (store, agent) = (spawn_store().await, spawn_agent_for(40).await);
+    let (store, agent) = (
+        spawn_store(Backend::Sqlite).await,
+        spawn_agent_for(40).await,
+    );
     let data = tempfile::tempdir().unwrap();
     let (store_url, agent_url, folder) =
         (store.url.clone(), agent.url.clone(), data.path().to_owned());
@@ -71,7 +74,7 @@ async fn a_session_at_the_prompt() {
     let screens = tokio::task::spawn_blocking(move || {
         let mut session = open_prompt(&store_url, &agent_url, &folder, &[]);
         let mut screens = vec![];
-        for line in ["help", "whoami", "post", "get", "gte"] {
+        for line in ["help", "whoami", "post", "get", "gte", "nodes"] {
             screens.push(enter(&mut session, line));
         }
         // A hint completes the command being typed; Ctrl-C drops the line.
@@ -90,12 +93,12 @@ async fn a_session_at_the_prompt() {
     .await
     .unwrap();
 
-    let [help, whoami, post, get, unknown, history] = &screens[..] else {
+    let [help, whoami, post, get, unknown, nodes, history] = &screens[..] else {
         panic!("{screens:?}");
     };
     assert!(help.contains("Commands:"), "{help}");
     for command in [
-        "post", "get", "history", "whoami", "ping", "help", "exit", "quit",
+        "post", "get", "history", "nodes", "whoami", "ping", "help", "exit", "quit",
     ] {
         assert!(
             help.contains(&format!("  {command} ")),
@@ -118,12 +121,16 @@ async fn a_session_at_the_prompt() {
         "{unknown}"
     );
     assert!(
-        unknown.contains("post, get, history, whoami, ping, help, exit, quit"),
+        unknown.contains("post, get, history, nodes, whoami, ping, help, exit, quit"),
         "{unknown}"
     );
     assert!(
         history.contains("OBSERVED") && history.contains(REPLICA),
         "{history}"
+    );
+    assert!(
+        nodes.contains("no nodes: no agent reports to this store"),
+        "{nodes}"
     );
 
     // whoami and post asked the agent; the cancelled "post" did not.
@@ -136,7 +143,7 @@ async fn a_session_at_the_prompt() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_lists_come_a_page_at_a_time() {
-    let store = spawn_store().await;
+    let store = spawn_store(Backend::Sqlite).await;
     let many: Vec<Value> = (0..45).map(|n| snapshot(n, &at(0))).collect();
     store.store(&Value::Array(many)).await;
     let data = tempfile::tempdir().unwrap();
@@ -239,7 +246,7 @@ async fn ctrl_c_gives_the_prompt_back_while_a_request_is_under_way() {
 }
 
 /// Runs a one-shot command on a pseudo-terminal and returns all it showed.
-fn on_a_terminal(store: &str, args: &[&str], no_color: Option<&str>) -> String {
+pub(crate) fn on_a_terminal(store: &str, args: &[&str], no_color: Option<&str>) -> String {
     let mut command = Command::new(CLIENT);
     command
         .args(args)
@@ -254,7 +261,7 @@ fn on_a_terminal(store: &str, args: &[&str], no_color: Option<&str>) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn colour_only_on_a_terminal_and_without_no_color() {
-    let store = spawn_store().await;
+    let store = spawn_store(Backend::Sqlite).await;
     store.store(&snapshot(43, &at(0))).await;
     let url = store.url.clone();
 

@@ -3,8 +3,11 @@
 //! snapshot says changes (the engine's events reach the inventory, which tells
 //! the reporter), and a resync with fresh stats every `--report-interval`.
 //! Batches go through an [`outbox::Outbox`] per store on disk, which a
-//! [`sender::Sender`] per store delivers.
+//! [`sender::Sender`] per store delivers. Beside them, a [`node::NodeReporter`]
+//! per store tells it the node is alive. With `--report-label`, only the
+//! containers a [`Selection`] takes are reported.
 
+pub(crate) mod node;
 pub(crate) mod outbox;
 pub(crate) mod sender;
 
@@ -21,8 +24,10 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::warn;
 
+use self::node::NodeReporter;
 use self::outbox::{Kind, Outbox};
 use self::sender::Sender;
+use crate::config::ReportLabel;
 use crate::error::AgentError;
 use crate::inventory::{EngineHealth, Inventory};
 use crate::metrics::Metrics;
@@ -39,6 +44,23 @@ pub(crate) struct Settings<'a> {
     pub(crate) interval: Duration,
     pub(crate) outbox: &'a Path,
     pub(crate) outbox_max_bytes: u64,
+    pub(crate) selection: Selection,
+}
+
+/// Which containers are reported: those carrying any of the labels of
+/// `--report-label`, as their snapshot shows them (the agent refuses at start
+/// a label that redaction would hide); every container without it.
+#[derive(Clone)]
+pub(crate) struct Selection(Arc<[ReportLabel]>);
+
+impl Selection {
+    pub(crate) fn new(labels: &[ReportLabel]) -> Self {
+        Self(labels.into())
+    }
+
+    fn takes(&self, snapshot: &Snapshot) -> bool {
+        self.0.is_empty() || self.0.iter().any(|label| label.matches(&snapshot.labels))
+    }
 }
 
 /// The stores' outboxes, fed by one reporter.
@@ -53,6 +75,7 @@ pub(crate) struct Reporter {
     signing_key: Option<Secret>,
     metrics: Arc<Metrics>,
     interval: Duration,
+    selection: Selection,
     destinations: Vec<Destination>,
     /// What each store was last told of each container, stats and time left
     /// out: a snapshot that says something else is a change of state.
@@ -60,7 +83,7 @@ pub(crate) struct Reporter {
 }
 
 /// Opens an outbox per store (in a folder named after its URL) and starts the
-/// reporter and a sender per store.
+/// reporter, and a sender and a node reporter per store.
 pub(crate) fn start(
     settings: Settings<'_>,
     inventory: Arc<Inventory>,
@@ -92,11 +115,21 @@ pub(crate) fn start(
         let catch_up = CatchUp {
             inventory: inventory.clone(),
             signing_key: signing_key.clone(),
+            selection: settings.selection.clone(),
         };
         tasks.push(tokio::spawn(async move {
             sender.catch_up(catch_up).await;
             sender.run().await;
         }));
+        let node_reporter = NodeReporter {
+            store: store.clone(),
+            http: http.clone(),
+            inventory: inventory.clone(),
+            signing_key: signing_key.clone(),
+            metrics: metrics.clone(),
+            interval: settings.interval,
+        };
+        tasks.push(tokio::spawn(node_reporter.run()));
         destinations.push(Destination {
             store: store.clone(),
             outbox,
@@ -108,6 +141,7 @@ pub(crate) fn start(
         signing_key,
         metrics,
         interval: settings.interval,
+        selection: settings.selection,
         destinations,
         reported: HashMap::new(),
     };
@@ -140,7 +174,8 @@ impl Reporter {
     /// container the reporter told about that the host no longer has is
     /// reported once, as `removed`.
     async fn report(&mut self, everything: bool, now: DateTime<Utc>) {
-        let current = self.inventory.snapshots();
+        let mut current = self.inventory.snapshots();
+        current.retain(|snapshot| self.selection.takes(snapshot));
         let mut changed = Vec::new();
         let mut same = Vec::new();
         for snapshot in current.iter() {
@@ -215,11 +250,15 @@ impl Reporter {
 pub(crate) struct CatchUp {
     inventory: Arc<Inventory>,
     signing_key: Option<Secret>,
+    selection: Selection,
 }
 
 impl CatchUp {
     /// `removed` snapshots, signed and in batches, of what the store holds as
-    /// present on this node and the host no longer has.
+    /// present on this node and the agent no longer reports: the host no
+    /// longer has it, or the selection no longer takes it (the agent was
+    /// restarted with other `--report-label`s), which a store's reader would
+    /// otherwise see as current forever.
     ///
     /// `held` is oldest first: the store's records, then what still waits in
     /// the outbox, which the store will hold once it is delivered.
@@ -233,7 +272,10 @@ impl CatchUp {
             .filter(|held| {
                 held.node == self.inventory.node()
                     && held.state != ContainerState::Removed
-                    && self.inventory.snapshot(&held.id).is_none()
+                    && !self
+                        .inventory
+                        .snapshot(&held.id)
+                        .is_some_and(|present| self.selection.takes(&present))
             })
             .map(|held| Snapshot {
                 state: ContainerState::Removed,

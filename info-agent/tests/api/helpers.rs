@@ -9,11 +9,14 @@ use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use bollard::exec::{CreateExecOptions, StartExecResults};
-use bollard::models::{ContainerCreateBody, HostConfig, NetworkCreateRequest};
+use bollard::models::{
+    ContainerCreateBody, HostConfig, NetworkCreateRequest, ServiceSpec, TaskSpec,
+    TaskSpecContainerSpec,
+};
 use bollard::query_parameters::{
     CreateContainerOptions, InspectContainerOptions, InspectNetworkOptions, LeaveSwarmOptions,
-    LogsOptions, RemoveContainerOptions, RemoveImageOptions, StartContainerOptions,
-    StopContainerOptions,
+    ListContainersOptions, LogsOptions, RemoveContainerOptions, RemoveImageOptions,
+    RenameContainerOptions, StartContainerOptions, StopContainerOptions,
 };
 use container_info_agent::config::Config;
 use container_info_agent::startup::Application;
@@ -34,6 +37,8 @@ enum Made {
     Image(String),
     Network(String),
     Container(String),
+    /// A Swarm service, by ID, and the containers of its tasks.
+    Service(String),
     /// The test put this engine into a swarm; leaving takes `docker_gwbridge` with it
     /// only if the swarm created that network.
     Swarm {
@@ -215,6 +220,68 @@ impl TestDocker {
         }
     }
 
+    /// A one-replica Swarm service running the test image, its tasks' containers
+    /// labelled `labels` (as `docker stack deploy` labels them
+    /// `com.docker.stack.namespace`), and the ID of its running container. The
+    /// engine joins a one-node swarm first, unless it is in one. The image is
+    /// this engine's own: the engine's attempt to pull it fails, and it runs
+    /// the local one, as a one-node swarm does with a locally built image.
+    pub async fn service(&self, suffix: &str, labels: &[(&str, &str)]) -> (String, String) {
+        let image = self.image().await;
+        self.ensure_swarm().await;
+        let name = format!("{}-{suffix}", self.run);
+        let labels: HashMap<String, String> = labels
+            .iter()
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect();
+        let spec = ServiceSpec {
+            name: Some(name.clone()),
+            labels: Some(labels.clone()),
+            task_template: Some(TaskSpec {
+                container_spec: Some(TaskSpecContainerSpec {
+                    image: Some(image),
+                    // Arguments to the image's entrypoint (busybox); `command`
+                    // would replace the entrypoint.
+                    args: Some(vec!["sleep".into(), "600".into()]),
+                    labels: Some(labels),
+                    stop_grace_period: Some(1_000_000_000),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let created = self
+            .docker
+            .create_service(spec, None)
+            .await
+            .unwrap_or_else(|error| panic!("creating service {name}: {error}"));
+        let id = created.id.expect("the engine names the service it created");
+        self.remember(Made::Service(id.clone()));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let running = self
+                .docker
+                .list_containers(Some(ListContainersOptions {
+                    filters: Some(HashMap::from([(
+                        "label".to_owned(),
+                        vec![format!("com.docker.swarm.service.id={id}")],
+                    )])),
+                    ..Default::default()
+                }))
+                .await
+                .unwrap();
+            if let Some(container) = running.into_iter().find_map(|summary| summary.id) {
+                return (name, container);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "service {name}: no running container after 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Joins a one-node swarm for the test, unless the engine already is in one.
     async fn ensure_swarm(&self) {
         let info = self.docker.info().await.unwrap();
@@ -280,6 +347,38 @@ impl Made {
                 docker.remove_container(id, Some(options)).await
             }
             Made::Network(name) => docker.remove_network(name).await,
+            Made::Service(id) => {
+                docker.delete_service(id).await?;
+                // The engine removes a deleted service's containers in its own
+                // time, and leaving the swarm may outrun it.
+                let left = docker
+                    .list_containers(Some(ListContainersOptions {
+                        all: true,
+                        filters: Some(HashMap::from([(
+                            "label".to_owned(),
+                            vec![format!("com.docker.swarm.service.id={id}")],
+                        )])),
+                        ..Default::default()
+                    }))
+                    .await?;
+                for container in left.into_iter().filter_map(|summary| summary.id) {
+                    let options = RemoveContainerOptions {
+                        force: true,
+                        v: true,
+                        ..Default::default()
+                    };
+                    match docker.remove_container(&container, Some(options)).await {
+                        // Removed by the engine meanwhile, or being removed.
+                        Err(bollard::errors::Error::DockerResponseServerError {
+                            status_code: 404 | 409,
+                            ..
+                        })
+                        | Ok(()) => {}
+                        Err(error) => return Err(error),
+                    }
+                }
+                Ok(())
+            }
             Made::Image(tag) => {
                 let options = RemoveImageOptions {
                     force: true,
@@ -429,6 +528,16 @@ impl TestContainer {
             .stop_container(&self.id, None::<StopContainerOptions>)
             .await
             .unwrap_or_else(|error| panic!("stopping container {}: {error}", self.name));
+    }
+
+    /// Renames the container to `name` (give it the test run's prefix, so that
+    /// no two runs' names meet).
+    pub async fn rename(&mut self, name: String) {
+        self.docker
+            .rename_container(&self.id, RenameContainerOptions { name: name.clone() })
+            .await
+            .unwrap_or_else(|error| panic!("renaming container {} to {name}: {error}", self.name));
+        self.name = name;
     }
 
     /// Removes the container at once, running or not.

@@ -2,7 +2,7 @@
 //! and a store holding the same key stores a container's own snapshot without
 //! a token, as attested by this node; changed on the way, it is refused.
 
-use container_info_testkit::{KEY, spawn_guarded_store};
+use container_info_testkit::{Backend, KEY, spawn_guarded_store};
 use container_info_wire::Snapshot;
 use container_info_wire::attestation::{Secret, Signed};
 use serde_json::{Value, json};
@@ -15,7 +15,7 @@ async fn a_containers_own_snapshot_is_signed_and_a_guarded_store_takes_it_withou
         return;
     };
     let container = docker.container(ContainerSpec::named("signed")).await;
-    let (store, secrets) = spawn_guarded_store(|_, _| {}).await;
+    let (store, secrets) = spawn_guarded_store(Backend::Sqlite, |_, _| {}).await;
     let agent = spawn_agent(|config| {
         config.node_name = Some("signing-node".into());
         config.signing_key_file = Some(secrets.key_file());
@@ -39,7 +39,7 @@ async fn a_containers_own_snapshot_is_signed_and_a_guarded_store_takes_it_withou
     let mut forged = own.clone();
     forged["name"] = json!("someone-else");
     assert_eq!(post(forged).await.unwrap().status(), 403);
-    assert_eq!(store.rows(), (0, 0));
+    assert_eq!(store.rows().await, (0, 0));
 
     let response = post(own).await.unwrap();
     assert_eq!(response.status(), 201);

@@ -8,13 +8,14 @@
 //! time, or a process that was paused past that moment, makes it step down
 //! before another replica can take the lease. The database has the last word
 //! all the same: leader-only work is fenced by the lease's generation there
-//! (see `storage::replicas`).
+//! (see `storage::sqlite::replicas`, `storage::postgres::replicas`).
 
 mod address;
 mod scripts;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus::{IntCounter, IntCounterVec, IntGauge};
@@ -22,7 +23,9 @@ use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until, timeout_at};
 
 use crate::config::Config;
-use crate::storage::{Claimed, Fenced, Heartbeat, LeaderWork, StorageError, Store, Term, now_ms};
+use crate::storage::{
+    Claimed, Fenced, Heartbeat, LeaderWork, RollCall, Storage, StorageError, Term,
+};
 pub(crate) use address::advertised_addresses;
 pub(crate) use scripts::{Role, RoleScripts};
 
@@ -36,7 +39,7 @@ const OPTIMIZE_EVERY: Duration = Duration::from_secs(3600);
 
 /// What this replica's part in the roll call and the lease needs.
 pub(crate) struct Membership {
-    pub store: Store,
+    pub store: Arc<dyn Storage>,
     pub beat: Heartbeat,
     pub lease: Duration,
     pub forget_after: Duration,
@@ -55,7 +58,7 @@ pub(crate) struct RoleMetrics {
 impl Membership {
     pub(crate) fn new(
         config: &Config,
-        store: Store,
+        store: Arc<dyn Storage>,
         beat: Heartbeat,
         metrics: RoleMetrics,
         script_outcomes: IntCounterVec,
@@ -113,7 +116,7 @@ impl Membership {
 
 /// Writes this replica's heartbeat every second until `stop`.
 async fn beat(
-    store: Store,
+    store: Arc<dyn Storage>,
     beat: Heartbeat,
     failures: IntCounter,
     mut stop: watch::Receiver<bool>,
@@ -141,11 +144,14 @@ struct Held {
     until_ms: i64,
 }
 
-/// A claim sent to the database and not answered yet.
-type PendingClaim = Pin<Box<dyn Future<Output = Result<Option<Claimed>, StorageError>> + Send>>;
+/// A claim sent to the database and not answered yet, and when it was sent.
+struct PendingClaim {
+    sent: Instant,
+    claim: Pin<Box<dyn Future<Output = Result<Option<Claimed>, StorageError>> + Send>>,
+}
 
 struct Leadership {
-    store: Store,
+    store: Arc<dyn Storage>,
     id: String,
     lease: Duration,
     forget_after: Duration,
@@ -178,7 +184,8 @@ impl Leadership {
         let generation = self
             .store
             .roll_call()
-            .map_or(0, |(_, lease)| lease.generation);
+            .await
+            .map_or(0, |roll_call| roll_call.lease.generation);
         self.scripts.changed(Role::Follower, generation);
         loop {
             self.step_down_if_due();
@@ -215,28 +222,32 @@ impl Leadership {
             return Instant::now();
         }
         let held = self.held.as_ref().map(|held| held.term.generation);
-        let mut claim = self.pending.take().unwrap_or_else(|| {
+        let mut pending = self.pending.take().unwrap_or_else(|| {
             let (store, id, lease) = (self.store.clone(), self.id.clone(), self.lease);
-            Box::pin(async move { store.claim(id, held, lease).await })
+            PendingClaim {
+                sent: Instant::now(),
+                claim: Box::pin(async move { store.claim(id, held, lease).await }),
+            }
         });
+        let sent = pending.sent;
         let claimed = match self.held.as_ref().map(|held| held.until) {
-            Some(until) => match timeout_at(until, &mut claim).await {
+            Some(until) => match timeout_at(until, &mut pending.claim).await {
                 Ok(claimed) => claimed,
                 Err(_) => {
-                    self.pending = Some(claim);
+                    self.pending = Some(pending);
                     self.step_down("the renewal did not land in time");
                     return Instant::now();
                 }
             },
-            None => claim.await,
+            None => pending.claim.await,
         };
         match claimed {
-            Ok(Some(claimed)) => self.claimed(claimed, started).await,
+            Ok(Some(claimed)) => self.claimed(claimed, sent, started).await,
             Ok(None) => {
                 if held.is_some() {
                     self.step_down("another replica holds the lease");
                 }
-                self.when_to_try_again(started)
+                self.when_to_try_again(started).await
             }
             Err(error) => {
                 tracing::warn!(%error, "could not claim the lease; trying again");
@@ -247,8 +258,8 @@ impl Leadership {
     }
 
     /// The database gave this replica a term (a new one, or the one it holds,
-    /// renewed).
-    async fn claimed(&mut self, claimed: Claimed, started: Instant) -> Instant {
+    /// renewed) for a claim sent at `sent`.
+    async fn claimed(&mut self, claimed: Claimed, sent: Instant, started: Instant) -> Instant {
         let generation = claimed.term.generation;
         if self.held.is_none() && self.stepped_down_from == Some(generation) {
             // A renewal that landed after this replica had stepped down: it
@@ -262,11 +273,14 @@ impl Leadership {
             }
             return Instant::now();
         }
-        // The lease runs from the moment the claim landed, on the clock every
-        // replica of the file shares; this replica leads until a margin before.
+        // The lease runs from the moment the claim landed, by the database's
+        // clock, which need not be this host's (PostgreSQL's replicas run on
+        // several). The claim landed after it was sent: counted from the
+        // sending, on this host's monotonic clock, this replica stops leading
+        // no later than a margin before the lease can expire, whatever the
+        // clocks say. `until_ms` (the database's clock) is for the log.
         let until_ms = claimed.renewed_at_ms + duration_ms(self.lease - self.margin());
-        let left = Duration::from_millis(u64::try_from(until_ms - now_ms()).unwrap_or(0));
-        let until = Instant::now() + left;
+        let until = sent + (self.lease - self.margin());
         if self.held.as_ref().map(|held| held.term.generation) != Some(generation) {
             self.step_down("the lease expired before it was renewed");
             self.became_leader(&claimed.term, claimed.acquired_at_ms);
@@ -281,13 +295,15 @@ impl Leadership {
 
     /// A follower comes back when the lease it saw expires, or after a third
     /// of the duration, whichever comes first: so it takes an expired lease
-    /// at once, and a released one soon.
-    fn when_to_try_again(&self, started: Instant) -> Instant {
+    /// at once, and a released one soon. (`&mut`: the pending claim this
+    /// holds is `Send` but not `Sync`, so a shared borrow could not be held
+    /// across the read.)
+    async fn when_to_try_again(&mut self, started: Instant) -> Instant {
         let next = started + self.renew_every();
-        let Ok((_, lease)) = self.store.roll_call() else {
+        let Ok(RollCall { lease, now_ms, .. }) = self.store.roll_call().await else {
             return next;
         };
-        let left = lease.expires_at_ms() - now_ms();
+        let left = lease.expires_at_ms() - now_ms;
         if left <= 0 {
             return next;
         }
@@ -340,7 +356,8 @@ impl Leadership {
             .is_none_or(|at| at.elapsed() >= OPTIMIZE_EVERY);
         let work = LeaderWork {
             term: held.term.clone(),
-            forget_before_ms: now_ms() - duration_ms(self.forget_after),
+            // Judged by the database's clock, as the heartbeats were written.
+            forget_after_ms: duration_ms(self.forget_after),
             optimize,
         };
         match timeout_at(until, self.store.leader_work(work)).await {

@@ -5,6 +5,7 @@ use actix_web::http::header;
 use actix_web::web;
 use actix_web::{HttpResponse, delete, get, post};
 use chrono::{DateTime, Utc};
+use container_info_wire::nodes::NodeStatus;
 use container_info_wire::{ContainerState, ErrorBody, Page, Snapshot, StoredSnapshot};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -14,7 +15,7 @@ use super::{CredentialFailures, StorageFailures};
 use crate::error::ApiError;
 use crate::ingest::{Posted, Receipt};
 use crate::query::{HistoryQuery, ListQuery, page_of, parse_id_prefix};
-use crate::storage::{Listed, Lookup, Store};
+use crate::storage::{Listed, Lookup, Storage};
 use crate::trust::{Credential, Reader, Trust};
 
 /// The name of this replica, as it answers in `X-Replica` and `received_by`.
@@ -69,7 +70,7 @@ pub(crate) async fn post_containers(
     posted: Posted,
     receipt: Receipt,
     trust: web::Data<Trust>,
-    store: web::Data<Store>,
+    store: web::Data<dyn Storage>,
 ) -> Result<HttpResponse, ApiError> {
     let attested = trust.attest(&posted, credential)?;
     let records = posted
@@ -109,10 +110,12 @@ pub(crate) async fn post_containers(
 pub(crate) async fn list_containers(
     _: Reader,
     query: web::Query<Vec<(String, String)>>,
-    store: web::Data<Store>,
+    store: web::Data<dyn Storage>,
 ) -> Result<HttpResponse, ApiError> {
     let query = ListQuery::parse(query.into_inner())?;
-    let rows = store.list(query.filter, query.before_seq, query.limit + 1)?;
+    let rows = store
+        .list(query.filter, query.before_seq, query.limit + 1)
+        .await?;
     Ok(page_response(rows, query.limit, false))
 }
 
@@ -127,7 +130,8 @@ pub(crate) struct ListParams {
     node: Option<String>,
     /// Only containers created from this image reference.
     image: Option<String>,
-    /// Only containers in this state.
+    /// Only containers in this state. Without it, every state but `removed`:
+    /// a container its agent saw removed leaves the list (its history stays).
     state: Option<ContainerState>,
     /// Only containers whose name contains this text.
     name: Option<String>,
@@ -135,6 +139,13 @@ pub(crate) struct ListParams {
     /// several, all must match.
     #[param(inline)]
     label: Option<Vec<LabelFilter>>,
+    /// Only the tasks of this Swarm service.
+    service: Option<String>,
+    /// Only the containers of this stack.
+    stack: Option<String>,
+    /// Only containers whose node's agent is `up`, or `stale`; containers of
+    /// nodes no agent reports have neither.
+    node_status: Option<NodeStatus>,
     /// Items per page (default 100).
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
@@ -212,9 +223,9 @@ enum LookupFailures {
 pub(crate) async fn get_container(
     _: Reader,
     path: web::Path<ContainerPath>,
-    store: web::Data<Store>,
+    store: web::Data<dyn Storage>,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, body) = find(&store, &path.id)?;
+    let (_, body) = find(store.get_ref(), &path.id).await?;
     Ok(HttpResponse::Ok()
         .content_type(header::ContentType::json())
         .body(body))
@@ -236,11 +247,11 @@ pub(crate) async fn container_history(
     _: Reader,
     path: web::Path<ContainerPath>,
     query: web::Query<Vec<(String, String)>>,
-    store: web::Data<Store>,
+    store: web::Data<dyn Storage>,
 ) -> Result<HttpResponse, ApiError> {
     let query = HistoryQuery::parse(query.into_inner())?;
-    let (id, _) = find(&store, &path.id)?;
-    let rows = store.history(&id, &query.range, query.limit + 1)?;
+    let (id, _) = find(store.get_ref(), &path.id).await?;
+    let rows = store.history(&id, &query.range, query.limit + 1).await?;
     Ok(page_response(rows, query.limit, true))
 }
 
@@ -259,10 +270,10 @@ pub(crate) async fn container_history(
 pub(crate) async fn delete_container(
     credential: Credential,
     path: web::Path<ContainerPath>,
-    store: web::Data<Store>,
+    store: web::Data<dyn Storage>,
 ) -> Result<HttpResponse, ApiError> {
     credential.require("deleting a container")?;
-    let (id, _) = find(&store, &path.id)?;
+    let (id, _) = find(store.get_ref(), &path.id).await?;
     if store.delete(id.clone()).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
@@ -272,9 +283,9 @@ pub(crate) async fn delete_container(
 }
 
 /// The full ID and latest record of the one container the ID or prefix names.
-fn find(store: &Store, given: &str) -> Result<(String, String), ApiError> {
+async fn find(store: &dyn Storage, given: &str) -> Result<(String, String), ApiError> {
     let prefix = parse_id_prefix(given)?;
-    match store.find(&prefix)? {
+    match store.find(&prefix).await? {
         Lookup::Found { id, body } => Ok((id, body)),
         Lookup::Missing => Err(ApiError::NoSuchContainer(prefix)),
         Lookup::Ambiguous(candidates) => Err(ApiError::AmbiguousPrefix { prefix, candidates }),

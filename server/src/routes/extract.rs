@@ -1,6 +1,6 @@
-//! What a request to `POST /containers` carries, read and checked before the
-//! handler runs: the handler is given the parsed snapshots and how they
-//! arrived, or the request is refused with the reason.
+//! What a request to `POST /containers` or `POST /nodes` carries, read and
+//! checked before the handler runs: the handler is given the parsed body and
+//! how it arrived, or the request is refused with the reason.
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -12,7 +12,7 @@ use futures_util::future::{LocalBoxFuture, Ready, ready};
 
 use super::containers::Replica;
 use crate::error::ApiError;
-use crate::ingest::{MAX_BODY_BYTES, Posted, Receipt};
+use crate::ingest::{MAX_BODY_BYTES, Posted, PostedNode, Receipt};
 
 /// A JSON body of one snapshot or an array of them, within the size limit.
 impl FromRequest for Posted {
@@ -20,14 +20,34 @@ impl FromRequest for Posted {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        // Refused before a byte of the body is read.
-        let acceptable = require_json(request).and_then(|()| require_declared_length(request));
-        let payload = payload.take();
-        Box::pin(async move {
-            acceptable?;
-            Posted::parse(&read_body(payload).await?)
-        })
+        json_body(request, payload, Posted::parse)
     }
+}
+
+/// A JSON body of one node report, within the size limit.
+impl FromRequest for PostedNode {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        json_body(request, payload, PostedNode::parse)
+    }
+}
+
+/// A body declared as JSON and within the size limit, given to `parse`. A
+/// wrong type or a declared length over the limit is refused before a byte
+/// of the body is read.
+fn json_body<T: 'static>(
+    request: &HttpRequest,
+    payload: &mut Payload,
+    parse: fn(&[u8]) -> Result<T, ApiError>,
+) -> LocalBoxFuture<'static, Result<T, ApiError>> {
+    let acceptable = require_json(request).and_then(|()| require_declared_length(request));
+    let payload = payload.take();
+    Box::pin(async move {
+        acceptable?;
+        parse(&read_body(payload).await?)
+    })
 }
 
 /// When, by which replica, and from which peer a request was received.

@@ -3,17 +3,25 @@
 
 pub(crate) mod containers;
 mod extract;
+pub(crate) mod nodes;
 pub(crate) mod operations;
 pub(crate) mod page;
 pub(crate) mod replicas;
 
 use actix_web::{HttpRequest, web};
+use chrono::{DateTime, Utc};
 use container_info_wire::ErrorBody;
 use utoipa::openapi::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoResponses, Modify};
 
 use crate::error::ApiError;
+
+/// Milliseconds since the epoch, as the database keeps times; a value out of
+/// chrono's range (which no clock gives) reads as the epoch.
+fn from_ms(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
 
 /// How a route that reads or writes the database fails when the database does.
 #[derive(IntoResponses)]
@@ -23,7 +31,7 @@ pub(crate) enum StorageFailures {
     Failed(ErrorBody),
     #[response(
         status = 503,
-        description = "The database cannot be used now: busy, or its disk full or read-only. Nothing was changed; try again after `Retry-After` seconds.",
+        description = "The database cannot be used now: busy, unreachable, or its disk full or read-only. Nothing was changed (unless a database server went away after a commit and before confirming it); try again after `Retry-After` seconds: writes are idempotent, so a retry is safe.",
         headers(("Retry-After" = u32, description = "Seconds to wait before trying again"))
     )]
     Unavailable(ErrorBody),

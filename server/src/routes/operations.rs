@@ -11,7 +11,7 @@ use super::StorageFailures;
 use super::containers::Replica;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::storage::Store;
+use crate::storage::Storage;
 
 #[derive(Serialize, ToSchema)]
 pub(crate) struct Health {
@@ -40,16 +40,16 @@ pub(crate) async fn healthz(replica: web::Data<Replica>) -> web::Json<Health> {
     responses(
         (status = 200, description = "The database can be read and written now", body = Health),
         (status = 500, description = "The database failed", body = ErrorBody),
-        (status = 503, description = "The database cannot be used now: busy, or its disk full or read-only",
+        (status = 503, description = "The database cannot be used now: busy, unreachable, or its disk full or read-only",
          body = ErrorBody, headers(("Retry-After" = u32, description = "Seconds to wait before asking again"))),
     )
 )]
 #[get("/readyz")]
 pub(crate) async fn readyz(
-    store: web::Data<Store>,
+    store: web::Data<dyn Storage>,
     replica: web::Data<Replica>,
 ) -> Result<web::Json<Health>, ApiError> {
-    store.check_readable()?;
+    store.check_readable().await?;
     store.check_writable().await?;
     Ok(web::Json(Health {
         status: "ready",
@@ -66,10 +66,10 @@ pub(crate) async fn readyz(
 )]
 #[get("/metrics")]
 pub(crate) async fn metrics(
-    store: web::Data<Store>,
+    store: web::Data<dyn Storage>,
     metrics: web::Data<Metrics>,
 ) -> Result<HttpResponse, ApiError> {
-    let rows = store.row_counts()?;
+    let rows = store.row_counts().await?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(metrics.render(rows)))

@@ -1,16 +1,17 @@
-//! `GET /`: the status page. The server renders its first view (the replicas
-//! and the first page of containers, filtered by the page's own query string),
-//! so that it works without JavaScript; `app.js` then keeps it current from
-//! the same public API as every other reader. Everything a snapshot says is
-//! user-controlled, so markup is written with maud, which escapes every value
-//! unless told otherwise, and the Content-Security-Policy allows no inline
-//! script at all.
+//! `GET /`: the status page. The server renders its first view (the replicas,
+//! the nodes and the first page of containers, filtered by the page's own
+//! query string), so that it works without JavaScript; `app.js` then keeps it
+//! current from the same public API as every other reader. Everything a
+//! snapshot or a node's report says is user-controlled, so markup is written
+//! with maud, which escapes every value unless told otherwise, and the
+//! Content-Security-Policy allows no inline script at all.
 
 use std::sync::LazyLock;
 
 use actix_web::http::header::{self, CacheControl, CacheDirective};
 use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, SecondsFormat, Utc};
+use container_info_wire::nodes::{Node, NodeStatus};
 use container_info_wire::replicas::{ReplicaRole, Replicas};
 use container_info_wire::{ContainerState, ErrorBody, StoredSnapshot};
 use maud::{DOCTYPE, Markup, html};
@@ -18,14 +19,24 @@ use utoipa::IntoParams;
 
 use super::StorageFailures;
 use super::containers::Replica;
+use super::nodes::nodes;
 use super::replicas::roll_call;
 use crate::error::ApiError;
 use crate::query::{ListQuery, page_of};
-use crate::storage::Store;
+use crate::storage::Storage;
 use crate::trust::Reader;
 
 /// The filter form's fields, which may come empty.
-const FORM_FIELDS: [&str; 5] = ["node", "image", "state", "name", "label"];
+const FORM_FIELDS: [&str; 8] = [
+    "node",
+    "image",
+    "state",
+    "name",
+    "label",
+    "node_status",
+    "service",
+    "stack",
+];
 
 /// Rows per page of the page's table (the API's own default is larger).
 const PAGE_SIZE: &str = "20";
@@ -105,6 +116,13 @@ struct PageParams {
     /// repeat for several, all must match.
     #[param(pattern = "^([^=]*=|$)")]
     label: Option<Vec<String>>,
+    /// Only containers whose node's agent is `up`, or `stale`.
+    #[param(pattern = "^(up|stale)?$")]
+    node_status: Option<String>,
+    /// Only the tasks of this Swarm service.
+    service: Option<String>,
+    /// Only the tasks of this Swarm stack.
+    stack: Option<String>,
     /// Rows per page (default 20).
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
@@ -117,7 +135,7 @@ struct PageParams {
     tag = "operations",
     params(PageParams),
     responses(
-        (status = 200, description = "The status page: the replicas and, unless the store protects reads and the request carries no token, the containers. Its script (`/assets/app-*.js`) keeps it current from the JSON API.", content_type = "text/html", body = String),
+        (status = 200, description = "The status page: the replicas and, unless the store protects reads and the request carries no token, the nodes and the containers. Its script (`/assets/app-*.js`) keeps it current from the JSON API.", content_type = "text/html", body = String),
         (status = 400, description = "The page, naming the query parameter that is invalid, unknown, or given twice", content_type = "text/html", body = String),
         StorageFailures,
     )
@@ -126,7 +144,7 @@ struct PageParams {
 pub(crate) async fn status_page(
     reader: Option<Reader>,
     query: web::Query<Vec<(String, String)>>,
-    store: web::Data<Store>,
+    store: web::Data<dyn Storage>,
     replica: web::Data<Replica>,
 ) -> Result<HttpResponse, ApiError> {
     // A form sends its empty fields too; they mean "any", not "equal to ''".
@@ -136,20 +154,25 @@ pub(crate) async fn status_page(
         .into_iter()
         .filter(|(name, value)| !(value.is_empty() && FORM_FIELDS.contains(&name.as_str())))
         .collect();
-    let replicas = roll_call(&store)?;
-    let containers = match reader {
-        None => Containers::Protected,
-        Some(Reader) => match list(&store, &given) {
-            Ok((items, next_cursor)) => Containers::Listed { items, next_cursor },
-            Err(error @ ApiError::BadParameter { .. }) => Containers::Invalid(error.to_string()),
-            Err(error) => return Err(error),
-        },
+    let replicas = roll_call(store.get_ref()).await?;
+    let (nodes, containers) = match reader {
+        None => (Vec::new(), Containers::Protected),
+        Some(Reader) => (
+            nodes(store.get_ref(), None, None).await?,
+            match list(store.get_ref(), &given).await {
+                Ok((items, next_cursor)) => Containers::Listed { items, next_cursor },
+                Err(error @ ApiError::BadParameter { .. }) => {
+                    Containers::Invalid(error.to_string())
+                }
+                Err(error) => return Err(error),
+            },
+        ),
     };
     let mut response = match containers {
         Containers::Invalid(_) => HttpResponse::BadRequest(),
         _ => HttpResponse::Ok(),
     };
-    let body = render(&replica.0, &replicas, &given, &containers).into_string();
+    let body = render(&replica.0, &replicas, &nodes, &given, &containers).into_string();
     Ok(response
         .content_type(header::ContentType::html())
         .insert_header(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
@@ -203,8 +226,8 @@ enum Containers {
 }
 
 /// One page of containers, through the same parsing as `GET /containers`.
-fn list(
-    store: &Store,
+async fn list(
+    store: &dyn Storage,
     given: &[(String, String)],
 ) -> Result<(Vec<StoredSnapshot>, Option<String>), ApiError> {
     let mut pairs = given.to_vec();
@@ -212,7 +235,9 @@ fn list(
         pairs.push(("limit".to_owned(), PAGE_SIZE.to_owned()));
     }
     let query = ListQuery::parse(pairs)?;
-    let rows = store.list(query.filter, query.before_seq, query.limit + 1)?;
+    let rows = store
+        .list(query.filter, query.before_seq, query.limit + 1)
+        .await?;
     let (rows, next_cursor) = page_of(rows, query.limit, false);
     let items = rows
         .into_iter()
@@ -224,6 +249,7 @@ fn list(
 fn render(
     replica: &str,
     replicas: &Replicas,
+    nodes: &[Node],
     given: &[(String, String)],
     containers: &Containers,
 ) -> Markup {
@@ -257,25 +283,24 @@ fn render(
                 }
                 main {
                     (replica_section(replicas))
-                    section #containers {
+                    @if protected { (protected_notice()) }
+                    // Without a token on a protected store, the script shows
+                    // these once it has one.
+                    (node_section(nodes, protected))
+                    section #containers hidden[protected] {
                         h2 { "Containers" }
-                        @if protected { (protected_notice()) }
                         @if let Containers::Invalid(message) = containers {
                             p.error role="alert" { (message) }
                         }
-                        // Without a token on a protected store, the script
-                        // shows it once it has one.
-                        div #container-view hidden[protected] {
-                            (filter_form(given, value))
-                            @match containers {
-                                Containers::Listed { items, next_cursor } => {
-                                    (container_table(items))
-                                    (pager(given, next_cursor.as_deref()))
-                                }
-                                _ => {
-                                    (container_table(&[]))
-                                    (pager(given, None))
-                                }
+                        (filter_form(given, value))
+                        @match containers {
+                            Containers::Listed { items, next_cursor } => {
+                                (container_table(items))
+                                (pager(given, next_cursor.as_deref()))
+                            }
+                            _ => {
+                                (container_table(&[]))
+                                (pager(given, None))
                             }
                         }
                     }
@@ -319,17 +344,60 @@ fn replica_section(replicas: &Replicas) -> Markup {
     }
 }
 
+fn node_section(nodes: &[Node], protected: bool) -> Markup {
+    html! {
+        section #nodes hidden[protected] {
+            h2 { "Nodes" }
+            div.scroll {
+                table #node-table {
+                    thead { tr { th { "Node" } th { "Status" } th.num { "Containers" } th { "Last report" } th { "Agent" } th.num { "Interval" } } }
+                    tbody {
+                        @for node in nodes {
+                            @let status = node.status.as_str();
+                            tr data-node=(node.name) data-status=(status) {
+                                // A plain link: the containers of this node.
+                                td { a href={ "/?node=" (encode(&node.name)) } { (node.name) } }
+                                td { (node_status(node.status)) }
+                                td.num { (node.containers) }
+                                td title=(node.last_report_at.to_rfc3339_opts(SecondsFormat::Millis, true)) { (age(node.last_report_at)) }
+                                td { (node.agent_version) }
+                                td.num { (interval(node.report_interval_ms)) }
+                            }
+                        }
+                        @if nodes.is_empty() {
+                            tr.empty { td colspan="6" { "No agent has reported its node." } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The status in words, so that a stale node is marked for a reader who
+/// cannot tell the colours apart, or reads the page aloud.
+fn node_status(status: NodeStatus) -> Markup {
+    html! {
+        @match status {
+            NodeStatus::Up => span.badge.up { "up" },
+            NodeStatus::Stale => span.badge.stale title="Its agent stopped reporting: what the page shows of it may be out of date" { "stale" },
+        }
+    }
+}
+
 fn protected_notice() -> Markup {
     html! {
-        p #protected {
-            "This store protects reads: containers are listed only to holders of its token."
-        }
-        // Shown by the script, which keeps the token in this tab's session
-        // storage and sends it as the API asks (Authorization: Bearer); a
-        // form without the script would put the token in a URL.
-        form #token-form hidden {
-            label { "Token " input #token type="password" autocomplete="off" required; }
-            button type="submit" { "Show containers" }
+        section #access {
+            p #protected {
+                "This store protects reads: nodes and containers are listed only to holders of its token."
+            }
+            // Shown by the script, which keeps the token in this tab's session
+            // storage and sends it as the API asks (Authorization: Bearer); a
+            // form without the script would put the token in a URL.
+            form #token-form hidden {
+                label { "Token " input #token type="password" autocomplete="off" required; }
+                button type="submit" { "Show nodes and containers" }
+            }
         }
     }
 }
@@ -351,11 +419,23 @@ fn filter_form<'a>(given: &[(String, String)], value: impl Fn(&str) -> &'a str) 
                     option value=(state.as_str()) selected[value("state") == state.as_str()] { (state.as_str()) }
                 }
             }
+            select name="node_status" aria-label="Node status" {
+                option value="" { "any node" }
+                @for status in [NodeStatus::Up, NodeStatus::Stale] {
+                    option value=(status.as_str()) selected[value("node_status") == status.as_str()] { "node " (status.as_str()) }
+                }
+            }
             @if labels.is_empty() {
                 input name="label" placeholder="label key=value" aria-label="Label";
             }
             @for label in labels {
                 input name="label" value=(label) placeholder="label key=value" aria-label="Label";
+            }
+            // Only Swarm tasks have these: out of the way until asked for.
+            details #swarm-filters open[!value("service").is_empty() || !value("stack").is_empty()] {
+                summary { "Swarm" }
+                input name="service" value=(value("service")) placeholder="service" aria-label="Service";
+                input name="stack" value=(value("stack")) placeholder="stack" aria-label="Stack";
             }
             button type="submit" { "Filter" }
             a href="/" { "Clear" }
@@ -371,12 +451,12 @@ fn container_table(items: &[StoredSnapshot]) -> Markup {
                 tbody {
                     @for item in items {
                         @let snapshot = &item.snapshot;
-                        tr data-id=(snapshot.id) {
+                        tr data-id=(snapshot.id) class=[stale_node(item)] {
                             // Without the script the link shows the record as
                             // JSON; with it, the row opens the detail.
                             td { a.open href={ "/containers/" (snapshot.id) } { (snapshot.name) } }
                             td { span class={ "state " (snapshot.state) } { (snapshot.state) } }
-                            td { (snapshot.node) }
+                            td { (snapshot.node) @if item.node_status == Some(NodeStatus::Stale) { " " (node_status(NodeStatus::Stale)) } }
                             td { (snapshot.image) }
                             td.num { @if let Some(stats) = &snapshot.stats { (format!("{:.1} %", stats.cpu_percent)) } }
                             td.num { @if let Some(stats) = &snapshot.stats { (bytes(stats.memory_usage_bytes)) } }
@@ -451,6 +531,22 @@ fn age(at: DateTime<Utc>) -> String {
     }
 }
 
+/// Marks the row of a container whose node's agent stopped reporting.
+fn stale_node(item: &StoredSnapshot) -> Option<&'static str> {
+    (item.node_status == Some(NodeStatus::Stale)).then_some("stale-node")
+}
+
+/// A report interval, as the script says it.
+fn interval(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 || !ms.is_multiple_of(60_000) {
+        format!("{} s", ms as f64 / 1000.0)
+    } else {
+        format!("{} min", ms / 60_000)
+    }
+}
+
 fn bytes(count: u64) -> String {
     const MIB: f64 = 1024.0 * 1024.0;
     format!("{:.1} MiB", count as f64 / MIB)
@@ -464,6 +560,15 @@ mod tests {
     fn query_components_are_percent_encoded() {
         assert_eq!(encode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
         assert_eq!(encode("web-1.x_y~"), "web-1.x_y~");
+    }
+
+    #[test]
+    fn intervals_read_as_people_say_them() {
+        assert_eq!(interval(200), "200 ms");
+        assert_eq!(interval(1500), "1.5 s");
+        assert_eq!(interval(30_000), "30 s");
+        assert_eq!(interval(90_000), "90 s");
+        assert_eq!(interval(300_000), "5 min");
     }
 
     #[test]

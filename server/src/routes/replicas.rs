@@ -1,12 +1,11 @@
 //! `/replicas`: the roll call, as the database holds it.
 
 use actix_web::{get, web};
-use chrono::{DateTime, Utc};
 use container_info_wire::replicas::{Lease, ReplicaRole, ReplicaStatus, Replicas};
 
-use super::StorageFailures;
+use super::{StorageFailures, from_ms};
 use crate::error::ApiError;
-use crate::storage::{ALIVE_WITHIN_MS, LeaseRow, ReplicaRow, Store, now_ms};
+use crate::storage::{ALIVE_WITHIN_MS, LeaseRow, ReplicaRow, RollCall, Storage};
 
 #[utoipa::path(
     tag = "replicas",
@@ -17,17 +16,20 @@ use crate::storage::{ALIVE_WITHIN_MS, LeaseRow, ReplicaRow, Store, now_ms};
 )]
 #[get("/replicas")]
 pub(crate) async fn list_replicas(
-    store: web::Data<Store>,
+    store: web::Data<dyn Storage>,
 ) -> Result<web::Json<Replicas>, ApiError> {
-    Ok(web::Json(roll_call(&store)?))
+    Ok(web::Json(roll_call(store.get_ref()).await?))
 }
 
 /// The roll call as `GET /replicas` answers it; the status page shows the same.
-pub(crate) fn roll_call(store: &Store) -> Result<Replicas, ApiError> {
-    let (rows, lease) = store.roll_call()?;
-    let now = now_ms();
+pub(crate) async fn roll_call(store: &dyn Storage) -> Result<Replicas, ApiError> {
+    let RollCall {
+        replicas,
+        lease,
+        now_ms: now,
+    } = store.roll_call().await?;
     let leader = lease.holder_at(now);
-    let items = rows
+    let items = replicas
         .into_iter()
         .map(|row| status(row, leader, now))
         .collect();
@@ -45,13 +47,13 @@ fn status(row: ReplicaRow, leader: Option<&str>, now: i64) -> ReplicaStatus {
     };
     ReplicaStatus {
         role,
-        last_heartbeat_at: time(row.heartbeat_at_ms),
+        last_heartbeat_at: from_ms(row.heartbeat_at_ms),
         alive: now - row.heartbeat_at_ms <= ALIVE_WITHIN_MS,
         addresses: row.beat.addresses,
         listen: row.beat.listen,
         port_shared: row.beat.port_shared,
         version: row.beat.version,
-        started_at: time(row.beat.started_at_ms),
+        started_at: from_ms(row.beat.started_at_ms),
         id: row.beat.id,
     }
 }
@@ -60,16 +62,10 @@ fn lease_of(lease: &LeaseRow, holder: Option<&str>) -> Lease {
     let ever_taken = lease.generation > 0;
     Lease {
         holder: holder.map(str::to_owned),
-        acquired_at: ever_taken.then(|| time(lease.acquired_at_ms)),
-        renewed_at: ever_taken.then(|| time(lease.renewed_at_ms)),
+        acquired_at: ever_taken.then(|| from_ms(lease.acquired_at_ms)),
+        renewed_at: ever_taken.then(|| from_ms(lease.renewed_at_ms)),
         duration_seconds: lease.duration_ms as f64 / 1000.0,
         generation: lease.generation,
         transitions: lease.transitions,
     }
-}
-
-/// Milliseconds since the epoch, as stored; a value out of chrono's range
-/// (which no clock gives) reads as the epoch.
-fn time(ms: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }

@@ -1,29 +1,41 @@
-//! Every way the storage layer fails. It knows nothing of HTTP: `ApiError`
-//! maps these to statuses, in the one place where every error becomes an answer.
+//! Every way the storage layer fails, whichever database is behind it. It
+//! knows nothing of HTTP: `ApiError` maps these to statuses, in the one place
+//! where every error becomes an answer. A backend sorts its own errors into
+//! these variants (see `sqlite::error`, `postgres::error`), so that a busy database, a full disk
+//! and a broken one are told apart the same way for every backend.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use rusqlite::ErrorCode;
+/// A backend's own error, kept as the cause.
+pub(crate) type Cause = Arc<dyn std::error::Error + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum StorageError {
     #[error("database error: {0}")]
-    Database(#[source] Arc<rusqlite::Error>),
-    /// SQLite's SQLITE_FULL: the file system ran out of space (ENOSPC).
+    Database(#[source] Cause),
+    /// Another writer holds the database: trying again shortly will do.
+    #[error("the database is busy: {0}")]
+    Busy(#[source] Cause),
+    /// The file system ran out of space (ENOSPC; PostgreSQL's 53100).
     #[error(
         "the disk that holds the database is full: nothing was stored; free some space and \
          writes work again by themselves"
     )]
-    DiskFull(#[source] Arc<rusqlite::Error>),
-    /// The file, its folder or the file system became read-only.
+    DiskFull(#[source] Cause),
+    /// The file, its folder or the file system became read-only; or the
+    /// PostgreSQL server or database refuses writes (read-only transactions).
     #[error(
-        "the database file cannot be written (read-only file or file system): nothing was \
-         stored; make it writable again and writes work again by themselves"
+        "the database cannot be written (a read-only file, file system or database server): \
+         nothing was stored; make it writable again and writes work again by themselves"
     )]
-    Unwritable(#[source] Arc<rusqlite::Error>),
+    Unwritable(#[source] Cause),
+    /// The database server cannot be reached now: refused, closed, shutting
+    /// down, or not answering in time.
+    #[error("the database cannot be reached now: {0}")]
+    Unavailable(#[source] Cause),
     #[error("no database connection came free in time: {0}")]
-    Pool(#[from] r2d2::Error),
+    Pool(#[source] Cause),
     #[error("the store is shutting down")]
     WriterStopped,
     #[error("cannot create the database folder {path}")]
@@ -55,40 +67,23 @@ pub(crate) enum StorageError {
     NoWal { path: PathBuf, mode: String },
 }
 
-impl From<rusqlite::Error> for StorageError {
-    fn from(error: rusqlite::Error) -> Self {
-        Self::from(Arc::new(error))
-    }
-}
-
-impl From<Arc<rusqlite::Error>> for StorageError {
-    /// The storage faults the operator can fix while the store runs get their
-    /// own variant, with what to do; anything else stays a database error.
-    fn from(error: Arc<rusqlite::Error>) -> Self {
-        match error.sqlite_error_code() {
-            Some(ErrorCode::DiskFull) => Self::DiskFull(error),
-            Some(ErrorCode::ReadOnly) => Self::Unwritable(error),
-            _ => Self::Database(error),
-        }
-    }
-}
-
 impl StorageError {
     /// Whether trying again shortly may succeed: the database or this replica is
     /// busy, or going away, rather than broken.
     pub(crate) fn is_temporary(&self) -> bool {
-        match self {
-            Self::Pool(_) | Self::WriterStopped | Self::DiskFull(_) | Self::Unwritable(_) => true,
-            Self::Database(error) => matches!(
-                error.sqlite_error_code(),
-                Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
-            ),
-            _ => false,
-        }
+        matches!(
+            self,
+            Self::Busy(_)
+                | Self::Unavailable(_)
+                | Self::Pool(_)
+                | Self::WriterStopped
+                | Self::DiskFull(_)
+                | Self::Unwritable(_)
+        )
     }
 
     /// How long a client should wait before trying again, in seconds: a busy
-    /// file frees in moments, a full disk waits for its operator.
+    /// database frees in moments, a full disk waits for its operator.
     pub(crate) fn retry_after_seconds(&self) -> u32 {
         match self {
             Self::DiskFull(_) | Self::Unwritable(_) => 30,

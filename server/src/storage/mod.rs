@@ -1,230 +1,106 @@
-//! The SQLite file that every replica shares: one writer thread per replica for
-//! group commits, and a small pool of connections for reads.
+//! Where the store keeps what it is told: one trait, [`Storage`], that the
+//! routes and the replicas' membership use, and one implementation per
+//! database behind it: [`sqlite`], one file that every replica on its host
+//! shares, and [`postgres`], a server that replicas on any host share. Nothing of a backend (its errors, its connections, its
+//! SQL) is seen outside its module; its failures reach the routes as
+//! [`StorageError`], which `ApiError` maps to HTTP statuses.
 
-mod checkpointer;
-mod connection;
 mod error;
-mod reader;
-mod replicas;
-mod schema;
-mod turns;
-mod writer;
+mod model;
+pub(crate) mod postgres;
+pub(crate) mod sqlite;
 
-use std::path::Path;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, OpenFlags};
-use tokio::sync::{mpsc, oneshot};
+use async_trait::async_trait;
+use prometheus::{Histogram, IntCounter};
 
-pub(crate) use connection::BUSY_RETRIES;
 pub(crate) use error::StorageError;
-pub(crate) use reader::{ContainerFilter, HistoryRange, Listed, Lookup, RowCounts};
-pub(crate) use replicas::{
-    ALIVE_WITHIN_MS, Claimed, Fenced, Heartbeat, LeaderWork, LeaseRow, ReplicaRow, Term, now_ms,
+pub(crate) use model::{
+    ALIVE_WITHIN_MS, Claimed, ContainerFilter, Fenced, Heartbeat, HistoryRange, LeaderWork,
+    LeaseRow, Listed, Lookup, NewSnapshot, NodeReportRow, NodeRow, ReplicaRow, RollCall, RowCounts,
+    Term, now_ms, timestamp_key,
 };
-pub(crate) use writer::WriterMetrics;
-use writer::{Job, Writer};
 
-/// Requests waiting for the writer before new ones wait to be queued.
-const WRITE_QUEUE: usize = 4096;
-
-/// One more read connection than actix starts HTTP workers (one per core), and
-/// each worker holds one only while a query runs: taking one never waits.
-fn read_connections() -> u32 {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    u32::try_from(workers).unwrap_or(u32::MAX / 2) + 1
+/// What a backend counts of its writes, for /metrics.
+pub(crate) struct WriterMetrics {
+    /// Requests answered by one commit (SQLite's group commit).
+    pub requests_per_commit: Histogram,
+    pub snapshots_written: IntCounter,
+    /// Leader-only work the database refused: the lease had moved on.
+    pub leader_writes_refused: IntCounter,
 }
 
-/// The stored form of a time: UTC with nine fraction digits, so that comparing
-/// the text compares the times.
-pub(crate) fn timestamp_key(time: DateTime<Utc>) -> String {
-    time.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string()
-}
-
-/// One snapshot, checked and serialized, as the writer stores it.
-pub(crate) struct NewSnapshot {
-    pub id: String,
-    /// UTC with nine fraction digits, so that text order is time order.
-    pub observed_at: String,
-    pub name: String,
-    pub image: String,
-    pub node: String,
-    pub state: &'static str,
-    /// The labels as a JSON object, for the label filter.
-    pub labels: String,
-    /// The whole stored record as the API returns it.
-    pub body: String,
-}
-
-#[derive(Clone)]
-pub(crate) struct Store {
-    readers: r2d2::Pool<SqliteConnectionManager>,
-    jobs: mpsc::Sender<Job>,
-}
-
-impl Store {
-    /// Opens (creating it and its folder if need be) and migrates the database,
-    /// and starts the writer thread, which ends once every `Store` is dropped.
-    pub(crate) fn open(
-        path: &Path,
-        history_limit: u32,
-        metrics: WriterMetrics,
-    ) -> Result<(Self, JoinHandle<()>), StorageError> {
-        if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(folder).map_err(|source| StorageError::Folder {
-                path: folder.to_owned(),
-                source,
-            })?;
-        }
-        let mut conn = connection::open_writer(path)?;
-        schema::migrate(&mut conn)?;
-        let readers = r2d2::Pool::builder()
-            .max_size(read_connections())
-            .connection_timeout(Duration::from_secs(5))
-            // A local file does not go stale; testing it on every read cost a query.
-            .test_on_check_out(false)
-            .build(
-                SqliteConnectionManager::file(path)
-                    .with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-                    .with_init(connection::configure_reader),
-            )?;
-        let (jobs, queue) = mpsc::channel(WRITE_QUEUE);
-        let writer = Writer {
-            conn,
-            history_limit,
-            metrics,
-            checkpoints: checkpointer::start(path)?,
-            turns: turns::WriteTurns::open(path)?,
-        };
-        let thread = std::thread::Builder::new()
-            .name("sqlite-writer".into())
-            .spawn(move || writer.run(queue))
-            .map_err(|source| StorageError::Thread {
-                name: "writer",
-                source,
-            })?;
-        Ok((Self { readers, jobs }, thread))
-    }
-
-    /// Stores the snapshots all together or not at all; answers once they are on disk.
-    pub(crate) async fn write(
-        &self,
-        snapshots: Vec<NewSnapshot>,
-    ) -> Result<Vec<String>, StorageError> {
-        self.submit(|reply| Job::Write { snapshots, reply }).await
-    }
+/// Every read and write the store makes. Writes answer once they are durable:
+/// a 2xx built on one means the data is on disk. Each backend gives the same
+/// answers; the API tests run the same bodies against each.
+#[async_trait]
+pub(crate) trait Storage: Send + Sync {
+    /// Stores the snapshots all together or not at all, and returns each stored
+    /// record. A snapshot already stored (same ID and `observed_at`) is not
+    /// stored again: the first record is returned, so retries are safe.
+    async fn write(&self, snapshots: Vec<NewSnapshot>) -> Result<Vec<String>, StorageError>;
 
     /// Removes a container and its history; false when there was none.
-    pub(crate) async fn delete(&self, id: String) -> Result<bool, StorageError> {
-        self.submit(|reply| Job::Delete { id, reply }).await
-    }
+    async fn delete(&self, id: String) -> Result<bool, StorageError>;
 
-    /// Succeeds when this replica can take the database's write lock now.
-    pub(crate) async fn check_writable(&self) -> Result<(), StorageError> {
-        self.submit(|reply| Job::Probe { reply }).await
-    }
+    /// Takes a node's report; a report no later than the last one taken (by
+    /// the agent's clock) changes nothing.
+    async fn report_node(&self, report: NodeReportRow) -> Result<(), StorageError>;
 
-    pub(crate) async fn heartbeat(&self, beat: Heartbeat) -> Result<(), StorageError> {
-        self.submit(|reply| Job::Heartbeat { beat, reply }).await
-    }
-
-    /// Takes replica `id` out of the roll call.
-    pub(crate) async fn leave(&self, id: String) -> Result<(), StorageError> {
-        self.submit(|reply| Job::Leave { id, reply }).await
-    }
-
-    /// Gives up `term` if it is still the lease's, so that another replica
-    /// need not wait for it to expire.
-    pub(crate) async fn release(&self, term: Term) -> Result<(), StorageError> {
-        self.submit(|reply| Job::Release { term, reply }).await
-    }
-
-    /// Renews the lease of generation `held`, or takes it when it is free or
-    /// expired; the term held afterwards, if any.
-    pub(crate) async fn claim(
-        &self,
-        id: String,
-        held: Option<i64>,
-        duration: Duration,
-    ) -> Result<Option<Claimed>, StorageError> {
-        let duration_ms = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
-        self.submit(|reply| Job::Claim {
-            id,
-            held,
-            duration_ms,
-            reply,
-        })
-        .await
-    }
-
-    /// Leader-only work, done only while its term is current.
-    pub(crate) async fn leader_work(&self, work: LeaderWork) -> Result<Fenced, StorageError> {
-        self.submit(|reply| Job::LeaderWork { work, reply }).await
-    }
-
-    async fn submit<T>(
-        &self,
-        job: impl FnOnce(oneshot::Sender<Result<T, StorageError>>) -> Job,
-    ) -> Result<T, StorageError> {
-        let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(job(reply))
-            .await
-            .map_err(|_| StorageError::WriterStopped)?;
-        answer.await.map_err(|_| StorageError::WriterStopped)?
-    }
-
-    pub(crate) fn list(
+    /// The latest record of containers, newest first, with their nodes' status.
+    async fn list(
         &self,
         filter: ContainerFilter,
         before_seq: Option<i64>,
         limit: usize,
-    ) -> Result<Vec<Listed>, StorageError> {
-        self.read(|conn| reader::list_latest(conn, &filter, before_seq, limit))
-    }
+    ) -> Result<Vec<Listed>, StorageError>;
 
-    pub(crate) fn find(&self, prefix: &str) -> Result<Lookup, StorageError> {
-        self.read(|conn| reader::find(conn, prefix))
-    }
+    /// The container whose ID is `prefix` or starts with it.
+    async fn find(&self, prefix: &str) -> Result<Lookup, StorageError>;
 
-    pub(crate) fn history(
+    /// A container's snapshots, newest observed first.
+    async fn history(
         &self,
         id: &str,
         range: &HistoryRange,
         limit: usize,
-    ) -> Result<Vec<Listed>, StorageError> {
-        self.read(|conn| reader::history(conn, id, range, limit))
-    }
+    ) -> Result<Vec<Listed>, StorageError>;
 
-    /// Succeeds when a read transaction can be opened now.
-    pub(crate) fn check_readable(&self) -> Result<(), StorageError> {
-        self.read(|conn| conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(())))
-    }
+    /// Every node by name, or the one named, and the time their status is
+    /// judged at.
+    async fn nodes(&self, name: Option<&str>) -> Result<(Vec<NodeRow>, i64), StorageError>;
 
-    pub(crate) fn row_counts(&self) -> Result<RowCounts, StorageError> {
-        self.read(reader::row_counts)
-    }
+    async fn row_counts(&self) -> Result<RowCounts, StorageError>;
 
-    /// Every replica the file knows, and the lease.
-    pub(crate) fn roll_call(&self) -> Result<(Vec<ReplicaRow>, LeaseRow), StorageError> {
-        self.read(replicas::roll_call)
-    }
+    /// Succeeds when a read can be made now.
+    async fn check_readable(&self) -> Result<(), StorageError>;
 
-    /// Runs a read on the calling thread, an HTTP worker's, on purpose, which
-    /// is why the reads are not `async`: they are index lookups and short scans
-    /// that take microseconds, and handing each to a blocking thread and back
-    /// cost more than the query (reads by ID lost a quarter of their
-    /// throughput; see BENCHMARKS.md). Every worker holds at most one
-    /// connection at a time, and the pool has more than there are workers, so
-    /// taking one never waits.
-    fn read<T>(
+    /// Succeeds when a write can reach the disk now.
+    async fn check_writable(&self) -> Result<(), StorageError>;
+
+    /// This replica is alive: its row in the roll call.
+    async fn heartbeat(&self, beat: Heartbeat) -> Result<(), StorageError>;
+
+    /// Takes replica `id` out of the roll call.
+    async fn leave(&self, id: String) -> Result<(), StorageError>;
+
+    /// Every replica the database knows, and the lease.
+    async fn roll_call(&self) -> Result<RollCall, StorageError>;
+
+    /// Renews the lease of generation `held`, or takes it when it is free or
+    /// expired; the term held afterwards, if any.
+    async fn claim(
         &self,
-        query: impl FnOnce(&Connection) -> rusqlite::Result<T>,
-    ) -> Result<T, StorageError> {
-        let conn = self.readers.get()?;
-        Ok(query(&conn)?)
-    }
+        id: String,
+        held: Option<i64>,
+        duration: Duration,
+    ) -> Result<Option<Claimed>, StorageError>;
+
+    /// Gives up `term` if it is still the lease's, so that another replica
+    /// need not wait for it to expire.
+    async fn release(&self, term: Term) -> Result<(), StorageError>;
+
+    /// Leader-only work, done only while its term is current (fencing).
+    async fn leader_work(&self, work: LeaderWork) -> Result<Fenced, StorageError>;
 }

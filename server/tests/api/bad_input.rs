@@ -4,11 +4,13 @@ use futures_util::stream;
 use reqwest::{Body, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestStore, at, container_id, expect_error, snapshot, spawn_store};
+use crate::helpers::{
+    Backend, TestStore, at, both_backends, container_id, expect_error, snapshot, spawn_store,
+};
 
 /// A store holding one container, so "changes nothing" is checked against data.
-async fn store_with_one() -> TestStore {
-    let store = spawn_store().await;
+async fn store_with_one(backend: Backend) -> TestStore {
+    let store = spawn_store(backend).await;
     store.store(&snapshot(1, &at(0))).await;
     store
 }
@@ -35,25 +37,23 @@ async fn refused(
 ) -> container_info_wire::ErrorBody {
     let error = expect_error(store.post(&body).await, status).await;
     assert_eq!(
-        store.rows(),
+        store.rows().await,
         (1, 1),
         "a refused request stored something: {body}"
     );
     error
 }
 
-#[tokio::test]
-async fn malformed_json_is_400_with_where() {
-    let store = store_with_one().await;
+async fn malformed_json_is_400_with_where(backend: Backend) {
+    let store = store_with_one(backend).await;
     let response = post_bytes(&store, "{\"id\": \n  oops}", Some("application/json")).await;
     let error = expect_error(response, StatusCode::BAD_REQUEST).await;
     assert_eq!(error.detail, Some(json!({"line": 2, "column": 3})));
-    assert_eq!(store.rows(), (1, 1));
+    assert_eq!(store.rows().await, (1, 1));
 }
 
-#[tokio::test]
-async fn a_body_that_is_not_json_typed_is_415() {
-    let store = store_with_one().await;
+async fn a_body_that_is_not_json_typed_is_415(backend: Backend) {
+    let store = store_with_one(backend).await;
     let body = snapshot(2, &at(0)).to_string();
     for content_type in [Some("text/plain"), Some("application/jsonx"), None] {
         let response = post_bytes(&store, body.clone(), content_type).await;
@@ -68,9 +68,8 @@ async fn a_body_that_is_not_json_typed_is_415() {
     );
 }
 
-#[tokio::test]
-async fn a_missing_or_malformed_id_is_422() {
-    let store = store_with_one().await;
+async fn a_missing_or_malformed_id_is_422(backend: Backend) {
+    let store = store_with_one(backend).await;
     let mut missing = snapshot(2, &at(0));
     missing.as_object_mut().unwrap().remove("id");
     let error = refused(&store, missing, StatusCode::UNPROCESSABLE_ENTITY).await;
@@ -88,9 +87,8 @@ async fn a_missing_or_malformed_id_is_422() {
     }
 }
 
-#[tokio::test]
-async fn a_wrong_field_type_is_422_naming_the_field() {
-    let store = store_with_one().await;
+async fn a_wrong_field_type_is_422_naming_the_field(backend: Backend) {
+    let store = store_with_one(backend).await;
     let cases = [
         ("/stats/pids", json!(-1), "stats.pids"),
         ("/stats/cpu_percent", json!("high"), "stats.cpu_percent"),
@@ -112,9 +110,8 @@ async fn a_wrong_field_type_is_422_naming_the_field() {
     }
 }
 
-#[tokio::test]
-async fn one_bad_element_refuses_the_whole_array() {
-    let store = store_with_one().await;
+async fn one_bad_element_refuses_the_whole_array(backend: Backend) {
+    let store = store_with_one(backend).await;
     let mut bad = snapshot(3, &at(0));
     bad["state"] = json!(7);
     let body = json!([snapshot(2, &at(0)), snapshot(1, &at(9)), bad]);
@@ -124,17 +121,15 @@ async fn one_bad_element_refuses_the_whole_array() {
     assert_eq!(error.detail.unwrap()["path"], "[2].state");
 }
 
-#[tokio::test]
-async fn bodies_that_are_not_snapshots_are_422() {
-    let store = store_with_one().await;
+async fn bodies_that_are_not_snapshots_are_422(backend: Backend) {
+    let store = store_with_one(backend).await;
     for body in [json!([]), json!(42), json!("text"), json!([1]), json!(null)] {
         refused(&store, body, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
 }
 
-#[tokio::test]
-async fn a_body_over_one_mebibyte_is_413_whether_declared_or_streamed() {
-    let store = store_with_one().await;
+async fn a_body_over_one_mebibyte_is_413_whether_declared_or_streamed(backend: Backend) {
+    let store = store_with_one(backend).await;
     let mut huge = snapshot(2, &at(0));
     huge["name"] = json!("x".repeat(1024 * 1024));
     let declared = post_bytes(&store, huge.to_string(), Some("application/json")).await;
@@ -150,12 +145,11 @@ async fn a_body_over_one_mebibyte_is_413_whether_declared_or_streamed() {
     )
     .await;
     expect_error(streamed, StatusCode::PAYLOAD_TOO_LARGE).await;
-    assert_eq!(store.rows(), (1, 1));
+    assert_eq!(store.rows().await, (1, 1));
 }
 
-#[tokio::test]
-async fn unknown_routes_are_404_and_wrong_methods_405() {
-    let store = store_with_one().await;
+async fn unknown_routes_are_404_and_wrong_methods_405(backend: Backend) {
+    let store = store_with_one(backend).await;
     expect_error(store.get("/nothing/here").await, StatusCode::NOT_FOUND).await;
     expect_error(store.get("/containers/").await, StatusCode::NOT_FOUND).await;
 
@@ -177,12 +171,11 @@ async fn unknown_routes_are_404_and_wrong_methods_405() {
         .await
         .unwrap();
     expect_error(post_one, StatusCode::METHOD_NOT_ALLOWED).await;
-    assert_eq!(store.rows(), (1, 1));
+    assert_eq!(store.rows().await, (1, 1));
 }
 
-#[tokio::test]
-async fn bad_query_parameters_are_400_naming_the_parameter() {
-    let store = store_with_one().await;
+async fn bad_query_parameters_are_400_naming_the_parameter(backend: Backend) {
+    let store = store_with_one(backend).await;
     let id = container_id(1);
     let cases = [
         ("/containers?limit=1001".to_owned(), "limit"),
@@ -205,9 +198,8 @@ async fn bad_query_parameters_are_400_naming_the_parameter() {
 
 /// A store without the agents' key cannot check a signature, but it keeps
 /// only what has the documented shape (schemathesis posted an empty one).
-#[tokio::test]
-async fn an_attestation_of_another_shape_is_422_even_unchecked() {
-    let store = store_with_one().await;
+async fn an_attestation_of_another_shape_is_422_even_unchecked(backend: Backend) {
+    let store = store_with_one(backend).await;
     let mut body = snapshot(2, &at(0));
     body["attestation"] = json!({"alg": "hmac-sha256", "signature": ""});
     let error = refused(&store, body, StatusCode::UNPROCESSABLE_ENTITY).await;
@@ -215,18 +207,16 @@ async fn an_attestation_of_another_shape_is_422_even_unchecked() {
 }
 
 /// Counts are int64 in the OpenAPI document: a whole number up to 2^63 - 1.
-#[tokio::test]
-async fn a_count_past_the_int64_maximum_is_422() {
-    let store = store_with_one().await;
+async fn a_count_past_the_int64_maximum_is_422(backend: Backend) {
+    let store = store_with_one(backend).await;
     let mut body = snapshot(2, &at(0));
     body["stats"]["pids"] = json!(1u64 << 63);
     let error = refused(&store, body, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(error.detail.unwrap()["path"], "stats.pids");
 }
 
-#[tokio::test]
-async fn no_input_makes_the_store_fail() {
-    let store = store_with_one().await;
+async fn no_input_makes_the_store_fail(backend: Backend) {
+    let store = store_with_one(backend).await;
     let bodies: [&[u8]; 8] = [
         b"",
         b"\xff\xfe\x00",
@@ -258,5 +248,20 @@ async fn no_input_makes_the_store_fail() {
             response.status()
         );
     }
-    assert_eq!(store.rows(), (1, 1));
+    assert_eq!(store.rows().await, (1, 1));
 }
+
+both_backends!(
+    malformed_json_is_400_with_where,
+    a_body_that_is_not_json_typed_is_415,
+    a_missing_or_malformed_id_is_422,
+    a_wrong_field_type_is_422_naming_the_field,
+    one_bad_element_refuses_the_whole_array,
+    bodies_that_are_not_snapshots_are_422,
+    a_body_over_one_mebibyte_is_413_whether_declared_or_streamed,
+    unknown_routes_are_404_and_wrong_methods_405,
+    bad_query_parameters_are_400_naming_the_parameter,
+    an_attestation_of_another_shape_is_422_even_unchecked,
+    a_count_past_the_int64_maximum_is_422,
+    no_input_makes_the_store_fail,
+);

@@ -1,11 +1,12 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{at, container_id, expect_error, snapshot_with_id, spawn_store};
+use crate::helpers::{
+    Backend, at, both_backends, container_id, expect_error, snapshot_with_id, spawn_store,
+};
 
-#[tokio::test]
-async fn delete_removes_the_container_and_its_history_only() {
-    let store = spawn_store().await;
+async fn delete_removes_the_container_and_its_history_only(backend: Backend) {
+    let store = spawn_store(backend).await;
     let gone = container_id(1);
     let kept = container_id(2);
     store
@@ -20,7 +21,7 @@ async fn delete_removes_the_container_and_its_history_only() {
     let response = store.http.delete(&url).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 
-    assert_eq!(store.rows(), (1, 1));
+    assert_eq!(store.rows().await, (1, 1));
     expect_error(
         store.get(&format!("/containers/{gone}")).await,
         StatusCode::NOT_FOUND,
@@ -33,3 +34,5 @@ async fn delete_removes_the_container_and_its_history_only() {
     .await;
     store.get_json(&format!("/containers/{kept}")).await;
 }
+
+both_backends!(delete_removes_the_container_and_its_history_only,);

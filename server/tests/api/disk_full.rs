@@ -10,7 +10,7 @@ use std::process::Command;
 use reqwest::StatusCode;
 use tempfile::TempDir;
 
-use crate::helpers::{at, container_id, expect_error, snapshot, spawn_store_with};
+use crate::helpers::{Backend, at, container_id, expect_error, snapshot, spawn_store_with};
 
 /// A tmpfs mounted on a temp folder, unmounted when dropped.
 struct SmallDisk {
@@ -72,7 +72,10 @@ async fn a_full_disk_refuses_writes_with_503_and_they_work_again_when_space_retu
     let Some(disk) = SmallDisk::mount("512k") else {
         return;
     };
-    let store = spawn_store_with(|config| config.database = disk.path().join("store.db")).await;
+    let store = spawn_store_with(Backend::Sqlite, |config| {
+        config.database = disk.path().join("store.db").into()
+    })
+    .await;
 
     // Post until the disk is full. A refused write answers 503, says why, and
     // asks to come back later. Then /readyz, whose probe is a real write,
@@ -133,7 +136,7 @@ async fn a_full_disk_refuses_writes_with_503_and_they_work_again_when_space_retu
         "every acknowledged write, and nothing else"
     );
     let conn = rusqlite::Connection::open_with_flags(
-        &store.database,
+        store.sqlite_file(),
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
     )
     .unwrap();

@@ -2,7 +2,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::helpers::{
-    at, container_id, expect_error, snapshot, snapshot_with_id, spawn_store, spawn_store_with,
+    Backend, at, both_backends, container_id, expect_error, snapshot, snapshot_with_id,
+    spawn_store, spawn_store_with,
 };
 
 fn observed(page: &Value) -> Vec<String> {
@@ -14,9 +15,8 @@ fn observed(page: &Value) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn history_is_newest_observed_first_and_pages_through() {
-    let store = spawn_store().await;
+async fn history_is_newest_observed_first_and_pages_through(backend: Backend) {
+    let store = spawn_store(backend).await;
     let id = container_id(1);
     // Posted out of order: history follows observation time, not arrival.
     for second in [3, 1, 4, 0, 2] {
@@ -41,9 +41,8 @@ async fn history_is_newest_observed_first_and_pages_through() {
     assert_eq!(last["next_cursor"], Value::Null);
 }
 
-#[tokio::test]
-async fn since_is_inclusive_and_until_exclusive() {
-    let store = spawn_store().await;
+async fn since_is_inclusive_and_until_exclusive(backend: Backend) {
+    let store = spawn_store(backend).await;
     let id = container_id(1);
     for second in 0..6 {
         store.store(&snapshot_with_id(&id, &at(second))).await;
@@ -63,9 +62,8 @@ async fn since_is_inclusive_and_until_exclusive() {
 /// The OpenAPI document can say that both are RFC 3339 times, not that one
 /// comes after the other: a range that holds nothing is an empty page, as
 /// any other empty range is, rather than a refusal schemathesis flagged.
-#[tokio::test]
-async fn an_until_at_or_before_since_gives_an_empty_page() {
-    let store = spawn_store().await;
+async fn an_until_at_or_before_since_gives_an_empty_page(backend: Backend) {
+    let store = spawn_store(backend).await;
     let id = container_id(1);
     for second in 0..3 {
         store.store(&snapshot_with_id(&id, &at(second))).await;
@@ -83,9 +81,8 @@ async fn an_until_at_or_before_since_gives_an_empty_page() {
 
 /// Any text of a history cursor's documented shape is a position in the
 /// history, whether this store handed it out or not.
-#[tokio::test]
-async fn any_cursor_of_the_documented_shape_is_a_position() {
-    let store = spawn_store().await;
+async fn any_cursor_of_the_documented_shape_is_a_position(backend: Backend) {
+    let store = spawn_store(backend).await;
     let id = container_id(1);
     for second in 0..3 {
         store.store(&snapshot_with_id(&id, &at(second))).await;
@@ -104,9 +101,8 @@ async fn any_cursor_of_the_documented_shape_is_a_position() {
     assert_eq!(observed(&page), [at(0)]);
 }
 
-#[tokio::test]
-async fn history_keeps_only_the_newest_up_to_its_limit() {
-    let store = spawn_store_with(|config| config.history_limit = 3).await;
+async fn history_keeps_only_the_newest_up_to_its_limit(backend: Backend) {
+    let store = spawn_store_with(backend, |config| config.history_limit = 3).await;
     let id = container_id(1);
     for second in 0..8 {
         store.store(&snapshot_with_id(&id, &at(second))).await;
@@ -117,7 +113,7 @@ async fn history_keeps_only_the_newest_up_to_its_limit() {
 
     assert_eq!(observed(&page), [at(7), at(6), at(5)]);
     assert_eq!(
-        store.rows(),
+        store.rows().await,
         (2, 4),
         "the other container's history is untouched"
     );
@@ -125,9 +121,8 @@ async fn history_keeps_only_the_newest_up_to_its_limit() {
     assert_eq!(latest["observed_at"], at(7));
 }
 
-#[tokio::test]
-async fn history_of_an_unknown_container_is_404() {
-    let store = spawn_store().await;
+async fn history_of_an_unknown_container_is_404(backend: Backend) {
+    let store = spawn_store(backend).await;
     expect_error(
         store
             .get(&format!("/containers/{}/history", container_id(1)))
@@ -136,3 +131,12 @@ async fn history_of_an_unknown_container_is_404() {
     )
     .await;
 }
+
+both_backends!(
+    history_is_newest_observed_first_and_pages_through,
+    since_is_inclusive_and_until_exclusive,
+    an_until_at_or_before_since_gives_an_empty_page,
+    any_cursor_of_the_documented_shape_is_a_position,
+    history_keeps_only_the_newest_up_to_its_limit,
+    history_of_an_unknown_container_is_404,
+);

@@ -1,14 +1,16 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{TestStore, at, expect_error, snapshot_with_id, spawn_store};
+use crate::helpers::{
+    Backend, TestStore, at, both_backends, expect_error, snapshot_with_id, spawn_store,
+};
 
 const A: &str = "abcd1111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const B: &str = "abcd2222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
 /// A store holding A and B, which share the prefix `abcd`.
-async fn store_a_and_b() -> TestStore {
-    let store = spawn_store().await;
+async fn store_a_and_b(backend: Backend) -> TestStore {
+    let store = spawn_store(backend).await;
     store
         .store(&json!([
             snapshot_with_id(A, &at(0)),
@@ -18,9 +20,8 @@ async fn store_a_and_b() -> TestStore {
     store
 }
 
-#[tokio::test]
-async fn a_container_is_found_by_its_id_or_a_unique_prefix() {
-    let store = store_a_and_b().await;
+async fn a_container_is_found_by_its_id_or_a_unique_prefix(backend: Backend) {
+    let store = store_a_and_b(backend).await;
 
     for given in [A, "abcd1", "ABCD1111"] {
         let found = store.get_json(&format!("/containers/{given}")).await;
@@ -28,18 +29,16 @@ async fn a_container_is_found_by_its_id_or_a_unique_prefix() {
     }
 }
 
-#[tokio::test]
-async fn an_ambiguous_prefix_lists_the_candidates() {
-    let store = store_a_and_b().await;
+async fn an_ambiguous_prefix_lists_the_candidates(backend: Backend) {
+    let store = store_a_and_b(backend).await;
 
     let error = expect_error(store.get("/containers/abcd").await, StatusCode::CONFLICT).await;
 
     assert_eq!(error.detail.unwrap()["candidates"], json!([A, B]));
 }
 
-#[tokio::test]
-async fn unknown_and_malformed_ids_are_told_apart() {
-    let store = spawn_store().await;
+async fn unknown_and_malformed_ids_are_told_apart(backend: Backend) {
+    let store = spawn_store(backend).await;
     store.store(&snapshot_with_id(A, &at(0))).await;
 
     let missing = expect_error(store.get("/containers/ffff").await, StatusCode::NOT_FOUND).await;
@@ -57,3 +56,9 @@ async fn unknown_and_malformed_ids_are_told_apart() {
         );
     }
 }
+
+both_backends!(
+    a_container_is_found_by_its_id_or_a_unique_prefix,
+    an_ambiguous_prefix_lists_the_candidates,
+    unknown_and_malformed_ids_are_told_apart,
+);

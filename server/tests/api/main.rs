@@ -1,4 +1,5 @@
-//! The store's HTTP API, against a real server and a real SQLite file.
+//! The store's HTTP API, against a real server and a real database: each
+//! test body runs on a SQLite file and on PostgreSQL (`both_backends!`).
 
 mod bad_input;
 mod deleting;
@@ -7,7 +8,9 @@ mod helpers;
 mod history;
 mod listing;
 mod lookup;
+mod nodes;
 mod operations;
 mod page;
+mod postgres;
 mod posting;
 mod trust;

@@ -1,14 +1,18 @@
 use std::path::Path;
 use std::time::Duration;
 
+use container_info_wire::replicas::{ReplicaRole, Replicas};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{REPLICA, at, container_id, snapshot, spawn_store};
+use chrono::Utc;
 
-#[tokio::test]
-async fn health_and_readiness_name_the_replica() {
-    let store = spawn_store().await;
+use crate::helpers::{
+    Backend, REPLICA, at, both_backends, container_id, node_report, snapshot, spawn_store,
+};
+
+async fn health_and_readiness_name_the_replica(backend: Backend) {
+    let store = spawn_store(backend).await;
     assert_eq!(
         store.get_json("/healthz").await,
         json!({"status": "ok", "replica": REPLICA})
@@ -21,9 +25,9 @@ async fn health_and_readiness_name_the_replica() {
 
 #[tokio::test]
 async fn readiness_fails_when_the_database_cannot_be_written() {
-    let store = spawn_store().await;
+    let store = spawn_store(Backend::Sqlite).await;
     // Another connection holds the write lock, as a stuck replica would.
-    let blocker = rusqlite::Connection::open(&store.database).unwrap();
+    let blocker = rusqlite::Connection::open(store.sqlite_file()).unwrap();
     blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
 
     let response = store.get("/readyz").await;
@@ -66,11 +70,11 @@ fn uncopied_frames(database: &Path) -> u32 {
 
 #[tokio::test]
 async fn a_checkpoint_cut_short_by_a_reader_finishes_without_another_write() {
-    let store = spawn_store().await;
+    let store = spawn_store(Backend::Sqlite).await;
     store.store(&snapshot(1, &at(0))).await;
     // A reader on the snapshot before the next write: no checkpoint may copy
     // that write into the file while it reads.
-    let reader = rusqlite::Connection::open(&store.database).unwrap();
+    let reader = rusqlite::Connection::open(store.sqlite_file()).unwrap();
     reader.execute_batch("BEGIN").unwrap();
     let _: i64 = reader
         .query_row("SELECT count(*) FROM snapshots", [], |row| row.get(0))
@@ -78,25 +82,24 @@ async fn a_checkpoint_cut_short_by_a_reader_finishes_without_another_write() {
     store.store(&snapshot(1, &at(1))).await;
     // Time for the checkpoint that commit prompted to try, and stop short.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(uncopied_frames(&store.database) > 0);
+    assert!(uncopied_frames(store.sqlite_file()) > 0);
 
     reader.execute_batch("COMMIT").unwrap();
 
     for _ in 0..100 {
-        if uncopied_frames(&store.database) == 0 {
+        if uncopied_frames(store.sqlite_file()) == 0 {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!(
         "{} frames still uncopied 10 s after the reader finished",
-        uncopied_frames(&store.database)
+        uncopied_frames(store.sqlite_file())
     );
 }
 
-#[tokio::test]
-async fn metrics_count_requests_rows_and_commits() {
-    let store = spawn_store().await;
+async fn metrics_count_requests_rows_and_commits(backend: Backend) {
+    let store = spawn_store(backend).await;
     store
         .store(&json!([snapshot(1, &at(0)), snapshot(1, &at(1))]))
         .await;
@@ -133,9 +136,8 @@ async fn metrics_count_requests_rows_and_commits() {
 
 /// The document is generated from the registered handlers: every route it
 /// names is served, and every route the store serves is in it.
-#[tokio::test]
-async fn the_openapi_document_describes_exactly_the_served_routes() {
-    let store = spawn_store().await;
+async fn the_openapi_document_describes_exactly_the_served_routes(backend: Backend) {
+    let store = spawn_store(backend).await;
     store.store(&snapshot(1, &at(0))).await;
     let document = store.get_json("/openapi.json").await;
     assert!(document["openapi"].as_str().unwrap().starts_with("3."));
@@ -156,10 +158,13 @@ async fn the_openapi_document_describes_exactly_the_served_routes() {
         "GET /containers/{id}/history",
         "GET /healthz",
         "GET /metrics",
+        "GET /nodes",
+        "GET /nodes/{name}",
         "GET /openapi.json",
         "GET /readyz",
         "GET /replicas",
         "POST /containers",
+        "POST /nodes",
     ];
     assert_eq!(documented, served);
 
@@ -170,17 +175,32 @@ async fn the_openapi_document_describes_exactly_the_served_routes() {
         .find(|part| part.starts_with("/assets/"))
         .unwrap();
     let asset = script.trim_start_matches("/assets/");
+    let report = node_report("node-1", 30_000, &Utc::now().to_rfc3339());
+    let response = store
+        .http
+        .post(format!("{}/nodes", store.url))
+        .json(&report)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
     // Delete last, so that every other route still finds the container.
     for route in served.iter().skip(1).chain(&served[..1]) {
         let (method, path) = route.split_once(' ').unwrap();
         let path = path
             .replace("{id}", &container_id(1))
-            .replace("{file}", asset);
+            .replace("{file}", asset)
+            .replace("{name}", "node-1");
         let url = format!("{}{path}", store.url);
+        let body = if *route == "POST /nodes" {
+            &report
+        } else {
+            &snapshot(1, &at(1))
+        };
         let response = store
             .http
             .request(method.parse().unwrap(), url)
-            .json(&snapshot(1, &at(1)))
+            .json(body)
             .send()
             .await
             .unwrap();
@@ -200,6 +220,10 @@ async fn the_openapi_document_describes_exactly_the_served_routes() {
         "Replicas",
         "ReplicaStatus",
         "Lease",
+        "NodeReport",
+        "Node",
+        "Nodes",
+        "NodeStatus",
     ] {
         assert!(schemas.contains_key(name), "schema {name}");
     }
@@ -207,9 +231,8 @@ async fn the_openapi_document_describes_exactly_the_served_routes() {
 
 /// What the store refuses, the document says (schemathesis checks the rest,
 /// in server/tests/schemathesis.rs, when it is installed).
-#[tokio::test]
-async fn the_openapi_document_states_the_constraints_the_store_enforces() {
-    let store = spawn_store().await;
+async fn the_openapi_document_states_the_constraints_the_store_enforces(backend: Backend) {
+    let store = spawn_store(backend).await;
     let document = store.get_json("/openapi.json").await;
     let paths = &document["paths"];
     let parameter = |path: &str, method: &str, name: &str| -> Value {
@@ -238,6 +261,20 @@ async fn the_openapi_document_states_the_constraints_the_store_enforces() {
         parameter(list, "get", "state")["$ref"],
         "#/components/schemas/ContainerState"
     );
+    for name in ["state", "node_status"] {
+        assert!(parameter(list, "get", name)["$ref"].is_string(), "{name}");
+    }
+    assert_eq!(
+        parameter("/nodes", "get", "status")["$ref"],
+        "#/components/schemas/NodeStatus"
+    );
+    let report = &document["components"]["schemas"]["NodeReport"]["properties"];
+    assert_eq!(report["report_interval_ms"]["minimum"], 100);
+    assert_eq!(report["report_interval_ms"]["maximum"], 86_400_000);
+    for text in ["node", "agent_version"] {
+        assert_eq!(report[text]["minLength"], 1, "{text}");
+        assert_eq!(report[text]["maxLength"], 255, "{text}");
+    }
     let history = "/containers/{id}/history";
     for name in ["since", "until"] {
         assert_eq!(parameter(history, "get", name)["format"], "date-time");
@@ -267,3 +304,34 @@ async fn the_openapi_document_states_the_constraints_the_store_enforces() {
         "bearer"
     );
 }
+
+/// The roll call and the lease work on every backend: a store alone sends
+/// heartbeats, is listed alive by the database's clock, and takes the lease.
+async fn a_store_alone_is_listed_alive_and_leads(backend: Backend) {
+    let store = spawn_store(backend).await;
+    let started = std::time::Instant::now();
+    let replicas = loop {
+        let replicas: Replicas = serde_json::from_value(store.get_json("/replicas").await).unwrap();
+        if replicas.lease.holder.is_some() && !replicas.items.is_empty() {
+            break replicas;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "{replicas:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(replicas.items.len(), 1, "{replicas:?}");
+    let me = &replicas.items[0];
+    assert_eq!(me.id, REPLICA);
+    assert!(me.alive, "{replicas:?}");
+    assert_eq!(me.role, ReplicaRole::Leader);
+    assert_eq!(replicas.lease.holder.as_deref(), Some(REPLICA));
+    assert_eq!(replicas.lease.generation, 1);
+    assert_eq!(replicas.lease.duration_seconds, 10.0);
+}
+
+both_backends!(
+    a_store_alone_is_listed_alive_and_leads,
+    health_and_readiness_name_the_replica,
+    metrics_count_requests_rows_and_commits,
+    the_openapi_document_describes_exactly_the_served_routes,
+    the_openapi_document_states_the_constraints_the_store_enforces,
+);

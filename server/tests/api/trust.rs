@@ -14,8 +14,8 @@ use reqwest::header::WWW_AUTHENTICATE;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    KEY, Secrets, TOKEN, TestStore, at, bearer, container_id, expect_error, signed, snapshot,
-    spawn_guarded_store,
+    Backend, KEY, Secrets, TOKEN, TestStore, at, bearer, both_backends, container_id, expect_error,
+    signed, snapshot, spawn_guarded_store,
 };
 
 async fn post_as(
@@ -33,9 +33,8 @@ async fn post_as(
     request.send().await.unwrap()
 }
 
-#[tokio::test]
-async fn an_unsigned_write_needs_the_token_and_a_wrong_one_is_named() {
-    let (store, _secrets) = spawn_guarded_store(|_, _| {}).await;
+async fn an_unsigned_write_needs_the_token_and_a_wrong_one_is_named(backend: Backend) {
+    let (store, _secrets) = spawn_guarded_store(backend, |_, _| {}).await;
     let body = snapshot(1, &at(0));
     let refusals = [
         (None, r#"Bearer realm="container-info""#),
@@ -58,7 +57,11 @@ async fn an_unsigned_write_needs_the_token_and_a_wrong_one_is_named() {
         "{}",
         error.error
     );
-    assert_eq!(store.rows(), (0, 0), "a refused write changes nothing");
+    assert_eq!(
+        store.rows().await,
+        (0, 0),
+        "a refused write changes nothing"
+    );
 
     let response = post_as(&store, Some(&bearer()), &body).await;
     assert_eq!(response.status(), StatusCode::CREATED);
@@ -70,15 +73,14 @@ async fn an_unsigned_write_needs_the_token_and_a_wrong_one_is_named() {
     );
 }
 
-#[tokio::test]
-async fn deleting_needs_the_token() {
-    let (store, _secrets) = spawn_guarded_store(|_, _| {}).await;
+async fn deleting_needs_the_token(backend: Backend) {
+    let (store, _secrets) = spawn_guarded_store(backend, |_, _| {}).await;
     post_as(&store, Some(&bearer()), &snapshot(1, &at(0))).await;
     let url = format!("{}/containers/{}", store.url, container_id(1));
 
     let response = store.http.delete(&url).send().await.unwrap();
     expect_error(response, StatusCode::UNAUTHORIZED).await;
-    assert_eq!(store.rows(), (1, 1));
+    assert_eq!(store.rows().await, (1, 1));
 
     let response = store
         .http
@@ -88,12 +90,11 @@ async fn deleting_needs_the_token() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    assert_eq!(store.rows(), (0, 0));
+    assert_eq!(store.rows().await, (0, 0));
 }
 
-#[tokio::test]
-async fn a_snapshot_its_agent_signed_needs_no_token_and_is_stored_as_attested() {
-    let (store, _secrets) = spawn_guarded_store(|_, _| {}).await;
+async fn a_snapshot_its_agent_signed_needs_no_token_and_is_stored_as_attested(backend: Backend) {
+    let (store, _secrets) = spawn_guarded_store(backend, |_, _| {}).await;
     let response = post_as(&store, None, &signed(snapshot(1, &at(0)), KEY)).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let stored: Value = response.json().await.unwrap();
@@ -111,9 +112,8 @@ async fn a_snapshot_its_agent_signed_needs_no_token_and_is_stored_as_attested() 
     );
 }
 
-#[tokio::test]
-async fn a_signed_snapshot_with_a_field_changed_is_refused_whole() {
-    let (store, _secrets) = spawn_guarded_store(|_, _| {}).await;
+async fn a_signed_snapshot_with_a_field_changed_is_refused_whole(backend: Backend) {
+    let (store, _secrets) = spawn_guarded_store(backend, |_, _| {}).await;
     let changes: [(&str, Value); 4] = [
         ("name", json!("someone-else")),
         ("node", json!("node-2")),
@@ -155,20 +155,20 @@ async fn a_signed_snapshot_with_a_field_changed_is_refused_whole() {
         "{}",
         error.error
     );
-    assert_eq!(store.rows(), (0, 0));
+    assert_eq!(store.rows().await, (0, 0));
 }
 
-#[tokio::test]
-async fn without_the_agents_key_a_signature_counts_for_nothing() {
-    let (store, _secrets) = spawn_guarded_store(|config, _| config.signing_key_file = None).await;
+async fn without_the_agents_key_a_signature_counts_for_nothing(backend: Backend) {
+    let (store, _secrets) =
+        spawn_guarded_store(backend, |config, _| config.signing_key_file = None).await;
     let response = post_as(&store, None, &signed(snapshot(1, &at(0)), KEY)).await;
     expect_error(response, StatusCode::UNAUTHORIZED).await;
-    assert_eq!(store.rows(), (0, 0));
+    assert_eq!(store.rows().await, (0, 0));
 }
 
-#[tokio::test]
-async fn protected_reads_need_the_token_and_operations_stay_open() {
-    let (store, _secrets) = spawn_guarded_store(|config, _| config.protect_reads = true).await;
+async fn protected_reads_need_the_token_and_operations_stay_open(backend: Backend) {
+    let (store, _secrets) =
+        spawn_guarded_store(backend, |config, _| config.protect_reads = true).await;
     post_as(&store, None, &signed(snapshot(1, &at(0)), KEY)).await;
     let id = container_id(1);
     for path in [
@@ -191,9 +191,8 @@ async fn protected_reads_need_the_token_and_operations_stay_open() {
     }
 }
 
-#[tokio::test]
-async fn reads_stay_open_by_default() {
-    let (store, _secrets) = spawn_guarded_store(|_, _| {}).await;
+async fn reads_stay_open_by_default(backend: Backend) {
+    let (store, _secrets) = spawn_guarded_store(backend, |_, _| {}).await;
     post_as(&store, None, &signed(snapshot(1, &at(0)), KEY)).await;
     assert_eq!(store.containers().await.len(), 1);
 }
@@ -202,24 +201,34 @@ async fn reads_stay_open_by_default() {
 async fn a_store_will_not_start_with_a_short_or_missing_secret() {
     let secrets = Secrets::new();
     std::fs::write(secrets.path("short"), "hunter2\n").unwrap();
-    let start = |token: PathBuf| {
+    let start = async |token: PathBuf| {
         let mut config = Cli::parse_from(["container-info-server"]).config;
         config.listen = "127.0.0.1:0".parse().unwrap();
-        config.database = secrets.path("store.db");
+        config.database = secrets.path("store.db").into();
         config.token_file = Some(token);
-        match Application::build(config) {
+        match Application::build(config).await {
             Ok(_) => panic!("the store started"),
             Err(error) => error.to_string(),
         }
     };
-    let short = start(secrets.path("short"));
+    let short = start(secrets.path("short")).await;
     assert!(
         short.contains("7 characters") && short.contains("at least 32"),
         "{short}"
     );
-    let missing = start(secrets.path("nowhere"));
+    let missing = start(secrets.path("nowhere")).await;
     assert!(missing.contains("cannot read the secret file"), "{missing}");
 
     let error = Cli::try_parse_from(["container-info-server", "--protect-reads"]).unwrap_err();
     assert!(error.to_string().contains("--token-file"), "{error}");
 }
+
+both_backends!(
+    an_unsigned_write_needs_the_token_and_a_wrong_one_is_named,
+    deleting_needs_the_token,
+    a_snapshot_its_agent_signed_needs_no_token_and_is_stored_as_attested,
+    a_signed_snapshot_with_a_field_changed_is_refused_whole,
+    without_the_agents_key_a_signature_counts_for_nothing,
+    protected_reads_need_the_token_and_operations_stay_open,
+    reads_stay_open_by_default,
+);

@@ -89,6 +89,34 @@ const MIGRATIONS: &[&str] = &[
         generation INTEGER NOT NULL
     );
     ",
+    // 4: fleet mode. The list leaves removed containers out unless asked for
+    // them by state, so its order needs only the others: under churn, removed
+    // containers would otherwise pile up between a page's rows. A Swarm task's
+    // service and stack, for the list's filters (partial indexes: most
+    // containers have neither, and pay nothing). One row per node whose agent
+    // reports.
+    "
+    DROP INDEX containers_by_seq;
+    CREATE INDEX containers_current ON containers (seq) WHERE state != 'removed';
+    ALTER TABLE containers ADD COLUMN service TEXT;
+    ALTER TABLE containers ADD COLUMN stack TEXT;
+    CREATE INDEX containers_by_service ON containers (service, seq) WHERE service IS NOT NULL;
+    CREATE INDEX containers_by_stack ON containers (stack, seq) WHERE stack IS NOT NULL;
+    CREATE TABLE nodes (
+        name            TEXT PRIMARY KEY,
+        agent_version   TEXT NOT NULL,
+        -- The store's clock, when a replica took the first and the last report.
+        first_report_ms INTEGER NOT NULL,
+        last_report_ms  INTEGER NOT NULL,
+        -- The agent's clock, stored timestamp form: a report no later than
+        -- this one is a replay and changes nothing.
+        reported_at     TEXT NOT NULL,
+        -- The node is stale after 3 of these without a report.
+        interval_ms     INTEGER NOT NULL,
+        reported_from   TEXT NOT NULL,
+        attested        INTEGER NOT NULL
+    );
+    ",
 ];
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StorageError> {

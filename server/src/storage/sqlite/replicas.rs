@@ -11,102 +11,15 @@
 //!
 //! Times are milliseconds of the replica's wall clock. Every replica of a
 //! SQLite store runs on the one host that holds the file (WAL needs it), so
-//! they all read the same clock; a backend with replicas on several hosts
-//! would take the database's clock instead.
+//! they all read the same clock; PostgreSQL's replicas, on several hosts, read
+//! the database's clock instead (see `postgres::replicas`).
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use crate::storage::{Claimed, Fenced, Heartbeat, LeaderWork, LeaseRow, ReplicaRow, Term};
+
 /// The one lease row.
 const LEASE: &str = "leader";
-
-/// A heartbeat within this long means the replica is alive.
-pub(crate) const ALIVE_WITHIN_MS: i64 = 3_000;
-
-/// Now, on the wall clock every replica of the file shares (see above).
-pub(crate) fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
-/// What a replica says about itself every second.
-#[derive(Clone, Debug)]
-pub(crate) struct Heartbeat {
-    pub id: String,
-    /// `host:port` others can use to reach it.
-    pub addresses: Vec<String>,
-    pub listen: String,
-    pub port_shared: bool,
-    pub version: String,
-    pub started_at_ms: i64,
-}
-
-/// One unbroken leadership: its holder and its generation.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Term {
-    pub holder: String,
-    pub generation: i64,
-}
-
-/// A term as a claim of the lease returns it.
-#[derive(Debug)]
-pub(crate) struct Claimed {
-    pub term: Term,
-    /// When this term began, on the clock the claims read.
-    pub acquired_at_ms: i64,
-    /// When this claim landed: the lease runs from here.
-    pub renewed_at_ms: i64,
-}
-
-/// One round of leader-only work, done only while `term` is current.
-#[derive(Debug)]
-pub(crate) struct LeaderWork {
-    pub term: Term,
-    /// Replicas whose last heartbeat is older than this are forgotten.
-    pub forget_before_ms: i64,
-    /// Whether to let SQLite refresh its planner statistics (`PRAGMA optimize`).
-    pub optimize: bool,
-}
-
-/// What the database did with leader-only work.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Fenced {
-    Done {
-        forgotten: usize,
-    },
-    /// The term was no longer current, or the lease had expired: nothing done.
-    Refused,
-}
-
-/// A replica's row, as read back.
-#[derive(Debug)]
-pub(crate) struct ReplicaRow {
-    pub beat: Heartbeat,
-    pub heartbeat_at_ms: i64,
-}
-
-/// The lease row, as read back.
-#[derive(Debug)]
-pub(crate) struct LeaseRow {
-    pub holder: Option<String>,
-    pub acquired_at_ms: i64,
-    pub renewed_at_ms: i64,
-    pub duration_ms: i64,
-    pub generation: i64,
-    pub transitions: i64,
-}
-
-impl LeaseRow {
-    pub(crate) fn expires_at_ms(&self) -> i64 {
-        self.renewed_at_ms + self.duration_ms
-    }
-
-    /// Who holds the lease at `now`, if anyone: a released or expired lease
-    /// names its last holder but is nobody's.
-    pub(crate) fn holder_at(&self, now: i64) -> Option<&str> {
-        self.holder
-            .as_deref()
-            .filter(|_| now < self.expires_at_ms())
-    }
-}
 
 pub(crate) fn heartbeat(tx: &Transaction, beat: &Heartbeat, now: i64) -> rusqlite::Result<()> {
     let addresses = serde_json::to_string(&beat.addresses).expect("strings serialize");
@@ -222,7 +135,7 @@ pub(crate) fn leader_work(
     }
     let forgotten = tx
         .prepare_cached("DELETE FROM replicas WHERE heartbeat_at_ms < ?1")?
-        .execute([work.forget_before_ms])?;
+        .execute([now - work.forget_after_ms])?;
     if work.optimize {
         tx.execute_batch("PRAGMA optimize")?;
     }

@@ -1,53 +1,12 @@
 //! The read queries. Every list is keyset-paginated: one page costs the same
 //! however many rows the tables hold.
 
-use container_info_wire::ContainerState;
 use rusqlite::types::Value;
 use rusqlite::{Connection, params, params_from_iter};
 
-/// What `GET /containers` may be narrowed by; all given conditions must hold.
-#[derive(Debug, Default)]
-pub(crate) struct ContainerFilter {
-    pub node: Option<String>,
-    pub image: Option<String>,
-    pub state: Option<ContainerState>,
-    pub name_contains: Option<String>,
-    pub labels: Vec<(String, String)>,
-}
-
-/// `since` inclusive, `until` exclusive; both in the stored timestamp form.
-#[derive(Debug, Default)]
-pub(crate) struct HistoryRange {
-    pub since: Option<String>,
-    pub until: Option<String>,
-    /// Continue after this (observed_at, seq), from a cursor.
-    pub before: Option<(String, i64)>,
-}
-
-/// A stored record and the keys that place it in its list.
-#[derive(Debug)]
-pub(crate) struct Listed {
-    pub seq: i64,
-    pub observed_at: String,
-    pub body: String,
-}
-
-pub(crate) enum Lookup {
-    Found {
-        id: String,
-        body: String,
-    },
-    Missing,
-    /// More than one container starts with the prefix: these, at most `MAX_CANDIDATES`.
-    Ambiguous(Vec<String>),
-}
-
-pub(crate) const MAX_CANDIDATES: usize = 10;
-
-pub(crate) struct RowCounts {
-    pub containers: i64,
-    pub snapshots: i64,
-}
+use super::nodes;
+use crate::storage::model::MAX_CANDIDATES;
+use crate::storage::{ContainerFilter, HistoryRange, Listed, Lookup, RowCounts};
 
 fn listed(row: &rusqlite::Row<'_>) -> rusqlite::Result<Listed> {
     Ok(Listed {
@@ -57,16 +16,48 @@ fn listed(row: &rusqlite::Row<'_>) -> rusqlite::Result<Listed> {
     })
 }
 
+/// A container's latest record, with its node's status as the store sees it
+/// now (a field no stored record carries: it is not what was received).
+fn latest(row: &rusqlite::Row<'_>) -> rusqlite::Result<Listed> {
+    let status: Option<String> = row.get(3)?;
+    let body: String = row.get(2)?;
+    Ok(Listed {
+        seq: row.get(0)?,
+        observed_at: row.get(1)?,
+        body: with_node_status(body, status.as_deref()),
+    })
+}
+
+/// The stored record is a JSON object the store wrote, without `node_status`
+/// (a posted one is dropped as a store field): the field goes before its end.
+fn with_node_status(mut body: String, status: Option<&str>) -> String {
+    debug_assert!(body.ends_with('}') && body.len() > 2);
+    body.pop();
+    match status {
+        Some(status) => {
+            body.push_str(",\"node_status\":\"");
+            body.push_str(status);
+            body.push_str("\"}");
+        }
+        None => body.push_str(",\"node_status\":null}"),
+    }
+    body
+}
+
+/// The latest records of containers, with their nodes' status at `now_ms`.
 pub(crate) fn list_latest(
     conn: &Connection,
     filter: &ContainerFilter,
     before_seq: Option<i64>,
     limit: usize,
+    now_ms: i64,
 ) -> rusqlite::Result<Vec<Listed>> {
-    let mut sql = String::from(
-        "SELECT c.seq, c.observed_at, s.body FROM containers c JOIN snapshots s ON s.seq = c.seq WHERE 1",
+    let status = nodes::status_sql("?");
+    let mut sql = format!(
+        "SELECT c.seq, c.observed_at, s.body, {status} FROM containers c
+         JOIN snapshots s ON s.seq = c.seq LEFT JOIN nodes n ON n.name = c.node WHERE 1"
     );
-    let mut args: Vec<Value> = Vec::new();
+    let mut args: Vec<Value> = vec![Value::Integer(now_ms)];
     let mut condition = |clause: &str, values: &[&str]| {
         sql.push_str(" AND ");
         sql.push_str(clause);
@@ -78,8 +69,17 @@ pub(crate) fn list_latest(
     if let Some(image) = &filter.image {
         condition("c.image = ?", &[image]);
     }
-    if let Some(state) = filter.state {
-        condition("c.state = ?", &[state.as_str()]);
+    match filter.state {
+        Some(state) => condition("c.state = ?", &[state.as_str()]),
+        // A literal, not a parameter: only then does SQLite know that the
+        // partial index of current containers applies.
+        None => condition("c.state != 'removed'", &[]),
+    }
+    if let Some(service) = &filter.service {
+        condition("c.service = ?", &[service]);
+    }
+    if let Some(stack) = &filter.stack {
+        condition("c.stack = ?", &[stack]);
     }
     if let Some(name) = &filter.name_contains {
         condition("instr(c.name, ?) > 0", &[name]);
@@ -90,6 +90,11 @@ pub(crate) fn list_latest(
             &[key, value],
         );
     }
+    if let Some(node_status) = filter.node_status {
+        sql.push_str(&format!(" AND {} = ?", nodes::status_sql("?")));
+        args.push(Value::Integer(now_ms));
+        args.push(Value::Text(node_status.as_str().to_owned()));
+    }
     if let Some(seq) = before_seq {
         sql.push_str(" AND c.seq < ?");
         args.push(Value::Integer(seq));
@@ -97,21 +102,28 @@ pub(crate) fn list_latest(
     sql.push_str(" ORDER BY c.seq DESC LIMIT ?");
     args.push(Value::Integer(limit as i64));
     let mut statement = conn.prepare_cached(&sql)?;
-    let rows = statement.query_map(params_from_iter(args), listed)?;
+    let rows = statement.query_map(params_from_iter(args), latest)?;
     rows.collect()
 }
 
-/// Finds the container whose ID is `prefix` or starts with it.
-pub(crate) fn find(conn: &Connection, prefix: &str) -> rusqlite::Result<Lookup> {
+/// Finds the container whose ID is `prefix` or starts with it; its latest
+/// record carries its node's status at `now_ms`.
+pub(crate) fn find(conn: &Connection, prefix: &str, now_ms: i64) -> rusqlite::Result<Lookup> {
     // IDs are hex, and 'g' sorts after every hex digit: this range holds exactly
     // the IDs that start with the prefix, and the primary key index walks it.
-    let mut statement = conn.prepare_cached(
-        "SELECT c.id, s.body FROM containers c JOIN snapshots s ON s.seq = c.seq
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT c.id, s.body, {} FROM containers c JOIN snapshots s ON s.seq = c.seq
+         LEFT JOIN nodes n ON n.name = c.node
          WHERE c.id >= ?1 AND c.id < ?1 || 'g' ORDER BY c.id LIMIT ?2",
-    )?;
+        nodes::status_sql("?3")
+    ))?;
     let mut found: Vec<(String, String)> = statement
-        .query_map(params![prefix, MAX_CANDIDATES as i64 + 1], |row| {
-            Ok((row.get(0)?, row.get(1)?))
+        .query_map(params![prefix, MAX_CANDIDATES as i64 + 1, now_ms], |row| {
+            let status: Option<String> = row.get(2)?;
+            Ok((
+                row.get(0)?,
+                with_node_status(row.get(1)?, status.as_deref()),
+            ))
         })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(match found.len() {

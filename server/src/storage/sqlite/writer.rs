@@ -10,12 +10,14 @@
 
 use std::sync::Arc;
 
-use prometheus::{Histogram, IntCounter};
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
-use super::replicas::{self, Claimed, Fenced, Heartbeat, LeaderWork, Term, now_ms};
-use super::{NewSnapshot, StorageError};
+use super::{nodes, replicas};
+use crate::storage::{
+    Claimed, Fenced, Heartbeat, LeaderWork, NewSnapshot, NodeReportRow, StorageError, Term,
+    WriterMetrics, now_ms,
+};
 
 /// More than this many requests in one commit only delays the first of them.
 const MAX_REQUESTS_PER_COMMIT: usize = 512;
@@ -69,6 +71,11 @@ pub(super) enum Job {
         work: LeaderWork,
         reply: Reply<Fenced>,
     },
+    /// A node's agent reports.
+    Node {
+        report: NodeReportRow,
+        reply: Reply<()>,
+    },
 }
 
 /// What a job did inside the open transaction, kept until the commit: the
@@ -117,7 +124,7 @@ impl Job {
     fn is_request(&self) -> bool {
         matches!(
             self,
-            Self::Write { .. } | Self::Delete { .. } | Self::Probe { .. }
+            Self::Write { .. } | Self::Delete { .. } | Self::Probe { .. } | Self::Node { .. }
         )
     }
 
@@ -143,6 +150,7 @@ impl Job {
             }
             (
                 Self::Probe { reply }
+                | Self::Node { reply, .. }
                 | Self::Heartbeat { reply, .. }
                 | Self::Leave { reply, .. }
                 | Self::Release { reply, .. },
@@ -173,6 +181,7 @@ impl Job {
             Self::Write { .. } => Outcome::Wrote(Ok((Vec::new(), 0))),
             Self::Delete { .. } => Outcome::Deleted(Ok(false)),
             Self::Probe { .. }
+            | Self::Node { .. }
             | Self::Heartbeat { .. }
             | Self::Leave { .. }
             | Self::Release { .. } => Outcome::Done(Ok(())),
@@ -189,13 +198,6 @@ pub(super) struct Writer {
     /// Checkpoints run while this writer runs, and stop with it.
     pub checkpoints: super::checkpointer::Checkpoints,
     pub turns: super::turns::WriteTurns,
-}
-
-pub(crate) struct WriterMetrics {
-    pub requests_per_commit: Histogram,
-    pub snapshots_written: IntCounter,
-    /// Leader-only work the database refused: the lease had moved on.
-    pub leader_writes_refused: IntCounter,
 }
 
 impl Writer {
@@ -337,6 +339,9 @@ fn apply(tx: &Transaction, job: &Job, history_limit: u32, isolation: Isolation) 
         Job::Heartbeat { beat, .. } => Outcome::Done(isolated(tx, isolation, || {
             replicas::heartbeat(tx, beat, now_ms())
         })),
+        Job::Node { report, .. } => Outcome::Done(isolated(tx, isolation, || {
+            nodes::record(tx, report, now_ms())
+        })),
         Job::Leave { id, .. } => Outcome::Done(isolated(tx, isolation, || replicas::leave(tx, id))),
         Job::Release { term, .. } => {
             Outcome::Done(isolated(tx, isolation, || replicas::release(tx, term)))
@@ -435,8 +440,9 @@ fn update_latest(tx: &Transaction, snapshot: &NewSnapshot, seq: i64) -> rusqlite
     // A snapshot that arrives late (older than the one held) joins the history
     // but does not replace the latest. SET expressions all read the old row.
     tx.prepare_cached(
-        "INSERT INTO containers (id, seq, name, image, node, state, observed_at, labels, history_len)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)
+        "INSERT INTO containers
+             (id, seq, name, image, node, state, observed_at, labels, service, stack, history_len)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1)
          ON CONFLICT (id) DO UPDATE SET
              history_len = history_len + 1,
              seq = iif(excluded.observed_at > observed_at, excluded.seq, seq),
@@ -445,18 +451,22 @@ fn update_latest(tx: &Transaction, snapshot: &NewSnapshot, seq: i64) -> rusqlite
              node = iif(excluded.observed_at > observed_at, excluded.node, node),
              state = iif(excluded.observed_at > observed_at, excluded.state, state),
              labels = iif(excluded.observed_at > observed_at, excluded.labels, labels),
+             service = iif(excluded.observed_at > observed_at, excluded.service, service),
+             stack = iif(excluded.observed_at > observed_at, excluded.stack, stack),
              observed_at = max(excluded.observed_at, observed_at)",
     )?
     .execute(params![
-            snapshot.id,
-            seq,
-            snapshot.name,
-            snapshot.image,
-            snapshot.node,
-            snapshot.state,
-            snapshot.observed_at,
-            snapshot.labels,
-        ])?;
+        snapshot.id,
+        seq,
+        snapshot.name,
+        snapshot.image,
+        snapshot.node,
+        snapshot.state,
+        snapshot.observed_at,
+        snapshot.labels,
+        snapshot.service,
+        snapshot.stack,
+    ])?;
     tx.prepare_cached("SELECT history_len FROM containers WHERE id = ?1")?
         .query_row([&snapshot.id], |row| row.get(0))
 }
@@ -476,8 +486,9 @@ fn trim_history(tx: &Transaction, id: &str, excess: u32, kept: u32) -> rusqlite:
 
 #[cfg(test)]
 mod tests {
+    use super::super::{checkpointer, connection, schema, turns};
     use super::*;
-    use crate::storage::{checkpointer, connection, schema, turns};
+    use prometheus::{Histogram, HistogramOpts, IntCounter};
 
     fn snapshot(id: &str) -> NewSnapshot {
         NewSnapshot {
@@ -488,6 +499,8 @@ mod tests {
             node: "n1".to_owned(),
             state: "running",
             labels: "{}".to_owned(),
+            service: None,
+            stack: None,
             body: format!(r#"{{"id":"{id}"}}"#),
         }
     }
@@ -510,8 +523,7 @@ mod tests {
             conn,
             history_limit: 100,
             metrics: WriterMetrics {
-                requests_per_commit: Histogram::with_opts(prometheus::HistogramOpts::new("g", "g"))
-                    .unwrap(),
+                requests_per_commit: Histogram::with_opts(HistogramOpts::new("g", "g")).unwrap(),
                 snapshots_written: IntCounter::new("w", "w").unwrap(),
                 leader_writes_refused: IntCounter::new("r", "r").unwrap(),
             },

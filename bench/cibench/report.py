@@ -12,8 +12,8 @@ def ratio(a, b):
 def render(results: RunResults, cores):
     """The report; `cores` is the machine's, as printed on its first line."""
     return "\n".join([*_machine(results, cores), *_stores(results), *_growth(results),
-                      *_baseline(results), *_agent(results), *_footprint(results),
-                      *_memory(results), *_fleet(results.fleet)])
+                      *_ingest(results), *_baseline(results), *_agent(results),
+                      *_footprint(results), *_memory(results), *_fleet(results.fleet)])
 
 
 def _machine(results, cores):
@@ -50,6 +50,34 @@ def _growth(results):
                  f"{ratio(last.write.p99_ms, first.write.p99_ms)}, page p50 "
                  f"{ratio(last.read_page.p50_ms, first.read_page.p50_ms)}, page p99 "
                  f"{ratio(last.read_page.p99_ms, first.read_page.p99_ms)}")
+    return lines
+
+
+def _ingest(results):
+    """Snapshots per second and per second of the store's CPU, one per POST
+    and in arrays, beside /healthz: what batching buys an agent's resync."""
+    i = results.ingest
+    if i is None:
+        return []
+    lines = ["", f"Ingest, one replica holding {i.containers} containers; arrays of {i.batch} "
+             "distinct containers, each snapshot newly observed:", "",
+             "| what | requests/s | snapshots/s | p50 ms | p99 ms | errors "
+             "| store CPU µs per snapshot | snapshots per store CPU second |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |",
+             f"| healthz | {i.healthz.rps:.0f} | — | {i.healthz.p50_ms:.2f} | "
+             f"{i.healthz.p99_ms:.2f} | {i.healthz.errors} | — | — |"]
+    rates = []
+    for what, load, per_request in (("one snapshot per POST", i.single, 1),
+                                    (f"arrays of {i.batch}", i.arrays, i.batch)):
+        f = load.wrk
+        rates.append(f.rps * per_request)
+        # wrk's rate over the figure's seconds: the snapshots the store took.
+        snapshots = f.rps * per_request * results.seconds
+        per_cpu = f"{snapshots / load.store_cpu_s:.0f}" if load.store_cpu_s else "—"
+        lines.append(f"| {what} | {f.rps:.0f} | {rates[-1]:.0f} | {f.p50_ms:.2f} | {f.p99_ms:.2f} "
+                     f"| {f.errors} | {load.store_cpu_s / snapshots * 1e6:.1f} | {per_cpu} |")
+    lines.append(f"\nSnapshots/s, arrays / one per POST: {ratio(rates[1], rates[0])}; "
+                 f"arrays' snapshots/s / /healthz requests/s: {ratio(rates[1], i.healthz.rps)}")
     return lines
 
 

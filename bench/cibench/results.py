@@ -130,6 +130,25 @@ class FleetResult:
 
 
 @dataclass(frozen=True)
+class IngestLoad:
+    """One load on the ingest figure's store, and the store's CPU time (user
+    and system, all its threads) while it ran."""
+    wrk: WrkResult
+    store_cpu_s: float
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """One replica holding `containers` containers: single-snapshot POSTs and
+    arrays of `batch`, in the same minutes, beside its /healthz."""
+    containers: int
+    batch: int
+    healthz: WrkResult
+    single: IngestLoad
+    arrays: IngestLoad
+
+
+@dataclass(frozen=True)
 class RunResults:
     seconds: int
     disk_fsync: Percentiles | None  # absent in runs saved before it was measured
@@ -138,6 +157,7 @@ class RunResults:
     baseline: BaselineResult
     agent: AgentResult
     footprint: FootprintResult
+    ingest: IngestResult | None = None  # absent in runs saved before it was measured
     fleet: FleetResult | None = None  # absent in runs saved before it was measured
 
 

@@ -16,10 +16,11 @@ from pathlib import Path
 
 from . import wrk
 from .harness import (AGENT, CLIENT, FLEET_SIM, ROOT, WORK, Peak, Process, SignedReplicas, Stores,
-                      docker, docker_quietly, engine_get, poc_python, prefill, prefill_time, rows,
-                      running_stores, say, snapshot)
+                      docker, docker_quietly, engine_get, poc_python, post_json, prefill,
+                      prefill_time, rows, running_stores, say, snapshot)
 from .results import (AgentResult, BaselineResult, FleetResult, FleetStep, FootprintResult,
-                      GrowthStep, Percentiles, RunResults, SelfFigures, StoreResult, from_json)
+                      GrowthStep, IngestLoad, IngestResult, Percentiles, RunResults, SelfFigures,
+                      StoreResult, from_json)
 
 PROBE = "container-info-bench-probe"
 CHECKPOINT_DRAIN_SECONDS = 5
@@ -82,6 +83,57 @@ def measure_growth(sizes, seconds, port):
                                       write=write, healthz=healthz, read_page=page))
             stored = rows(stores.url)
         return results
+
+
+INGEST_BATCH = 50
+
+
+def measure_ingest(containers, seconds, port):
+    """An agent's resync as the store sees it: one replica holding `containers`
+    containers, posted arrays of INGEST_BATCH distinct containers' snapshots
+    (one host's), then one snapshot per request, each with a new observation
+    time, beside its /healthz. The store's CPU time during each load says what
+    a snapshot costs it, whatever wrk took of the machine."""
+    say(f"ingest: single snapshots and arrays of {INGEST_BATCH}, one replica, {containers} containers")
+    with running_stores(1, port) as stores:
+        prefill_hosts(stores.url, containers, INGEST_BATCH)
+        time.sleep(CHECKPOINT_DRAIN_SECONDS)
+        pid = stores.processes[0].proc.pid
+        env = {"CONTAINERS": str(containers), "BATCH": str(INGEST_BATCH)}
+        healthz = wrk.run(f"{stores.url}/healthz", "report.lua", seconds)
+        # Arrays first: single POSTs of random containers would scatter what
+        # the hosts' resyncs keep together.
+        arrays = ingest_load(pid, lambda: wrk.run(stores.url, "post_batch.lua", seconds, env=env))
+        time.sleep(CHECKPOINT_DRAIN_SECONDS)
+        single = ingest_load(pid, lambda: wrk.run(stores.url, "post.lua", seconds, env=env))
+        return IngestResult(containers=containers, batch=INGEST_BATCH, healthz=healthz,
+                            single=single, arrays=arrays)
+
+
+def prefill_hosts(url, containers, batch):
+    """One snapshot of each container, posted host by host as post_batch.lua
+    groups them (host h: containers h + i * hosts), as agents' earlier
+    resyncs leave a store: a host's containers updated together, next to each
+    other in the store's order of updates, while their IDs are spread."""
+    hosts = containers // batch
+    order = [host + i * hosts for host in range(hosts) for i in range(batch)]
+    for start in range(0, len(order), 1000):
+        post_json(f"{url}/containers", [snapshot(n, prefill_time(n)) for n in order[start:start + 1000]])
+
+
+def ingest_load(pid, load):
+    before = cpu_seconds(pid)
+    figures = load()
+    return IngestLoad(wrk=figures, store_cpu_s=round(cpu_seconds(pid) - before, 3))
+
+
+def cpu_seconds(pid):
+    """User and system time of a process, all its threads, so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        # Fields after the command's closing parenthesis; utime and stime are
+        # the 14th and 15th of the whole line.
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure_baseline(stored, seconds, port):
@@ -254,6 +306,7 @@ def run_all(quick, port):
         disk_fsync=disk,
         stores=stores,
         growth=measure_growth(sizes, 3 if quick else 5, port),
+        ingest=measure_ingest(10_000 if quick else 100_000, seconds, port),
         baseline=measure_baseline(10_000, seconds, port),
         agent=measure_agent(seconds, port + 10),
         footprint=measure_footprint(),

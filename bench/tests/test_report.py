@@ -12,6 +12,20 @@ BENCH = Path(__file__).resolve().parent.parent
 SAVED = json.loads((BENCH / "results.json").read_text())
 
 
+def wrk_figures(rps, p50, p99, errors=0):
+    return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "p999_ms": p99, "errors": errors}
+
+
+def with_ingest():
+    """The published run with an ingest figure of round numbers."""
+    return {**json.loads(json.dumps(SAVED)), "ingest": {
+        "containers": 100000, "batch": 50,
+        "healthz": wrk_figures(80000.0, 0.5, 4.0),
+        "single": {"wrk": wrk_figures(2000.0, 30.0, 60.0), "store_cpu_s": 4.0},
+        "arrays": {"wrk": wrk_figures(500.0, 120.0, 250.0, errors=1), "store_cpu_s": 5.0},
+    }}
+
+
 class Report(unittest.TestCase):
     def test_the_published_run_renders_as_printed(self):
         expected = (BENCH / "tests" / "fixtures" / "results-report.txt").read_text()
@@ -23,6 +37,22 @@ class Report(unittest.TestCase):
         self.assertNotIn("Disk:", text)
         self.assertIn("| 3 | write | 9642 |", text)
 
+    def test_the_ingest_figure_in_snapshots_and_store_cpu(self):
+        text = report.render(from_json(RunResults, with_ingest()), cores=2)
+        self.assertIn("Ingest, one replica holding 100000 containers; arrays of 50 ", text)
+        # 2 000 req/s for 10 s, 20 000 snapshots in 4 s of the store's CPU.
+        self.assertIn("| one snapshot per POST | 2000 | 2000 | 30.00 | 60.00 | 0 | 200.0 | 5000 |", text)
+        # 500 arrays/s of 50: 250 000 snapshots in 5 s.
+        self.assertIn("| arrays of 50 | 500 | 25000 | 120.00 | 250.00 | 1 | 20.0 | 50000 |", text)
+        self.assertIn("Snapshots/s, arrays / one per POST: 12.50; "
+                      "arrays' snapshots/s / /healthz requests/s: 0.31", text)
+        # After the growth table, before the proof of concept.
+        self.assertLess(text.index("At the largest size"), text.index("Ingest,"))
+        self.assertLess(text.index("Ingest,"), text.index("proof of concept"))
+
+    def test_a_run_without_the_ingest_figure_has_no_ingest_section(self):
+        self.assertNotIn("Ingest", report.render(from_json(RunResults, SAVED), cores=2))
+
     def test_a_ceiling_of_zero_gives_a_dash(self):
         self.assertEqual(report.ratio(1.0, 0), "—")
 
@@ -31,6 +61,10 @@ class Json(unittest.TestCase):
     def test_the_saved_file_reads_and_writes_back_the_same(self):
         self.assertEqual(json.dumps(to_json(from_json(RunResults, SAVED)), indent=2),
                          json.dumps(SAVED, indent=2))
+
+    def test_the_ingest_figure_reads_and_writes_back_the_same(self):
+        saved = with_ingest()
+        self.assertEqual(to_json(from_json(RunResults, saved)), saved)
 
     def test_a_missing_figure_is_named(self):
         broken = json.loads(json.dumps(SAVED))

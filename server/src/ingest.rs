@@ -21,6 +21,29 @@ pub(crate) struct Posted {
 
 impl Posted {
     pub(crate) fn parse(body: &[u8]) -> Result<Self, ApiError> {
+        // A valid body is read in one pass, straight into snapshots; any other
+        // is read again through a JSON value, which tells a malformed body
+        // from an invalid snapshot and says where.
+        Self::parse_valid(body).map_or_else(|| Self::parse_checked(body), Ok)
+    }
+
+    fn parse_valid(body: &[u8]) -> Option<Self> {
+        let first = body.iter().find(|byte| !byte.is_ascii_whitespace())?;
+        let posted = match first {
+            b'{' => Self {
+                snapshots: vec![serde_json::from_slice(body).ok()?],
+                as_array: false,
+            },
+            b'[' => Self {
+                snapshots: serde_json::from_slice(body).ok()?,
+                as_array: true,
+            },
+            _ => return None,
+        };
+        (!posted.snapshots.is_empty()).then_some(posted)
+    }
+
+    fn parse_checked(body: &[u8]) -> Result<Self, ApiError> {
         let value = json_value(body)?;
         match value {
             Value::Object(_) => Ok(Self {
@@ -256,6 +279,35 @@ mod tests {
         body.as_object_mut().unwrap().remove("id");
         let error = error_of(body);
         assert!(error.to_string().contains("missing field `id`"), "{error}");
+    }
+
+    /// A valid body is read in one pass; a body that pass refuses is read as
+    /// it always was. A field given twice is one such: taken, the last one
+    /// counting, as before the one-pass reading.
+    #[test]
+    fn a_field_given_twice_is_taken_with_its_last_value() {
+        let body = snapshot(ID).to_string();
+        let twice = body.replacen("\"name\":\"web\"", "\"name\":\"old\",\"name\":\"web\"", 1);
+        assert_ne!(twice, body);
+        for posted in [twice.clone(), format!("[{twice},{body}]")] {
+            let parsed = Posted::parse(posted.as_bytes()).unwrap();
+            assert!(parsed.snapshots.iter().all(|s| s.name == "web"));
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_kept_by_either_reading() {
+        let mut body = snapshot(ID);
+        body["from_a_newer_agent"] = serde_json::json!({"gpu": [1, 2.5, null]});
+        let mut twice = body.to_string();
+        twice.insert_str(1, "\"name\":\"old\",");
+        for posted in [body.to_string(), twice, format!("  [{body}]\n")] {
+            let parsed = Posted::parse(posted.as_bytes()).unwrap();
+            assert_eq!(
+                parsed.snapshots[0].extra["from_a_newer_agent"], body["from_a_newer_agent"],
+                "{posted}"
+            );
+        }
     }
 
     #[test]

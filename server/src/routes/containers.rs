@@ -87,7 +87,11 @@ pub(crate) async fn post_containers(
             .insert_header((header::LOCATION, location))
             .content_type(header::ContentType::json())
             .body(stored.remove(0)),
-        None => response.json(stored.into_iter().map(raw).collect::<Vec<_>>()),
+        // The stored records are JSON already, written by this store: joined
+        // as they are, not parsed again.
+        None => response
+            .content_type(header::ContentType::json())
+            .body(format!("[{}]", stored.join(","))),
     })
 }
 

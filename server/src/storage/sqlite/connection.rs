@@ -58,6 +58,14 @@ pub(crate) fn configure(conn: &Connection) -> rusqlite::Result<()> {
 /// safety net, since the checkpointer thread normally keeps the log short.
 const WRITER_CHECKPOINT_PAGES: u32 = 20_000;
 
+/// How much of the file the writer reads through a memory map rather than
+/// with `pread`. Once the table outgrows the writer's page cache, each write
+/// reads index pages the cache no longer holds; mapped, a page the operating
+/// system holds is read in place, without a system call and a copy. Mapped
+/// pages are the operating system's page cache, which they would occupy
+/// anyway, and it can drop them (they count in the resident size).
+const WRITER_MAP_BYTES: i64 = 1 << 30;
+
 pub(crate) fn open_writer(path: &Path) -> Result<Connection, StorageError> {
     let conn = Connection::open_with_flags(
         path,
@@ -74,6 +82,7 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, StorageError> {
         });
     }
     conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
+    conn.pragma_update(None, "mmap_size", WRITER_MAP_BYTES)?;
     Ok(conn)
 }
 

@@ -406,30 +406,34 @@ async fn a_leader_paused_past_its_lease_wakes_a_follower_and_does_nothing_as_lea
         metrics.lines().any(|l| l == "container_info_leader 0"),
         "{metrics}"
     );
-    // It did nothing as leader: the last leader-only work and the lease are
-    // the new leader's, now and a lease later.
+    // It did nothing as leader: the lease and the last leader-only work are
+    // of a later generation, now and a lease later. (Which replica holds it
+    // then is not asserted: on a machine busy enough to delay a renewal past
+    // the lease, the new leader may rightly lose it too.)
     for _ in 0..2 {
-        let (holder_now, _, _) = trio.lease_row().await;
-        assert_eq!(holder_now.as_deref(), Some(next.as_str()));
-        let (by, work_generation) = trio.leader_work().await.unwrap();
-        assert_eq!(by, next);
+        let (_, lease_generation, _) = trio.lease_row().await;
+        assert!(lease_generation > generation);
+        let (_, work_generation) = trio.leader_work().await.unwrap();
         assert!(work_generation > generation);
         tokio::time::sleep(LEASE).await;
     }
-    let scripts = eventually(
-        "the woken replica's follower script",
+    let led_then_followed = [
+        ("leader".to_owned(), generation),
+        ("follower".to_owned(), generation),
+    ];
+    eventually(
+        "the woken replica's follower script after its leader script",
         Duration::from_secs(20),
         || async {
             let roles = trio.roles();
-            let lines = roles.get(&first)?.clone();
-            (lines.last()? == &("follower".to_owned(), generation)).then_some(lines)
+            let lines = roles.get(&first)?;
+            lines
+                .windows(2)
+                .any(|pair| pair == led_then_followed)
+                .then_some(())
         },
     )
     .await;
-    assert_eq!(
-        scripts[scripts.len() - 2],
-        ("leader".to_owned(), generation)
-    );
     assert_one_leader_at_a_time(&trio).await;
 }
 

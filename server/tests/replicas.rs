@@ -27,6 +27,17 @@ fn start_replica(database: &str, name: &str) -> Replica {
     Replica::start(binary, "127.0.0.1:0", name, database)
 }
 
+/// An HTTP client that drops a connection idle for 2 s, before the store's
+/// keep-alive (actix-web's 5 s) closes it: otherwise a request sent just as the
+/// store closes an idle connection fails (IncompleteMessage), which on a busy
+/// machine, with writers taking turns over three replicas, happens.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap()
+}
+
 /// The `sequence`th snapshot of container `container`.
 fn snapshot(container: u64, sequence: u64) -> Value {
     agent_snapshot(container, &format!("2026-11-24T10:00:00.{sequence:09}Z"))
@@ -95,7 +106,7 @@ async fn three_replicas_on_one_database_keep_every_acknowledged_write_once(backe
         .collect();
     let replicas: Vec<Replica> = starting.into_iter().map(|t| t.join().unwrap()).collect();
     let urls: Vec<String> = replicas.iter().map(|r| r.url.clone()).collect();
-    let http = reqwest::Client::new();
+    let http = client();
     let acknowledged = Acknowledged::default();
 
     const WRITERS: u64 = 12;
@@ -238,7 +249,7 @@ fn assert_nothing_lost(
 async fn a_replica_killed_mid_stream_loses_no_acknowledged_write(backend: Backend) {
     let database = SharedDatabase::new(backend).await;
     let mut victim = start_replica(&database.argument, "victim");
-    let http = reqwest::Client::new();
+    let http = client();
 
     let posting = Posting::start(&http, &victim.url);
     posting.acknowledged_more_than(ENOUGH).await;
@@ -255,7 +266,7 @@ async fn a_replica_killed_mid_stream_loses_no_acknowledged_write(backend: Backen
 async fn sigterm_finishes_what_is_in_flight_and_exits_cleanly(backend: Backend) {
     let database = SharedDatabase::new(backend).await;
     let mut replica = start_replica(&database.argument, "stopping");
-    let http = reqwest::Client::new();
+    let http = client();
 
     let posting = Posting::start(&http, &replica.url);
     posting.acknowledged_more_than(ENOUGH).await;

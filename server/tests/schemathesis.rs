@@ -30,7 +30,7 @@ fn the_store_answers_as_its_openapi_document_says() {
         binary,
         "127.0.0.1:0",
         "schemathesis",
-        &folder.path().join("store.db"),
+        folder.path().join("store.db"),
     );
     let status = Command::new(&runner)
         .args([&store.url, "--max-examples", MAX_EXAMPLES])

@@ -533,7 +533,7 @@ async fn a_store_that_protects_reads_shows_nodes_and_containers_only_once_given_
         Path::new(BINARY),
         "127.0.0.1:0",
         "guarded",
-        &secrets.path("store.db"),
+        secrets.path("store.db"),
         &[
             "--token-file",
             token_file.to_str().unwrap(),

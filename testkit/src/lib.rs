@@ -10,22 +10,27 @@ mod store;
 
 pub use fixtures::{at, container_id, node_report, snapshot, snapshot_with_id};
 pub use postgres::{Cluster, postgres_available, test_database};
-pub use replica::Replica;
+pub use replica::{Replica, SharedDatabase};
 pub use secrets::{KEY, Secrets, TOKEN, bearer, signed, signed_node_report, spawn_guarded_store};
 pub use store::{Backend, REPLICA, TestStore, spawn_store, spawn_store_with};
 
 /// Runs each test body, an `async fn(Backend)`, against each backend: for a
-/// body `name`, the tests `name::sqlite` and `name::postgres`.
+/// body `name`, the tests `name::sqlite` and `name::postgres`. A test
+/// attribute first (`#[tokio::test(flavor = "multi_thread")]`) replaces
+/// `#[tokio::test]` for both.
 #[macro_export]
 macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {$(
+    ($($name:ident),* $(,)?) => {
+        $crate::both_backends!(#[tokio::test] $($name),*);
+    };
+    (#[$test:meta] $($name:ident),* $(,)?) => {$(
         mod $name {
-            #[tokio::test]
+            #[$test]
             async fn sqlite() {
                 super::$name($crate::Backend::Sqlite).await;
             }
 
-            #[tokio::test]
+            #[$test]
             async fn postgres() {
                 if $crate::postgres_available(concat!(module_path!(), "::postgres")) {
                     super::$name($crate::Backend::Postgres).await;

@@ -195,8 +195,14 @@ fn url_in(folder: &Path, name: &str) -> String {
 /// database is used).
 pub async fn test_database() -> (String, Option<Cluster>) {
     static NEXT: AtomicU32 = AtomicU32::new(0);
+    // The time as well as the process: the shared cluster keeps the databases
+    // of earlier runs, whose process IDs the system hands out again.
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is past 1970")
+        .as_nanos();
     let name = format!(
-        "test_{}_{}",
+        "test_{}_{started}_{}",
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     );

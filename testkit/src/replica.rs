@@ -1,6 +1,7 @@
 //! A `container-info-server` process, for tests that need the store as a
-//! process of its own: killed, stopped, or several on one file.
+//! process of its own: killed, stopped, or several on one database.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -8,6 +9,9 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tempfile::TempDir;
+
+use crate::Backend;
+use crate::postgres::{Cluster, test_database};
 
 /// How long a replica may take to open its database and listen.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -23,8 +27,9 @@ pub struct Replica {
 
 impl Replica {
     /// Returns once the replica listens, as its `--ready-file` says; `listen`
-    /// may ask for port 0.
-    pub fn start(binary: &Path, listen: &str, name: &str, database: &Path) -> Self {
+    /// may ask for port 0; `database` is what `--database` takes (a SQLite
+    /// file or a PostgreSQL URL).
+    pub fn start(binary: &Path, listen: &str, name: &str, database: impl AsRef<OsStr>) -> Self {
         Self::start_with(binary, listen, name, database, &[])
     }
 
@@ -33,7 +38,7 @@ impl Replica {
         binary: &Path,
         listen: &str,
         name: &str,
-        database: &Path,
+        database: impl AsRef<OsStr>,
         settings: &[&str],
     ) -> Self {
         let folder = tempfile::tempdir().expect("a temp folder");
@@ -108,5 +113,79 @@ impl Drop for Replica {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// One database for several replica processes, as Swarm's replicas share
+/// one: a SQLite file in a folder of its own, or a database of the test
+/// cluster. Removed (its folder, or its own cluster) when dropped.
+pub struct SharedDatabase {
+    pub backend: Backend,
+    /// What `--database` takes.
+    pub argument: String,
+    _folder: TempDir,
+    _cluster: Option<Cluster>,
+}
+
+impl SharedDatabase {
+    pub async fn new(backend: Backend) -> Self {
+        let folder = tempfile::tempdir().expect("a temp folder");
+        let (argument, cluster) = match backend {
+            Backend::Sqlite => (folder.path().join("store.db").display().to_string(), None),
+            Backend::Postgres => test_database().await,
+        };
+        Self {
+            backend,
+            argument,
+            _folder: folder,
+            _cluster: cluster,
+        }
+    }
+
+    /// The SQLite file, for a test of what only SQLite does.
+    pub fn sqlite_file(&self) -> &Path {
+        assert_eq!(self.backend, Backend::Sqlite, "a SQLite-only test");
+        Path::new(&self.argument)
+    }
+
+    /// The first column of the first row `query` returns (None when it
+    /// returns no row), read from the database itself rather than through the
+    /// store: as an operator would.
+    pub async fn query_row<T>(&self, query: &str) -> Option<T>
+    where
+        T: rusqlite::types::FromSql + for<'a> tokio_postgres::types::FromSql<'a>,
+    {
+        self.query_rows(query, |sqlite| sqlite.get(0), |postgres| postgres.get(0))
+            .await
+    }
+
+    /// The first row `query` returns, each backend's row read by its closure.
+    pub async fn query_rows<T>(
+        &self,
+        query: &str,
+        from_sqlite: impl FnOnce(&rusqlite::Row) -> rusqlite::Result<T>,
+        from_postgres: impl FnOnce(&tokio_postgres::Row) -> T,
+    ) -> Option<T> {
+        match self.backend {
+            Backend::Sqlite => {
+                let conn = rusqlite::Connection::open(&self.argument).expect("the SQLite file");
+                match conn.query_row(query, [], from_sqlite) {
+                    Err(rusqlite::Error::QueryReturnedNoRows) => None,
+                    row => Some(row.unwrap_or_else(|error| panic!("{query}: {error}"))),
+                }
+            }
+            Backend::Postgres => {
+                let (client, connection) =
+                    tokio_postgres::connect(&self.argument, tokio_postgres::NoTls)
+                        .await
+                        .expect("the test database answers");
+                tokio::spawn(connection);
+                client
+                    .query_opt(query, &[])
+                    .await
+                    .unwrap_or_else(|error| panic!("{query}: {error}"))
+                    .map(|row| from_postgres(&row))
+            }
+        }
     }
 }

@@ -28,7 +28,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Connect, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use futures_util::future::BoxFuture;
+use tokio::runtime::Handle;
+use tokio::task::{JoinError, JoinHandle};
 use tokio_postgres::NoTls;
 
 use super::{
@@ -80,9 +83,11 @@ impl PostgresStore {
         }
         // A server that vanished without closing the connection is found out.
         config.keepalives_idle(Duration::from_secs(10));
-        let manager = Manager::from_config(
+        let manager = Manager::from_connect(
             config,
-            NoTls,
+            ConnectOnStoreRuntime {
+                runtime: Handle::current(),
+            },
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -100,35 +105,74 @@ impl PostgresStore {
             history_limit,
             metrics,
         };
-        store.bounded(schema::migrate(&store.pool)).await?;
+        bounded(schema::migrate(&store.pool)).await?;
         Ok(store)
     }
+}
 
-    /// Runs `call` (which takes a pooled connection) within CALL_TIMEOUT
-    /// altogether. A transaction cut short by the timeout is rolled back when
-    /// dropped.
-    async fn bounded<T>(
+/// Connects as deadpool's own `ConfigConnectImpl` does, but on the runtime
+/// that opened the store rather than the caller's. A connection first made for
+/// a request would otherwise have its socket and its task on that HTTP
+/// worker's runtime, which actix-web stops at shutdown while other workers
+/// still finish their requests on the pooled connection: an in-flight write
+/// then failed with "connection closed".
+struct ConnectOnStoreRuntime {
+    runtime: Handle,
+}
+
+impl Connect for ConnectOnStoreRuntime {
+    fn connect(
         &self,
-        call: impl Future<Output = Result<T, StorageError>>,
-    ) -> Result<T, StorageError> {
-        tokio::time::timeout(CALL_TIMEOUT, call)
-            .await
-            .unwrap_or_else(|_| {
-                Err(StorageError::Unavailable(Arc::new(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!("PostgreSQL did not answer within {CALL_TIMEOUT:?}"),
-                ))))
-            })
+        config: &tokio_postgres::Config,
+    ) -> BoxFuture<'_, Result<(tokio_postgres::Client, JoinHandle<()>), tokio_postgres::Error>>
+    {
+        let config = config.clone();
+        Box::pin(async move {
+            let connecting = self
+                .runtime
+                .spawn(async move { config.connect(NoTls).await });
+            let (client, connection) = joined(connecting.await)?;
+            let task = self.runtime.spawn(async move {
+                if let Err(error) = connection.await {
+                    tracing::warn!(%error, "a PostgreSQL connection failed");
+                }
+            });
+            Ok((client, task))
+        })
     }
+}
+
+/// What a task of the store's runtime returned. It ends otherwise only by
+/// panicking, passed on here, or by that runtime shutting down, which ends
+/// the process.
+fn joined<T>(result: Result<T, JoinError>) -> T {
+    result.unwrap_or_else(|error| match error.try_into_panic() {
+        Ok(panic) => std::panic::resume_unwind(panic),
+        Err(error) => panic!("the store's runtime stopped: {error}"),
+    })
+}
+
+/// Runs `call` (which takes a pooled connection) within CALL_TIMEOUT
+/// altogether. A transaction cut short by the timeout is rolled back when
+/// dropped.
+async fn bounded<T>(
+    call: impl Future<Output = Result<T, StorageError>>,
+) -> Result<T, StorageError> {
+    tokio::time::timeout(CALL_TIMEOUT, call)
+        .await
+        .unwrap_or_else(|_| {
+            Err(StorageError::Unavailable(Arc::new(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("PostgreSQL did not answer within {CALL_TIMEOUT:?}"),
+            ))))
+        })
 }
 
 #[async_trait]
 impl Storage for PostgresStore {
     async fn write(&self, snapshots: Vec<NewSnapshot>) -> Result<Vec<String>, StorageError> {
         let limit = self.history_limit;
-        let (bodies, new) = self
-            .bounded(writes::write(&self.pool, &snapshots, limit))
-            .await?;
+        let (bodies, new) = bounded(writes::write(&self.pool, &snapshots, limit)).await?;
         // Counted only once their commit stood. Each request is a commit of
         // its own here (PostgreSQL shares the flushes of concurrent ones).
         self.metrics.snapshots_written.inc_by(new);
@@ -137,12 +181,11 @@ impl Storage for PostgresStore {
     }
 
     async fn delete(&self, id: String) -> Result<bool, StorageError> {
-        self.bounded(writes::delete(&self.pool, &id)).await
+        bounded(writes::delete(&self.pool, &id)).await
     }
 
     async fn report_node(&self, report: NodeReportRow) -> Result<(), StorageError> {
-        self.bounded(replicas::report_node(&self.pool, &report))
-            .await
+        bounded(replicas::report_node(&self.pool, &report)).await
     }
 
     async fn list(
@@ -151,12 +194,11 @@ impl Storage for PostgresStore {
         before_seq: Option<i64>,
         limit: usize,
     ) -> Result<Vec<Listed>, StorageError> {
-        self.bounded(reads::list_latest(&self.pool, &filter, before_seq, limit))
-            .await
+        bounded(reads::list_latest(&self.pool, &filter, before_seq, limit)).await
     }
 
     async fn find(&self, prefix: &str) -> Result<Lookup, StorageError> {
-        self.bounded(reads::find(&self.pool, prefix)).await
+        bounded(reads::find(&self.pool, prefix)).await
     }
 
     async fn history(
@@ -165,20 +207,19 @@ impl Storage for PostgresStore {
         range: &HistoryRange,
         limit: usize,
     ) -> Result<Vec<Listed>, StorageError> {
-        self.bounded(reads::history(&self.pool, id, range, limit))
-            .await
+        bounded(reads::history(&self.pool, id, range, limit)).await
     }
 
     async fn nodes(&self, name: Option<&str>) -> Result<(Vec<NodeRow>, i64), StorageError> {
-        self.bounded(replicas::nodes(&self.pool, name)).await
+        bounded(replicas::nodes(&self.pool, name)).await
     }
 
     async fn row_counts(&self) -> Result<RowCounts, StorageError> {
-        self.bounded(reads::row_counts(&self.pool)).await
+        bounded(reads::row_counts(&self.pool)).await
     }
 
     async fn check_readable(&self) -> Result<(), StorageError> {
-        self.bounded(async {
+        bounded(async {
             let client = self.pool.get().await?;
             Ok(client.simple_query("SELECT 1").await.map(drop)?)
         })
@@ -187,7 +228,7 @@ impl Storage for PostgresStore {
 
     /// A real write, committed: a full disk or a read-only server refuses it.
     async fn check_writable(&self) -> Result<(), StorageError> {
-        self.bounded(async {
+        bounded(async {
             self.pool
                 .get()
                 .await?
@@ -203,15 +244,15 @@ impl Storage for PostgresStore {
     }
 
     async fn heartbeat(&self, beat: Heartbeat) -> Result<(), StorageError> {
-        self.bounded(replicas::heartbeat(&self.pool, &beat)).await
+        bounded(replicas::heartbeat(&self.pool, &beat)).await
     }
 
     async fn leave(&self, id: String) -> Result<(), StorageError> {
-        self.bounded(replicas::leave(&self.pool, &id)).await
+        bounded(replicas::leave(&self.pool, &id)).await
     }
 
     async fn roll_call(&self) -> Result<RollCall, StorageError> {
-        self.bounded(replicas::roll_call(&self.pool)).await
+        bounded(replicas::roll_call(&self.pool)).await
     }
 
     async fn claim(
@@ -221,25 +262,31 @@ impl Storage for PostgresStore {
         duration: Duration,
     ) -> Result<Option<Claimed>, StorageError> {
         let duration_ms = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
-        self.bounded(replicas::claim(&self.pool, &id, held, duration_ms))
-            .await
+        bounded(replicas::claim(&self.pool, &id, held, duration_ms)).await
     }
 
     async fn release(&self, term: Term) -> Result<(), StorageError> {
-        self.bounded(replicas::release(&self.pool, &term)).await
+        bounded(replicas::release(&self.pool, &term)).await
     }
 
+    /// Runs as a task of its own: a leader that stops waiting for it (its
+    /// lease ran out meanwhile) does not cancel it, so the work still reaches
+    /// the database, which refuses it by its clock and the refusal is counted
+    /// and logged, as SQLite's queued write is.
     async fn leader_work(&self, work: LeaderWork) -> Result<Fenced, StorageError> {
-        let fenced = self
-            .bounded(replicas::leader_work(&self.pool, &work))
-            .await?;
-        if fenced == Fenced::Refused {
-            self.metrics.leader_writes_refused.inc();
-            tracing::warn!(
-                generation = work.term.generation,
-                "leader-only work refused by the database: the lease has moved on or expired"
-            );
-        }
-        Ok(fenced)
+        let pool = self.pool.clone();
+        let refused = self.metrics.leader_writes_refused.clone();
+        let task = tokio::spawn(async move {
+            let fenced = bounded(replicas::leader_work(&pool, &work)).await?;
+            if fenced == Fenced::Refused {
+                refused.inc();
+                tracing::warn!(
+                    generation = work.term.generation,
+                    "leader-only work refused by the database: the lease has moved on or expired"
+                );
+            }
+            Ok(fenced)
+        });
+        joined(task.await)
     }
 }

@@ -7,7 +7,7 @@
 //! moment it holds the row; leader-only work holds it (shared) until its
 //! commit, so no claim can take the lease between the fence and the work.
 
-use deadpool_postgres::Pool;
+use deadpool_postgres::{Pool, Transaction};
 
 use super::CLOCK_MS;
 use crate::storage::{
@@ -65,6 +65,23 @@ pub(super) async fn release(pool: &Pool, term: &Term) -> Result<(), StorageError
     Ok(())
 }
 
+/// Locks the lease's row (`lock`: `FOR UPDATE` or `FOR SHARE`), then reads
+/// the database's clock in a statement of its own: a statement that waits for
+/// the row keeps the clock it read before waiting (PostgreSQL reads it again
+/// only when the row changed meanwhile), and that stale clock would judge a
+/// lease that expired during the wait still held.
+async fn lock_lease_then_read_clock(tx: &Transaction<'_>, lock: &str) -> Result<i64, StorageError> {
+    tx.execute(
+        &format!("SELECT 1 FROM lease WHERE name = $1 {lock}"),
+        &[&LEASE],
+    )
+    .await?;
+    Ok(tx
+        .query_one(&format!("SELECT {CLOCK_MS}"), &[])
+        .await?
+        .get(0))
+}
+
 /// See sqlite/replicas.rs `claim`: the same conditional write.
 pub(super) async fn claim(
     pool: &Pool,
@@ -74,13 +91,7 @@ pub(super) async fn claim(
 ) -> Result<Option<Claimed>, StorageError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    let now: i64 = tx
-        .query_one(
-            &format!("SELECT {CLOCK_MS} FROM lease WHERE name = $1 FOR UPDATE"),
-            &[&LEASE],
-        )
-        .await?
-        .get(0);
+    let now = lock_lease_then_read_clock(&tx, "FOR UPDATE").await?;
     let claimed = tx
         .query_opt(
             "UPDATE lease SET
@@ -120,13 +131,7 @@ pub(super) async fn claim(
 pub(super) async fn leader_work(pool: &Pool, work: &LeaderWork) -> Result<Fenced, StorageError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    let now: i64 = tx
-        .query_one(
-            &format!("SELECT {CLOCK_MS} FROM lease WHERE name = $1 FOR SHARE"),
-            &[&LEASE],
-        )
-        .await?
-        .get(0);
+    let now = lock_lease_then_read_clock(&tx, "FOR SHARE").await?;
     let fenced = tx
         .execute(
             "INSERT INTO leader_work (id, done_at_ms, done_by, generation)

@@ -80,6 +80,26 @@ class FootprintResult:
 
 
 @dataclass(frozen=True)
+class PostgresResult:
+    """The same store figures as SQLite's, on a PostgreSQL cluster of the run's own."""
+    version: str
+    stores: dict[str, StoreResult]  # by number of replicas: "1", "3"
+    growth: list[GrowthStep]
+
+
+@dataclass(frozen=True)
+class EtcdResult:
+    """etcd's put beside the store's durable POST (SQLite, one replica) and its
+    /healthz, taken one after the other, with a value the size of a record
+    the store held."""
+    version: str
+    value_bytes: int
+    healthz: WrkResult
+    store_write: WrkResult
+    put: WrkResult
+
+
+@dataclass(frozen=True)
 class RunResults:
     seconds: int
     disk_fsync: Percentiles | None  # absent in runs saved before it was measured
@@ -88,6 +108,10 @@ class RunResults:
     baseline: BaselineResult
     agent: AgentResult
     footprint: FootprintResult
+    # Absent in runs saved before they were measured; etcd also when it is not
+    # installed (then `postgres` is there and the report says so).
+    postgres: PostgresResult | None = None
+    etcd: EtcdResult | None = None
 
 
 def _key(f):
@@ -95,9 +119,11 @@ def _key(f):
 
 
 def to_json(value):
-    """Plain JSON values, dataclass fields in their declared order."""
+    """Plain JSON values, dataclass fields in their declared order; a figure
+    not measured (None) is left out, as runs saved before it was measured have it."""
     if dataclasses.is_dataclass(value):
-        return {_key(f): to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {_key(f): to_json(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if getattr(value, f.name) is not None}
     if isinstance(value, dict):
         return {k: to_json(v) for k, v in value.items()}
     if isinstance(value, list):

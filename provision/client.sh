@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# A client node (Swarm worker): joins the swarm, builds the client and agent
-# images, runs the agent, and installs the `container-info` wrapper.
-# Idempotent: a node already in the swarm (worker, or the manager itself on
-# one host) stays as it is; the agent is recreated only when its image changed.
+# Every node that runs containers: a client node (Swarm worker) joins the
+# swarm; every node, the server too, builds the client and agent images, runs
+# the agent, which reports the node's containers to the store (fleet mode,
+# unless CONTAINER_INFO_REPORT=off), and installs the `container-info` wrapper.
+# Idempotent: a node already in the swarm (worker, or the manager: the server
+# node, or one host) stays as it is; the agent is recreated only when its
+# image, key or options changed.
 #
 # Why the agent is a container with a restart policy and not a systemd unit:
 # it ships as an image like everything else (nothing to install on the host,
@@ -14,12 +17,17 @@
 #
 # Environment: see provision/lib.sh (CONTAINER_INFO_SERVER_IP,
 # CONTAINER_INFO_NODE_IP, CONTAINER_INFO_SHARED_DIR, CONTAINER_INFO_BUILD,
-# CONTAINER_INFO_WRAPPER, ...).
+# CONTAINER_INFO_WRAPPER, CONTAINER_INFO_REPORT, CONTAINER_INFO_REPORT_TO,
+# CONTAINER_INFO_AGENT_OUTBOX_VOLUME, ...).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 require_docker
+case "$CONTAINER_INFO_REPORT" in
+    on | off) ;;
+    *) die "CONTAINER_INFO_REPORT must be on or off, not $CONTAINER_INFO_REPORT" ;;
+esac
 NODE_IP="$(node_ip)"
 [ -n "$NODE_IP" ] || die "cannot tell this node's address towards $CONTAINER_INFO_SERVER_IP (set CONTAINER_INFO_NODE_IP)"
 
@@ -55,7 +63,7 @@ join_swarm() {
 case "$(swarm_state)" in
     active)
         if is_swarm_manager; then
-            say "already in the swarm, as a manager (one host): not joining"
+            say "already in the swarm, as a manager (the server node, or one host): not joining"
         else
             say "already in the swarm as a worker: not joining"
         fi
@@ -69,8 +77,8 @@ say "building the client and agent images ($CONTAINER_INFO_BUILD)"
 run "$CONTAINER_INFO_SOURCE_DIR/scripts/build-images" --mode "$CONTAINER_INFO_BUILD" client
 
 # 3. The agent: one per node, on the host's network, reading the engine socket,
-# signing what it answers with the key provision/server.sh made (its own
-# copy, readable by the socket's group, which the agent runs in).
+# signing what it answers and reports with the key provision/server.sh made
+# (its own copy, readable by the socket's group, which the agent runs in).
 [ -S "$CONTAINER_INFO_DOCKER_SOCKET" ] || die "no engine socket at $CONTAINER_INFO_DOCKER_SOCKET"
 socket_group="$(stat -c %g "$CONTAINER_INFO_DOCKER_SOCKET")"
 key_source="$CONTAINER_INFO_SECRETS_DIR/signing-key"
@@ -88,15 +96,33 @@ agent_options=(
     --group-add "$socket_group"
     --volume "$CONTAINER_INFO_AGENT_KEY:/run/secrets/container-info-signing-key:ro"
     --env CONTAINER_INFO_AGENT_SIGNING_KEY_FILE=/run/secrets/container-info-signing-key
-    # It writes no file, so no tmpfs; it listens on 5002 as an ordinary user
-    # and reads the engine through the socket's group, so no capability; and
-    # nothing in it may gain privileges. Limits: many times what it uses
+    # It writes nothing but its outbox, on a volume (below), so no tmpfs; it
+    # listens on 5002 as an ordinary user and reads the engine through the
+    # socket's group, so no capability; and nothing in it may gain privileges. Limits: many times what it uses
     # (BENCHMARKS.md), and one CPU, which every node has.
     --read-only
     --cap-drop ALL --security-opt no-new-privileges
     --memory 128m --cpus 1
     --log-opt max-size=10m --log-opt max-file=3
 )
+# Fleet mode: the agent posts every container of this node to the store, and
+# keeps what the store has not acknowledged in its outbox, on a named volume
+# that outlives the container (a replaced agent sends what the old one left).
+# The image has the mount point, owned by the agent's user, and a new volume
+# takes that owner. Made here, not by `docker run`, so that it carries the
+# deployment's label (scripts/one-host-down finds it by that).
+if [ "$CONTAINER_INFO_REPORT" = on ]; then
+    if ! docker volume inspect "$CONTAINER_INFO_AGENT_OUTBOX_VOLUME" >/dev/null 2>&1; then
+        run docker volume create --label "$MANAGED_LABEL" "$CONTAINER_INFO_AGENT_OUTBOX_VOLUME" >/dev/null
+    fi
+    agent_options+=(
+        --volume "$CONTAINER_INFO_AGENT_OUTBOX_VOLUME:/var/lib/container-info-agent"
+        --env CONTAINER_INFO_OUTBOX=/var/lib/container-info-agent/outbox
+        --env "CONTAINER_INFO_REPORT_TO=$CONTAINER_INFO_REPORT_TO"
+    )
+else
+    say "CONTAINER_INFO_REPORT=off: the agent answers /self and reports nothing"
+fi
 # The image, the key and these options, as a label on the container: a node
 # provisioned again gets a new agent when any of them changed (new options
 # reach agents started by an older provisioning), and keeps it otherwise.
@@ -111,7 +137,11 @@ else
         say "replacing the agent container $CONTAINER_INFO_AGENT_CONTAINER (new image, key or options, or not running)"
         run docker rm --force "$CONTAINER_INFO_AGENT_CONTAINER"
     fi
-    say "starting the agent $CONTAINER_INFO_AGENT_CONTAINER (restarts with the engine)"
+    if [ "$CONTAINER_INFO_REPORT" = on ]; then
+        say "starting the agent $CONTAINER_INFO_AGENT_CONTAINER (restarts with the engine), reporting to $CONTAINER_INFO_REPORT_TO"
+    else
+        say "starting the agent $CONTAINER_INFO_AGENT_CONTAINER (restarts with the engine)"
+    fi
     run docker run --detach --name "$CONTAINER_INFO_AGENT_CONTAINER" \
         "${agent_options[@]}" \
         --label "$MANAGED_LABEL" --label "container-info.agent-run=$wanted" \

@@ -35,6 +35,20 @@ CONTAINER_INFO_STACK_OVERRIDE="${CONTAINER_INFO_STACK_OVERRIDE:-}"
 # The agent's container, and the engine socket it reads.
 CONTAINER_INFO_AGENT_CONTAINER="${CONTAINER_INFO_AGENT_CONTAINER:-container-info-agent}"
 CONTAINER_INFO_DOCKER_SOCKET="${CONTAINER_INFO_DOCKER_SOCKET:-/var/run/docker.sock}"
+# Fleet mode: every node's agent reports all its containers to the store
+# (`on`, the default), or only answers /self (`off`). The agent runs on the
+# node's own network, where the stack's overlay network and its names are out
+# of reach; the server's address on port 5001 reaches the store from every
+# node whichever way the port is published (the routing mesh answers on every
+# node, host networking only on the server), and from the server node itself.
+CONTAINER_INFO_REPORT="${CONTAINER_INFO_REPORT:-on}"
+# Where the agents report: the store's URL, or several, comma-separated.
+CONTAINER_INFO_REPORT_TO="${CONTAINER_INFO_REPORT_TO:-http://$CONTAINER_INFO_SERVER_IP:5001}"
+# The named volume that holds the agent's outbox (what the store has not
+# acknowledged yet), so that a replaced or restarted agent sends it still.
+# It carries the deployment's label: scripts/one-host-down removes it with
+# the store's data, unless --keep-data.
+CONTAINER_INFO_AGENT_OUTBOX_VOLUME="${CONTAINER_INFO_AGENT_OUTBOX_VOLUME:-container-info-agent-outbox}"
 # Where client.sh installs the `container-info` wrapper.
 CONTAINER_INFO_WRAPPER="${CONTAINER_INFO_WRAPPER:-/usr/local/bin/container-info}"
 # Where provision/server.sh keeps the store's token (store-token: what an

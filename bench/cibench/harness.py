@@ -1,6 +1,7 @@
 """What the scenarios drive: the binaries under test, the store and agent
 processes, the prefill, the Docker Engine, and the tools a run needs."""
 
+import base64
 import contextlib
 import http.client
 import json
@@ -22,6 +23,7 @@ WORK = ROOT / "target" / "bench"
 SERVER = ROOT / "target" / "release" / "container-info-server"
 AGENT = ROOT / "target" / "release" / "container-info-agent"
 CLIENT = ROOT / "target" / "release" / "container-info"
+FLEET_SIM = ROOT / "target" / "release" / "container-info-fleet-sim"
 DOCKER_SOCKET = "/var/run/docker.sock"
 # Debian's PostgreSQL 15, as scripts/test installs it.
 POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -165,6 +167,66 @@ class Peak:
     @property
     def value(self):
         return max(self.samples, key=lambda v: v if isinstance(v, float) else sum(v))
+
+
+class SignedReplicas:
+    """`replicas` store processes on one database file, each on a port of its
+    own (port, port + 1, ...), with the agents' signing key: what a fleet of
+    agents reports to. No load balancer on loopback, so the fleet spreads its
+    agents over the ports itself."""
+
+    def __init__(self, replicas, folder, port):
+        key = folder / "signing-key"
+        key.write_text(base64.b64encode(os.urandom(32)).decode() + "\n")
+        self.key_file = key
+        self.urls = [f"http://127.0.0.1:{port + n}" for n in range(replicas)]
+        self.processes = []
+        try:
+            for n, url in enumerate(self.urls, start=1):
+                self.processes.append(Process(
+                    [str(SERVER), "--listen", url.removeprefix("http://"),
+                     "--database", str(folder / "store.db"), "--replica-id", f"replica-{n}",
+                     "--signing-key-file", str(key)],
+                    f"{url}/healthz",
+                ))
+        except BaseException:
+            self.stop()
+            raise
+
+    def cpu_seconds(self):
+        """User and system time the replicas have used so far, together."""
+        return sum(cpu_seconds(p.proc.pid) for p in self.processes)
+
+    def waiting_seconds(self):
+        """Time the replicas' threads have spent ready to run but waiting for a
+        CPU, together: on a machine shared with other work, how much of it
+        the store could not get."""
+        return sum(waiting_seconds(p.proc.pid) for p in self.processes)
+
+    def stop(self):
+        for process in self.processes:
+            process.stop()
+
+
+def cpu_seconds(pid):
+    """utime + stime of a running process, from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat") as stat:
+        # The fields after the command's name, which may hold spaces, start
+        # with the state (field 3); utime and stime are fields 14 and 15.
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def waiting_seconds(pid):
+    """Run-queue time of a running process's threads, from their schedstat
+    (time on a CPU, time waiting for one, time slices; in nanoseconds)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[1])
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # a thread that ended meanwhile
+    return total / 1e9
 
 
 def post_json(url, body):
@@ -327,5 +389,6 @@ def missing_tools():
 def build():
     say("building the store, the agent and the client (release)")
     subprocess.run(["cargo", "build", "--release", "--locked", "-p", "container-info-server",
-                    "-p", "container-info-agent", "-p", "container-info-client"], cwd=ROOT, check=True)
+                    "-p", "container-info-agent", "-p", "container-info-client",
+                    "-p", "container-info-fleet-sim"], cwd=ROOT, check=True)
     WORK.mkdir(parents=True, exist_ok=True)

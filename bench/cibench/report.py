@@ -12,8 +12,8 @@ def ratio(a, b):
 def render(results: RunResults, cores):
     """The report; `cores` is the machine's, as printed on its first line."""
     return "\n".join([*_machine(results, cores), *_stores(results), *_growth(results),
-                      *_backends(results), *_etcd(results), *_baseline(results), *_agent(results), *_footprint(results),
-                      *_memory(results)])
+                      *_backends(results), *_etcd(results), *_baseline(results), *_agent(results),
+                      *_footprint(results), *_memory(results), *_fleet(results.fleet)])
 
 
 def _machine(results, cores):
@@ -131,3 +131,38 @@ def _memory(results):
             + "; ".join(f"{k} replica(s) idle {results.stores[k].rss_idle_mib}, "
                         f"under writes {results.stores[k].rss_under_write_mib}" for k in ("1", "3"))
             + f"; agent {results.agent.agent_rss_mib}"]
+
+
+def _fleet(fleet):
+    """Fleets of growing size, and the largest whose every report landed within
+    one interval; nothing for a run saved before the fleet was measured."""
+    if fleet is None:
+        return []
+    first = fleet.steps[0]
+    interval_s = first.interval_ms / 1000
+    lines = ["", f"Fleet: agents of {first.containers_per_agent} containers reporting to "
+             f"{fleet.replicas} replicas on one file, a resync every {interval_s:g} s, "
+             f"{first.intervals} intervals; lag from when a report was due until its last "
+             "batch was acknowledged:", "",
+             "| agents | containers | snapshots/s | store CPU (cores) | store waiting for a CPU "
+             "(cores) | simulator CPU (cores) | resync lag p50 / p99 / max ms | change lag p99 ms "
+             "| late | retries |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for step in fleet.steps:
+        r = step.resync
+        late = step.start.late + r.late + step.change.late
+        lines.append(f"| {step.agents} | {step.containers} | {step.snapshots_per_second:.0f} "
+                     f"| {step.store_cpu_cores:.2f} | {step.store_cpu_wait_cores:.2f} "
+                     f"| {step.simulator_cpu_cores:.2f} "
+                     f"| {r.p50_ms:.0f} / {r.p99_ms:.0f} / {r.max_ms:.0f} "
+                     f"| {step.change.p99_ms:.0f} | {late} | {step.retries} |")
+    best = fleet.largest_within
+    if best is None:
+        lines.append(f"\nNo fleet had every report land within {interval_s:g} s.")
+    else:
+        lines.append(f"\nLargest fleet with every report within {interval_s:g} s: {best.agents} × "
+                     f"{best.containers_per_agent} = {best.containers} containers "
+                     f"({best.snapshots_per_second:.0f} snapshots/s, store {best.store_cpu_cores:.2f} "
+                     f"cores, resync lag p99 {best.resync.p99_ms:.0f} ms)"
+                     + ("" if best is not fleet.steps[-1] else "; the largest tried"))
+    return lines

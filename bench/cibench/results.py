@@ -100,6 +100,56 @@ class EtcdResult:
 
 
 @dataclass(frozen=True)
+class FleetLags:
+    """The lags of one kind of report, from when each was due until the store
+    acknowledged its last batch, as container-info-fleet-sim prints them."""
+    count: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    late: int  # longer than one interval
+
+
+@dataclass(frozen=True)
+class FleetStep:
+    """One simulated fleet against the store: what container-info-fleet-sim
+    printed, and the CPU time the replicas and the simulator used meanwhile."""
+    agents: int
+    containers_per_agent: int
+    containers: int
+    interval_ms: int
+    intervals: int
+    within_interval: bool
+    start: FleetLags
+    resync: FleetLags
+    change: FleetLags
+    posts: int  # of snapshots
+    node_reports: int
+    snapshots: int
+    bytes: int
+    retries: int
+    seconds: float
+    snapshots_per_second: float
+    store_cpu_cores: float
+    store_cpu_wait_cores: float  # ready to run, waiting for a CPU
+    simulator_cpu_cores: float
+
+
+@dataclass(frozen=True)
+class FleetResult:
+    """Fleets of growing size reporting to `replicas` replicas on one file,
+    until one of them has a report land later than one interval."""
+    replicas: int
+    steps: list[FleetStep]
+
+    @property
+    def largest_within(self):
+        """The largest fleet whose every report landed within one interval."""
+        within = [step for step in self.steps if step.within_interval]
+        return max(within, key=lambda step: step.containers) if within else None
+
+
+@dataclass(frozen=True)
 class RunResults:
     seconds: int
     disk_fsync: Percentiles | None  # absent in runs saved before it was measured
@@ -108,6 +158,7 @@ class RunResults:
     baseline: BaselineResult
     agent: AgentResult
     footprint: FootprintResult
+    fleet: FleetResult | None = None  # absent in runs saved before it was measured
     # Absent in runs saved before they were measured; etcd also when it is not
     # installed (then `postgres` is there and the report says so).
     postgres: PostgresResult | None = None
@@ -120,7 +171,7 @@ def _key(f):
 
 def to_json(value):
     """Plain JSON values, dataclass fields in their declared order; a figure
-    not measured (None) is left out, as runs saved before it was measured have it."""
+    not measured (None) is left out, as runs saved before it leave it out."""
     if dataclasses.is_dataclass(value):
         return {_key(f): to_json(getattr(value, f.name)) for f in dataclasses.fields(value)
                 if getattr(value, f.name) is not None}
@@ -159,6 +210,6 @@ def from_json(kind, data, where="results"):
         return {k: from_json(args[1], v, f"{where}.{k}") for k, v in data.items()}
     if kind is float and isinstance(data, (int, float)) and not isinstance(data, bool):
         return data
-    if kind in (int, str) and type(data) is kind:
+    if kind in (int, str, bool) and type(data) is kind:
         return data
     raise ValueError(f"{where}: expected {kind}, found {data!r}")

@@ -5,6 +5,7 @@ import base64
 import json
 import os
 import pty
+import resource
 import select
 import shutil
 import signal
@@ -16,12 +17,13 @@ import urllib.request
 from pathlib import Path
 
 from . import wrk
-from .harness import (AGENT, CLIENT, ROOT, WORK, Peak, Process, Stores, container_id, docker,
-                      docker_quietly, engine_get, etcd_member, etcd_version, poc_python,
-                      postgres_cluster, prefill, prefill_time, rows, running_stores, say,
-                      snapshot)
-from .results import (AgentResult, BaselineResult, EtcdResult, FootprintResult, GrowthStep,
-                      Percentiles, PostgresResult, RunResults, SelfFigures, StoreResult)
+from .harness import (AGENT, CLIENT, FLEET_SIM, ROOT, WORK, Peak, Process, SignedReplicas, Stores,
+                      container_id, docker, docker_quietly, engine_get, etcd_member, etcd_version,
+                      poc_python, postgres_cluster, prefill, prefill_time, rows, running_stores,
+                      say, snapshot)
+from .results import (AgentResult, BaselineResult, EtcdResult, FleetResult, FleetStep,
+                      FootprintResult, GrowthStep, Percentiles, PostgresResult, RunResults,
+                      SelfFigures, StoreResult, from_json)
 
 PROBE = "container-info-bench-probe"
 CHECKPOINT_DRAIN_SECONDS = 5
@@ -227,6 +229,57 @@ def client_start_to_prompt(runs=20):
     return Percentiles.of(taken)
 
 
+FLEET_REPLICAS = 3
+
+
+def measure_fleet(quick, port):
+    """Fleets of agents reporting to 3 replicas on one file, doubling the
+    number of agents until a report lands later than one interval after it
+    was due (or the largest fleet tried passes). Each fleet gets a new store."""
+    containers, interval, intervals = (20, "1s", 2) if quick else (50, "5s", 4)
+    agents = [4, 8] if quick else [25 * 2 ** k for k in range(9)]  # up to 6 400 agents
+    say(f"fleet: agents of {containers} containers, a resync every {interval}, "
+        f"{FLEET_REPLICAS} replicas on one file")
+    steps = []
+    for n in agents:
+        steps.append(fleet_step(n, containers, interval, intervals, port))
+        if not steps[-1].within_interval:
+            break
+    return FleetResult(replicas=FLEET_REPLICAS, steps=steps)
+
+
+def fleet_step(agents, containers, interval, intervals, port):
+    say(f"fleet: {agents} agents x {containers} containers")
+    folder = Path(tempfile.mkdtemp(dir=WORK))
+    replicas = SignedReplicas(FLEET_REPLICAS, folder, port)
+    try:
+        command = [str(FLEET_SIM), "--agents", str(agents), "--containers", str(containers),
+                   "--interval", interval, "--intervals", str(intervals),
+                   "--signing-key-file", str(replicas.key_file)]
+        for url in replicas.urls:
+            command += ["--store", url]
+        # The simulator is the only child waited for meanwhile: the growth of
+        # the children's times is its own.
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        store_before, waited_before = replicas.cpu_seconds(), replicas.waiting_seconds()
+        started = time.perf_counter()
+        run = subprocess.run(command, capture_output=True, text=True)
+        wall = time.perf_counter() - started
+        store_cpu = replicas.cpu_seconds() - store_before
+        store_waited = replicas.waiting_seconds() - waited_before
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if run.returncode != 0:
+            raise SystemExit(f"{FLEET_SIM.name} failed: {run.stderr.strip()}")
+        simulator_cpu = (after.ru_utime - children.ru_utime) + (after.ru_stime - children.ru_stime)
+        return from_json(FleetStep, {**json.loads(run.stdout),
+                                     "store_cpu_cores": round(store_cpu / wall, 2),
+                                     "store_cpu_wait_cores": round(store_waited / wall, 2),
+                                     "simulator_cpu_cores": round(simulator_cpu / wall, 2)})
+    finally:
+        replicas.stop()
+        shutil.rmtree(folder)
+
+
 def run_all(quick, port):
     """Every measurement, in the order the report gives them."""
     seconds = 3 if quick else 10
@@ -246,4 +299,5 @@ def run_all(quick, port):
         baseline=measure_baseline(10_000, seconds, port),
         agent=measure_agent(seconds, port + 10),
         footprint=measure_footprint(),
+        fleet=measure_fleet(quick, port + 20),
     )

@@ -3,7 +3,9 @@
 //! makes a server node and two client nodes, each a container with its own
 //! Docker Engine (docker_node/), provisioned by provision/*.sh alone (the
 //! worker join token passes through the shared folder). Then, on that one
-//! cluster: what a person does on each client node, the store seen from
+//! cluster: every node's agent reporting the node's containers by itself
+//! (fleet mode, the default), what a person does on each client node, the
+//! store seen from
 //! everywhere, a second provisioning, a rolling update, a client node lost and
 //! back, a client node cut off from the server and healed, and every node
 //! halted and brought up again. `vagrant destroy -f` ends it, leaving this
@@ -33,6 +35,49 @@ fn vagrant_up_with_the_docker_provider_runs_the_system_on_three_nodes() {
     let store = cluster.store();
     let store_url = cluster.store_url();
     assert_replicas_on_the_server_only(&cluster, "after vagrant up");
+    let machines = ["server", clients[0].as_str(), clients[1].as_str()];
+
+    // Fleet mode, the deployment's default: every node's agent, the
+    // server's too, reports the node's containers without anyone posting
+    // (its own container; on the server, the store's replicas), signed, so
+    // taken without the token as attested by the node.
+    let mut agents = Vec::new();
+    for machine in machines {
+        let agent = cluster.docker(
+            machine,
+            &["inspect", "--format", "{{.Id}}", AGENT_CONTAINER],
+        );
+        let mut inventoried = vec![agent.clone()];
+        if machine == "server" {
+            inventoried.extend(store_replica_ids(&cluster));
+        }
+        assert_reported(&store, machine, &inventoried);
+        agents.push(agent);
+    }
+    // `get --node` on each client node shows that node's containers.
+    for (client, agent) in clients.iter().zip(&agents[1..]) {
+        let shown = cluster.ssh(
+            client,
+            &format!("container-info get --node {client} --json"),
+        );
+        assert!(
+            shown.status.success(),
+            "get --node on {client}: {}",
+            String::from_utf8_lossy(&shown.stderr)
+        );
+        let listed: Vec<Value> = serde_json::from_slice(&shown.stdout)
+            .unwrap_or_else(|error| panic!("get --node --json on {client} ({error}): {shown:?}"));
+        assert!(
+            listed.iter().any(|record| record["id"] == agent.as_str()),
+            "`get --node {client}` shows its agent {agent}: {listed:?}"
+        );
+        assert!(
+            listed
+                .iter()
+                .all(|record| record["node"] == client.as_str()),
+            "`get --node {client}` shows only {client}'s containers: {listed:?}"
+        );
+    }
 
     // Each client node: `container-info post` stores the truth about the
     // container it runs in, every time.
@@ -52,20 +97,20 @@ fn vagrant_up_with_the_docker_provider_runs_the_system_on_three_nodes() {
         posted.insert(post_at_the_prompt(&cluster, client));
     }
 
-    // `get` on the other client node lists what both posted.
-    let listed = get(&cluster, &clients[1]);
+    // `get` on the other client node lists what both posted: gone by now
+    // (docker run --rm), so as the agents report them, still listed or
+    // removed (the default list first: a container only ever moves on to
+    // removed, so none falls between the two).
+    let mut listed = get(&cluster, &clients[1], "");
+    listed.extend(get(&cluster, &clients[1], "--state removed"));
     for id in &posted {
         assert!(listed.contains(id), "`get` on {} lists {id}", clients[1]);
     }
 
     // Port 5001 on the server's address, from this host and from every node;
     // and the forwarded port on this host's loopback.
-    assert_eq!(
-        ids(&store),
-        posted,
-        "the store holds exactly what was posted"
-    );
-    for machine in ["server", clients[0].as_str(), clients[1].as_str()] {
+    assert_holds(&store, &posted, "after the posts");
+    for (machine, agent) in machines.iter().zip(&agents) {
         let answer = cluster.exec(
             machine,
             &[
@@ -73,7 +118,7 @@ fn vagrant_up_with_the_docker_provider_runs_the_system_on_three_nodes() {
                 "-fsS",
                 "--max-time",
                 "5",
-                &format!("{store_url}/containers"),
+                &format!("{store_url}/containers?node={machine}"),
             ],
         );
         assert!(
@@ -81,10 +126,11 @@ fn vagrant_up_with_the_docker_provider_runs_the_system_on_three_nodes() {
             "curl of the store from {machine}: {answer:?}"
         );
         let page: Value = serde_json::from_slice(&answer.stdout).unwrap();
-        assert_eq!(
-            page["items"].as_array().map(Vec::len),
-            Some(posted.len()),
-            "from {machine}"
+        assert!(
+            page["items"]
+                .as_array()
+                .is_some_and(|items| items.iter().any(|record| record["id"] == agent.as_str())),
+            "from {machine}, the store lists its agent {agent}: {page}"
         );
     }
     let forwarded = Store::on_this_host().request("GET", "/healthz", None);
@@ -114,9 +160,9 @@ fn vagrant_up_with_the_docker_provider_runs_the_system_on_three_nodes() {
         ["server", "client1", "client2"].map(str::to_owned).into(),
         "the swarm has each node once"
     );
-    for client in &clients {
+    for machine in machines {
         let agents = cluster.docker(
-            client,
+            machine,
             &[
                 "ps",
                 "--all",
@@ -129,31 +175,27 @@ fn vagrant_up_with_the_docker_provider_runs_the_system_on_three_nodes() {
         assert_eq!(
             lines(&agents),
             ["container-info-agent"],
-            "one agent on {client}"
+            "one agent on {machine}"
         );
     }
     assert_replicas_on_the_server_only(&cluster, "after a second provisioning");
-    assert_eq!(ids(&store), posted, "a second provisioning keeps the data");
+    assert_holds(&store, &posted, "after a second provisioning");
 
     // A rolling update keeps the replicas on the server node and the data.
     cluster.docker("server", &ROLLING_RESTART);
     assert_replicas_on_the_server_only(&cluster, "after a rolling update");
-    assert_eq!(
-        eventually_ids(&store),
-        posted,
-        "a rolling update keeps the data"
-    );
+    eventually("the store to answer", Duration::from_secs(60), || {
+        let answer = store.try_request("GET", "/containers?limit=1", None)?;
+        (answer.status == 200).then_some(())
+    });
+    assert_holds(&store, &posted, "after a rolling update");
 
     // Node loss: a client node stops, engine and all. The store and the other
     // client go on; started again, its agent is back by itself and `post`
     // works without provisioning.
     cluster.vagrant(&["halt", &clients[1]]);
     posted.insert(id_of(&post(&cluster, &clients[0])));
-    assert_eq!(
-        ids(&store),
-        posted,
-        "the store works with a client node down"
-    );
+    assert_holds(&store, &posted, "with a client node down");
     cluster.vagrant(&["up", &clients[1]]);
     let back = Instant::now();
     eventually(
@@ -214,7 +256,7 @@ fn vagrant_up_with_the_docker_provider_runs_the_system_on_three_nodes() {
         "post gave up after {took:?}"
     );
     partition(&cluster, cut, "-D");
-    assert_eq!(ids(&store), posted, "a failed post stores nothing");
+    assert_holds(&store, &posted, "after a failed post");
     let healed = Instant::now();
     let record = post_eventually(&cluster, cut, "post to work again once healed");
     eprintln!(
@@ -229,24 +271,28 @@ fn vagrant_up_with_the_docker_provider_runs_the_system_on_three_nodes() {
     cluster.vagrant(&["halt"]);
     cluster.vagrant(&["up"]);
     let up = Instant::now();
-    let after = eventually(
+    eventually(
         "the store after vagrant halt and up",
         Duration::from_secs(60),
         || {
             let answer = store.try_request("GET", "/containers?limit=1000", None)?;
-            (answer.status == 200 && store_replica_names(&cluster).len() == 3).then(|| ids(&store))
+            (answer.status == 200 && store_replica_names(&cluster).len() == 3).then_some(())
         },
     );
     eprintln!(
         "==> e2e: the store was back {:.0?} after vagrant up",
         up.elapsed()
     );
-    assert_eq!(after, posted, "every snapshot is still there");
+    assert_holds(&store, &posted, "after vagrant halt and up");
     assert_replicas_on_the_server_only(&cluster, "after vagrant halt and up");
     for client in &clients {
         let record = post_eventually(&cluster, client, "post after vagrant halt and up");
         assert_true_record(&cluster, &record, client);
     }
+
+    // Every node's agent reports its node (POST /nodes): each is `up`,
+    // after all of the above, and no other is listed.
+    assert_nodes_up(&store, &machines);
 
     cluster.tear_down();
     eprintln!(
@@ -317,15 +363,17 @@ fn post_eventually(cluster: &Cluster, machine: &str, what: &str) -> Value {
     })
 }
 
-/// `container-info get --json` on `machine`: what it printed.
-fn get(cluster: &Cluster, machine: &str) -> String {
-    let output = cluster.ssh(machine, "container-info get --json");
+/// `container-info get --json <options>` on `machine`: the IDs it listed.
+fn get(cluster: &Cluster, machine: &str, options: &str) -> BTreeSet<String> {
+    let output = cluster.ssh(machine, &format!("container-info get --json {options}"));
     assert!(
         output.status.success(),
-        "get on {machine}: {}",
+        "get {options} on {machine}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    let listed: Vec<Value> = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|error| panic!("get --json on {machine} ({error}): {output:?}"));
+    listed.iter().map(id_of).collect()
 }
 
 /// A record is the truth about a client container on `machine`: running,
@@ -368,17 +416,53 @@ fn id_of(record: &Value) -> String {
         .to_owned()
 }
 
-/// The IDs the store lists.
-fn ids(store: &Store) -> BTreeSet<String> {
-    store.containers().iter().map(id_of).collect()
+/// The store still has every container that was posted (the agents report
+/// them too, and their removal, so the store's lists hold more than that).
+fn assert_holds(store: &Store, posted: &BTreeSet<String>, when: &str) {
+    for id in posted {
+        let answer = store.request("GET", &format!("/containers/{id}"), None);
+        assert_eq!(answer.status, 200, "{when}, the store has {id}: {answer:?}");
+    }
 }
 
-/// The IDs the store lists, once it answers again (after a restart).
-fn eventually_ids(store: &Store) -> BTreeSet<String> {
-    eventually("the store to answer", Duration::from_secs(60), || {
-        let answer = store.try_request("GET", "/containers?limit=1", None)?;
-        (answer.status == 200).then(|| ids(store))
-    })
+/// Waits until the store lists each of `ids` on `machine`, as its agent
+/// reported them: attested by that node.
+fn assert_reported(store: &Store, machine: &str, ids: &[String]) {
+    let held = eventually(
+        &format!("{machine}'s agent to report {ids:?}"),
+        Duration::from_secs(60),
+        || {
+            let held: Vec<Value> = store.containers_where(&format!("node={machine}"));
+            ids.iter()
+                .all(|id| held.iter().any(|record| record["id"] == id.as_str()))
+                .then_some(held)
+        },
+    );
+    for record in held
+        .iter()
+        .filter(|record| ids.iter().any(|id| record["id"] == id.as_str()))
+    {
+        assert_eq!(
+            record["attested_by"], machine,
+            "reported by {machine}'s agent: {record}"
+        );
+    }
+}
+
+/// The full IDs of the store's running containers on the server node.
+fn store_replica_ids(cluster: &Cluster) -> Vec<String> {
+    let filter = format!("label=com.docker.swarm.service.name={STORE_SERVICE}");
+    lines(&cluster.docker(
+        "server",
+        &[
+            "ps",
+            "--no-trunc",
+            "--filter",
+            &filter,
+            "--format",
+            "{{.ID}}",
+        ],
+    ))
 }
 
 /// The names of the store's running containers on the server node.

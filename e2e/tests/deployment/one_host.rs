@@ -1,8 +1,9 @@
 //! The deployment, for real, on this host's Docker Engine: the provisioning
 //! scripts run as the Vagrant VMs run them (one node being both server and
-//! client), then a person's session through the installed `container-info`
-//! wrapper, the store's three replicas seen from the host, and a rolling
-//! restart that must lose nothing. Everything it made is removed at the end,
+//! client), then the agent reporting the node's containers by itself (fleet
+//! mode, the deployment's default), a person's session through the installed
+//! `container-info` wrapper, the store's three replicas seen from the host,
+//! and a rolling restart that must lose nothing. Everything it made is removed at the end,
 //! also when it fails.
 //!
 //! The one difference from a real swarm: this kernel has no IPVS, so the store
@@ -40,6 +41,55 @@ fn provisioned_on_one_node_the_whole_system_works() {
     // its row: the database and everything beside it are on the volume.
     let ready = store.request("GET", "/readyz", None);
     assert_eq!(ready.status, 200, "/readyz: {}", ready.body);
+
+    // Fleet mode, on by default: the agent reports every container of its
+    // node, the store's replicas and itself among them, without anyone
+    // posting; signed, so the store takes them without the token, as
+    // attested by the node.
+    let node = node_name();
+    // It reports to the server's address on port 5001, and keeps its outbox
+    // on the deployment's named volume.
+    let reporting = docker([
+        "inspect",
+        "--format",
+        "{{.Id}} {{json .Config.Env}} {{json .Mounts}}",
+        AGENT_CONTAINER,
+    ]);
+    let address = deployment.setting("CONTAINER_INFO_SERVER_IP");
+    assert!(
+        reporting.contains(&format!("CONTAINER_INFO_REPORT_TO=http://{address}:5001"))
+            && reporting.contains("container-info-agent-outbox"),
+        "the agent reports to the store and has its outbox's volume: {reporting}"
+    );
+    let inventoried = replica_and_agent_ids();
+    let reported = eventually(
+        "the agent to report the replicas and itself",
+        Duration::from_secs(60),
+        || {
+            let held = by_id(store.containers_where(&format!("node={node}")));
+            inventoried
+                .iter()
+                .all(|id| held.contains_key(id))
+                .then_some(held)
+        },
+    );
+    for id in &inventoried {
+        let record = &reported[id];
+        assert_eq!(
+            record["attested_by"],
+            node.as_str(),
+            "reported by the agent: {record}"
+        );
+        assert!(
+            replicas.contains(
+                &record["received_by"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            ),
+            "taken by a replica {replicas:?}: {record}"
+        );
+    }
 
     // A person on the client node: `container-info`, then post, get, exit.
     let mut prompt = Prompt::open(deployment.command(deployment.wrapper()));
@@ -90,17 +140,38 @@ fn provisioned_on_one_node_the_whole_system_works() {
         || client_containers().is_empty().then_some(()),
     );
 
-    // Anyone on the host: curl on port 5001 lists it, as the replica stored it.
-    let stored = store.containers();
-    let record = stored
-        .iter()
-        .find(|record| record["id"] == client.as_str())
-        .unwrap_or_else(|| panic!("GET /containers lists {client}: {stored:?}"));
-    assert_eq!(record["received_by"], received_by.as_str(), "{record}");
-    // The agent signed it, and the store, which has the key, says so.
+    // Anyone on the host: curl on port 5001 has the prompt's post in the
+    // container's history, as the replica stored it; the agent signed it, and
+    // the store, which has the key, says so.
+    let history = store.history(client);
     assert!(
-        record["attested_by"].is_string() && record["attested_by"] == record["node"],
-        "the prompt's post is stored as attested by its node: {record}"
+        history
+            .iter()
+            .any(|record| record["received_by"] == received_by.as_str()
+                && record["state"] == "running"
+                && record["attested_by"] == node.as_str()),
+        "the history of {client} holds the prompt's post, taken by {received_by}, \
+         attested by {node}: {history:#?}"
+    );
+    // The agent reported the client container's removal (docker run --rm)
+    // by itself: it leaves the default list and is listed as removed.
+    let removed = eventually(
+        "the agent to report the client container removed",
+        Duration::from_secs(60),
+        || {
+            store
+                .containers_where(&format!("node={node}&state=removed"))
+                .into_iter()
+                .find(|record| record["id"] == client.as_str())
+        },
+    );
+    assert_eq!(removed["attested_by"], node.as_str(), "{removed}");
+    assert!(
+        !store
+            .containers_where(&format!("node={node}"))
+            .iter()
+            .any(|record| record["id"] == client.as_str()),
+        "a removed container leaves the default list"
     );
 
     // `ping` through the wrapper lists the three replicas sharing port 5001,
@@ -147,7 +218,12 @@ fn provisioned_on_one_node_the_whole_system_works() {
         "an unsigned post without the token: {}",
         refused.body
     );
-    assert_eq!(store.containers().len(), 1, "a refused post stores nothing");
+    let unsigned_id = singles[0]["id"].as_str().unwrap();
+    let absent = store.request("GET", &format!("/containers/{unsigned_id}"), None);
+    assert_eq!(
+        absent.status, 404,
+        "a refused post stores nothing: {absent:?}"
+    );
     let store = store.with_token(&deployment.token());
     for snapshot in singles {
         let answer = store.request("POST", "/containers", Some(&snapshot.to_string()));
@@ -159,8 +235,13 @@ fn provisioned_on_one_node_the_whole_system_works() {
         Some(&Value::Array(array).to_string()),
     );
     assert_eq!(answer.status, 201, "an array of 20: {}", answer.body);
-    let before = by_id(store.containers());
-    assert_eq!(before.len(), 31, "the client's record and 30 more");
+    // What nobody but the test writes: the 30 of a made-up node, and the
+    // client's history (the agent reports on, its containers change, but the
+    // client is gone).
+    let made_up = format!("node={MADE_UP_NODE}");
+    let before = by_id(store.containers_where(&made_up));
+    assert_eq!(before.len(), 30, "30 posted with the token");
+    let history_before = store.history(client);
     let restarting = Instant::now();
     docker(ROLLING_RESTART);
     eprintln!("==> e2e: rolling restart took {:.0?}", restarting.elapsed());
@@ -173,7 +254,7 @@ fn provisioned_on_one_node_the_whole_system_works() {
         Duration::from_secs(60),
         || {
             let answer = store.try_request("GET", "/containers?limit=1000", None)?;
-            (answer.status == 200).then(|| store.containers())
+            (answer.status == 200).then(|| store.containers_where(&made_up))
         },
     ));
     for (id, record) in &before {
@@ -184,12 +265,56 @@ fn provisioned_on_one_node_the_whole_system_works() {
         );
     }
     assert_eq!(after.len(), before.len(), "nothing new appeared either");
+    let history_after = store.history(client);
+    for record in &history_before {
+        assert!(
+            history_after.contains(record),
+            "the client's history keeps {record} through the rolling restart"
+        );
+    }
     let answered = replicas_answering(&store, 30, 150);
     assert_eq!(
         answered,
         restarted.iter().cloned().collect::<BTreeSet<_>>(),
         "after the restart, the three new replicas answer"
     );
+
+    // The agent reports its node too (POST /nodes, signed, once an interval):
+    // the store lists it `up`.
+    assert_nodes_up(&store, &[node.as_str()]);
+
+    // Reporting turned off (CONTAINER_INFO_REPORT=off) and the node
+    // provisioned again: a new agent, without a store to report to or an
+    // outbox, which still answers /self through the wrapper.
+    deployment.provision_again("provision/client.sh", &[("CONTAINER_INFO_REPORT", "off")]);
+    let quiet = docker([
+        "inspect",
+        "--format",
+        "{{.Id}} {{json .Config.Env}} {{json .Mounts}}",
+        AGENT_CONTAINER,
+    ]);
+    assert_ne!(
+        quiet.split(' ').next(),
+        reporting.split(' ').next(),
+        "the agent is replaced when its options change"
+    );
+    assert!(
+        !quiet.contains("CONTAINER_INFO_REPORT_TO")
+            && !quiet.contains("container-info-agent-outbox"),
+        "the agent reports nothing: {quiet}"
+    );
+    let whoami = deployment
+        .command(deployment.wrapper())
+        .args(["whoami", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        whoami.status.success(),
+        "whoami with reporting off: {}",
+        String::from_utf8_lossy(&whoami.stderr)
+    );
+    let me: Value = serde_json::from_slice(&whoami.stdout).unwrap();
+    assert_eq!(me["node"], node.as_str(), "{me}");
 
     deployment.tear_down();
     eprintln!("==> e2e: the whole test took {:.0?}", started.elapsed());
@@ -223,6 +348,9 @@ fn by_id(records: Vec<Value>) -> std::collections::BTreeMap<String, Value> {
         .collect()
 }
 
+/// The node of the made-up snapshots, which no agent reports.
+const MADE_UP_NODE: &str = "e2e-node";
+
 /// `count` snapshots of made-up containers, unique to this run.
 fn snapshots(count: u64) -> Vec<Value> {
     let run = SystemTime::now()
@@ -236,7 +364,7 @@ fn snapshots(count: u64) -> Vec<Value> {
                 "id": format!("{run:016x}{n:048x}"),
                 "name": format!("e2e-{n}"),
                 "image": "e2e:latest",
-                "node": "e2e-node",
+                "node": MADE_UP_NODE,
                 "state": "running",
                 "observed_at": at,
             })

@@ -317,7 +317,7 @@ impl Deployment {
             "provision/server.sh",
             "provision/client.sh",
         ] {
-            deployment.run_script(script, &[]);
+            deployment.run_script(script, &[], &[]);
         }
         deployment
     }
@@ -331,12 +331,28 @@ impl Deployment {
         command
     }
 
-    fn run_script(&self, script: &str, args: &[&str]) -> Output {
+    /// The value of one of the deployment's settings, e.g. CONTAINER_INFO_SERVER_IP.
+    pub fn setting(&self, name: &str) -> &str {
+        self.settings
+            .iter()
+            .find(|(given, _)| *given == name)
+            .map(|(_, value)| value.as_str())
+            .unwrap_or_else(|| panic!("the deployment sets no {name}"))
+    }
+
+    /// Runs `script` again with `settings` over the deployment's, as a user
+    /// provisions a node again with a setting changed; panics when it fails.
+    pub fn provision_again(&self, script: &str, settings: &[(&str, &str)]) {
+        self.run_script(script, &[], settings);
+    }
+
+    fn run_script(&self, script: &str, args: &[&str], settings: &[(&str, &str)]) -> Output {
         eprintln!("\n==> e2e: {script} {}", args.join(" "));
         let started = Instant::now();
         let output = self
             .command(self.root.join(script))
             .args(args)
+            .envs(settings.iter().copied())
             .output()
             .unwrap_or_else(|error| panic!("running {script}: {error}"));
         // What the script printed goes to the test's output, shown when it fails.
@@ -369,7 +385,7 @@ impl Deployment {
     /// that nothing of the deployment is left on the engine.
     pub fn tear_down(mut self) {
         self.torn_down = true;
-        self.run_script("scripts/one-host-down", &[]);
+        self.run_script("scripts/one-host-down", &[], &[]);
         let left = leftovers(&self.before);
         assert!(
             left.is_empty(),
@@ -546,6 +562,55 @@ pub const ROLLING_RESTART: [&str; 7] = [
     "--quiet",
     STORE_SERVICE,
 ];
+
+/// This engine's host name: what its agent reports as every container's
+/// `node` (and as the node of its own reports).
+pub fn node_name() -> String {
+    docker(["info", "--format", "{{.Name}}"])
+}
+
+/// The full IDs of this engine's running store replicas and its agent: the
+/// containers every deployment has on the store's node, which nobody posts.
+pub fn replica_and_agent_ids() -> Vec<String> {
+    let filter = format!("label=com.docker.swarm.service.name={STORE_SERVICE}");
+    let mut ids = lines(&docker([
+        "ps",
+        "--no-trunc",
+        "--filter",
+        &filter,
+        "--format",
+        "{{.ID}}",
+    ]));
+    ids.push(docker(["inspect", "--format", "{{.Id}}", AGENT_CONTAINER]));
+    ids
+}
+
+/// Waits until `GET /nodes` lists exactly `nodes`, each `up` and attested
+/// (its report signed by its agent), for a minute at most.
+pub fn assert_nodes_up(store: &Store, nodes: &[&str]) {
+    let mut expected: Vec<&str> = nodes.to_vec();
+    expected.sort_unstable();
+    let listed = eventually(
+        "GET /nodes to list every node up",
+        Duration::from_secs(60),
+        || {
+            let listed = store.nodes();
+            let mut names: Vec<&str> = listed
+                .iter()
+                .filter_map(|node| node["name"].as_str())
+                .collect();
+            names.sort_unstable();
+            let all_up = listed.iter().all(|node| node["status"] == "up");
+            (names == expected && all_up).then_some(listed.clone())
+        },
+    );
+    for node in &listed {
+        assert_eq!(
+            node["attested"], true,
+            "a node report signed by its agent: {node}"
+        );
+    }
+}
 
 /// The full IDs of the running containers the wrapper started on this host.
 pub fn client_containers() -> Vec<String> {

@@ -99,14 +99,35 @@ impl Store {
             .unwrap_or_else(|| panic!("the store did not answer {method} {path}"))
     }
 
-    /// `GET /containers`, every page: the latest record of every container.
-    pub fn containers(&self) -> Vec<Value> {
+    /// `GET /containers?<filters>` (such as `node=n1&state=removed`), every
+    /// page: the latest record of each container (without `state`, of those
+    /// not reported removed).
+    pub fn containers_where(&self, filters: &str) -> Vec<Value> {
+        self.every_page(&format!("/containers?{filters}"))
+    }
+
+    /// `GET /containers/{id}/history`, every page: its records, newest first.
+    pub fn history(&self, id: &str) -> Vec<Value> {
+        self.every_page(&format!("/containers/{id}/history?"))
+    }
+
+    /// `GET /nodes` (one page, all of them): the nodes whose agents report,
+    /// with their status.
+    pub fn nodes(&self) -> Vec<Value> {
+        let answer = self.request("GET", "/nodes", None);
+        assert_eq!(answer.status, 200, "GET /nodes: {}", answer.body);
+        answer.json()["items"].as_array().expect("items").clone()
+    }
+
+    /// The items of every page of the list at `query` (a path and a query
+    /// string, which may be empty), 1000 at a time.
+    fn every_page(&self, query: &str) -> Vec<Value> {
         let mut all = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
             let path = match &cursor {
-                None => "/containers?limit=1000".to_owned(),
-                Some(cursor) => format!("/containers?limit=1000&cursor={cursor}"),
+                None => format!("{query}&limit=1000"),
+                Some(cursor) => format!("{query}&limit=1000&cursor={cursor}"),
             };
             let answer = self.request("GET", &path, None);
             assert_eq!(answer.status, 200, "GET {path}: {}", answer.body);

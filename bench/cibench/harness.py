@@ -25,6 +25,8 @@ AGENT = ROOT / "target" / "release" / "container-info-agent"
 CLIENT = ROOT / "target" / "release" / "container-info"
 FLEET_SIM = ROOT / "target" / "release" / "container-info-fleet-sim"
 DOCKER_SOCKET = "/var/run/docker.sock"
+# Debian's PostgreSQL 15, as scripts/test installs it.
+POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
 def say(message):
@@ -103,16 +105,17 @@ class Process:
 
 
 class Stores:
-    """`replicas` store processes on one database file, sharing one port with
-    SO_REUSEPORT so that the kernel spreads connections over them, as the
-    Swarm routing mesh spreads them over tasks."""
+    """`replicas` store processes on one database (a file in `folder`, or the
+    PostgreSQL URL `database`), sharing one port with SO_REUSEPORT so that the
+    kernel spreads connections over them, as the Swarm routing mesh spreads
+    them over tasks."""
 
-    def __init__(self, replicas, folder, port):
+    def __init__(self, replicas, folder, port, database=None):
         self.url = f"http://127.0.0.1:{port}"
         self.processes = [
             Process(
                 [str(SERVER), "--listen", f"127.0.0.1:{port}", "--reuse-port",
-                 "--database", str(folder / "store.db"), "--replica-id", f"replica-{n}"],
+                 "--database", database or str(folder / "store.db"), "--replica-id", f"replica-{n}"],
                 f"{self.url}/healthz",
             )
             for n in range(1, replicas + 1)
@@ -127,11 +130,12 @@ class Stores:
 
 
 @contextlib.contextmanager
-def running_stores(replicas, port):
-    """`replicas` stores on a new database in a folder of their own, stopped
-    and the folder removed when the block ends, however it ends."""
+def running_stores(replicas, port, database=None):
+    """`replicas` stores on a new database in a folder of their own (or on the
+    PostgreSQL URL `database`), stopped and the folder removed when the block
+    ends, however it ends."""
     folder = Path(tempfile.mkdtemp(dir=WORK))
-    stores = Stores(replicas, folder, port)
+    stores = Stores(replicas, folder, port, database)
     try:
         yield stores
     finally:
@@ -255,6 +259,80 @@ def rows(url):
     return int(match.group(1))
 
 
+class PostgresCluster:
+    """A PostgreSQL cluster of the run's own, on a loopback TCP port as a
+    replica on another host would reach it (a Unix socket would spare the
+    store the TCP stack that a deployment pays)."""
+
+    def __init__(self, folder, port):
+        self.folder, self.port = folder, port
+
+    def run(self, *command):
+        # initdb refuses to run as root; the cluster's files belong to postgres.
+        as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        return subprocess.run([*as_postgres, *command], check=True, capture_output=True, text=True).stdout
+
+    def database(self, name):
+        """A new, empty database; the URL a store takes."""
+        self.run(str(POSTGRES_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
+        return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
+
+    def version(self):
+        return self.run(str(POSTGRES_BIN / "postgres"), "--version").strip()
+
+
+@contextlib.contextmanager
+def postgres_cluster(port):
+    """Started with Debian's defaults but for durability stated outright:
+    fsync on, synchronous_commit on (the store sets it on every connection
+    too), full_page_writes on. Stopped and its folder removed when the block
+    ends, however it ends."""
+    folder = Path(tempfile.mkdtemp(prefix="container-info-bench-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres", "postgres")
+    cluster = PostgresCluster(folder, port)
+    data = folder / "data"
+    try:
+        cluster.run(str(POSTGRES_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+                    "--encoding=UTF8", "--locale=C")
+        cluster.run(str(POSTGRES_BIN / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-w", "-o",
+                    f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories='{folder}' "
+                    "-c fsync=on -c synchronous_commit=on -c full_page_writes=on", "start")
+        yield cluster
+    finally:
+        subprocess.run([*(["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []),
+                        str(POSTGRES_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+                       capture_output=True)
+        shutil.rmtree(folder)
+
+
+def etcd_version():
+    """etcd's version line, or None when etcd-server is not installed."""
+    if not shutil.which("etcd"):
+        return None
+    return subprocess.run(["etcd", "--version"], check=True, capture_output=True,
+                          text=True).stdout.splitlines()[0]
+
+
+@contextlib.contextmanager
+def etcd_member(port):
+    """One etcd member in a folder of its own on loopback ports (clients on
+    `port`, peers on the next), its data removed when the block ends. Its WAL
+    is fsynced before each put is answered, as the store's commits are."""
+    folder = Path(tempfile.mkdtemp(dir=WORK))
+    client, peer = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port + 1}"
+    member = Process(["etcd", "--name", "bench", "--data-dir", str(folder / "data"),
+                      "--listen-client-urls", client, "--advertise-client-urls", client,
+                      "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+                      "--initial-cluster", f"bench={peer}", "--log-level", "error"],
+                     f"{client}/health")
+    try:
+        yield client
+    finally:
+        member.stop()
+        shutil.rmtree(folder)
+
+
 def poc_python():
     venv = WORK / "poc-venv"
     python = venv / "bin" / "python"
@@ -300,6 +378,8 @@ def missing_tools():
     missing = [package for tool, package in (("wrk", "wrk"), ("nsenter", "util-linux"),
                                              ("/bin/busybox", "busybox-static"))
                if not shutil.which(tool)]
+    if not (POSTGRES_BIN / "initdb").exists():
+        missing.append("postgresql-15")
     if missing:
         raise SystemExit(f"bench/run needs {', '.join(missing)}: apt-get install {' '.join(missing)}")
     if not Path(DOCKER_SOCKET).exists():

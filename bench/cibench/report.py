@@ -12,7 +12,8 @@ def ratio(a, b):
 def render(results: RunResults, cores):
     """The report; `cores` is the machine's, as printed on its first line."""
     return "\n".join([*_machine(results, cores), *_stores(results), *_growth(results),
-                      *_ingest(results), *_baseline(results), *_agent(results),
+                      *_ingest(results), *_backends(results), *_etcd(results),
+                      *_baseline(results), *_agent(results),
                       *_footprint(results), *_memory(results), *_fleet(results.fleet)])
 
 
@@ -38,14 +39,18 @@ def _stores(results):
 
 
 def _growth(results):
+    return _growth_table(results.growth)
+
+
+def _growth_table(growth):
     lines = ["", "| stored snapshots (before → after) | write req/s | write p99 ms "
              "| page req/s | page p50 ms | page p99 ms | page of /healthz |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
-    for g in results.growth:
+    for g in growth:
         lines.append(f"| {g.rows_before} → {g.rows_after} | {g.write.rps:.0f} | "
                      f"{g.write.p99_ms:.2f} | {g.read_page.rps:.0f} | {g.read_page.p50_ms:.2f} | "
                      f"{g.read_page.p99_ms:.2f} | {ratio(g.read_page.rps, g.healthz.rps)} |")
-    first, last = results.growth[0], results.growth[-1]
+    first, last = growth[0], growth[-1]
     lines.append(f"\nAt the largest size / at the smallest: write p99 "
                  f"{ratio(last.write.p99_ms, first.write.p99_ms)}, page p50 "
                  f"{ratio(last.read_page.p50_ms, first.read_page.p50_ms)}, page p99 "
@@ -79,6 +84,48 @@ def _ingest(results):
     lines.append(f"\nSnapshots/s, arrays / one per POST: {ratio(rates[1], rates[0])}; "
                  f"arrays' snapshots/s / /healthz requests/s: {ratio(rates[1], i.healthz.rps)}")
     return lines
+
+
+
+
+def _backends(results):
+    """SQLite's store figures beside PostgreSQL's, each as a share of its own
+    /healthz; then PostgreSQL's growth."""
+    pg = results.postgres
+    if pg is None:
+        return []
+    lines = ["", f"Both backends, the same scenarios ({pg.version}, a cluster of the run's own, "
+             "fsync and synchronous_commit on):", "",
+             "| replicas | what | SQLite req/s | p99 ms | of /healthz | PostgreSQL req/s | p99 ms "
+             "| of /healthz | errors | PostgreSQL / SQLite |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for replicas in ("1", "3"):
+        lite, post = results.stores[replicas], pg.stores[replicas]
+        for what in ("healthz", "write", "read_by_id", "read_page"):
+            a, b = getattr(lite, what), getattr(post, what)
+            lines.append(f"| {replicas} | {what} | {a.rps:.0f} | {a.p99_ms:.2f} | "
+                         f"{ratio(a.rps, lite.healthz.rps)} | {b.rps:.0f} | {b.p99_ms:.2f} | "
+                         f"{ratio(b.rps, post.healthz.rps)} | {a.errors} / {b.errors} | {ratio(b.rps, a.rps)} |")
+    lines += ["", "Growth on PostgreSQL:", *_growth_table(pg.growth)]
+    return lines
+
+
+def _etcd(results):
+    """etcd's put beside the store's durable POST and /healthz of the same minute."""
+    if results.postgres is None:
+        return []
+    e = results.etcd
+    if e is None:
+        return ["", "etcd: not installed (apt-get install etcd-server), so no etcd figure in this run."]
+    rows = [("store `/healthz` (SQLite, 1 replica)", e.healthz),
+            ("store durable POST (SQLite, 1 replica)", e.store_write),
+            (f"etcd put, 1 member, JSON gateway, {e.value_bytes}-byte value", e.put)]
+    return ["", f"{e.version}, against the store in the same minute:", "",
+            "| what | requests/s | p50 ms | p99 ms | p99.9 ms | errors | of /healthz |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+            *[f"| {what} | {f.rps:.0f} | {f.p50_ms:.2f} | {f.p99_ms:.2f} | {f.p999_ms:.2f} "
+              f"| {f.errors} | {ratio(f.rps, e.healthz.rps)} |" for what, f in rows],
+            f"\netcd put / store POST: {ratio(e.put.rps, e.store_write.rps)}"]
 
 
 def _baseline(results):

@@ -80,6 +80,26 @@ class FootprintResult:
 
 
 @dataclass(frozen=True)
+class PostgresResult:
+    """The same store figures as SQLite's, on a PostgreSQL cluster of the run's own."""
+    version: str
+    stores: dict[str, StoreResult]  # by number of replicas: "1", "3"
+    growth: list[GrowthStep]
+
+
+@dataclass(frozen=True)
+class EtcdResult:
+    """etcd's put beside the store's durable POST (SQLite, one replica) and its
+    /healthz, taken one after the other, with a value the size of a record
+    the store held."""
+    version: str
+    value_bytes: int
+    healthz: WrkResult
+    store_write: WrkResult
+    put: WrkResult
+
+
+@dataclass(frozen=True)
 class FleetLags:
     """The lags of one kind of report, from when each was due until the store
     acknowledged its last batch, as container-info-fleet-sim prints them."""
@@ -159,6 +179,10 @@ class RunResults:
     footprint: FootprintResult
     ingest: IngestResult | None = None  # absent in runs saved before it was measured
     fleet: FleetResult | None = None  # absent in runs saved before it was measured
+    # Absent in runs saved before they were measured; etcd also when it is not
+    # installed (then `postgres` is there and the report says so).
+    postgres: PostgresResult | None = None
+    etcd: EtcdResult | None = None
 
 
 def _key(f):

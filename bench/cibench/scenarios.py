@@ -1,6 +1,7 @@
 """Each measurement of a run, and the run itself. Every figure is taken beside
 its ceiling or baseline, minutes apart at most."""
 
+import base64
 import json
 import os
 import pty
@@ -12,15 +13,17 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 from . import wrk
 from .harness import (AGENT, CLIENT, FLEET_SIM, ROOT, WORK, Peak, Process, SignedReplicas, Stores,
-                      docker, docker_quietly, engine_get, poc_python, post_json, prefill,
-                      prefill_time, rows, running_stores, say, snapshot)
-from .results import (AgentResult, BaselineResult, FleetResult, FleetStep, FootprintResult,
-                      GrowthStep, IngestLoad, IngestResult, Percentiles, RunResults, SelfFigures,
-                      StoreResult, from_json)
+                      container_id, docker, docker_quietly, engine_get, etcd_member, etcd_version,
+                      poc_python, post_json, postgres_cluster, prefill, prefill_time, rows,
+                      running_stores, say, snapshot)
+from .results import (AgentResult, BaselineResult, EtcdResult, FleetResult, FleetStep,
+                      FootprintResult, GrowthStep, IngestLoad, IngestResult, Percentiles,
+                      PostgresResult, RunResults, SelfFigures, StoreResult, from_json)
 
 PROBE = "container-info-bench-probe"
 CHECKPOINT_DRAIN_SECONDS = 5
@@ -46,9 +49,9 @@ def measure_disk(appends=300):
     return Percentiles.of(times)
 
 
-def measure_store(replicas, seconds, port):
-    say(f"{replicas} replica(s): ceiling, writes, reads")
-    with running_stores(replicas, port) as stores:
+def measure_store(replicas, seconds, port, database=None):
+    say(f"{replicas} replica(s){' on PostgreSQL' if database else ''}: ceiling, writes, reads")
+    with running_stores(replicas, port, database) as stores:
         prefill(stores.url, 0, 1000, 1000)
         rss_idle = stores.rss_mib()
         healthz = wrk.run(f"{stores.url}/healthz", "report.lua", seconds)
@@ -61,11 +64,11 @@ def measure_store(replicas, seconds, port):
                            read_by_id=read_by_id, read_page=read_page)
 
 
-def measure_growth(sizes, seconds, port):
-    say(f"growth: writes and page reads at {sizes} stored snapshots")
+def measure_growth(sizes, seconds, port, database=None):
+    say(f"growth{' on PostgreSQL' if database else ''}: writes and page reads at {sizes} stored snapshots")
     results, stored = [], 0
     containers = max(sizes) // 100
-    with running_stores(1, port) as stores:
+    with running_stores(1, port, database) as stores:
         for size in sizes:
             prefill(stores.url, stored, size, containers)
             stored = size
@@ -134,6 +137,39 @@ def cpu_seconds(pid):
         # the 14th and 15th of the whole line.
         fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure_postgres(seconds, sizes, growth_seconds, port):
+    """The store's figures again, the same scenarios, on a PostgreSQL cluster
+    of this run's own: each store on a new database, as each SQLite store is
+    on a new file."""
+    with postgres_cluster(port + 20) as cluster:
+        stores = {str(replicas): measure_store(replicas, seconds, port, cluster.database(f"store_{replicas}"))
+                  for replicas in (1, 3)}
+        growth = measure_growth(sizes, growth_seconds, port, cluster.database("growth"))
+        return PostgresResult(version=cluster.version(), stores=stores, growth=growth)
+
+
+def measure_etcd(seconds, port):
+    """What a registry-minded user would put the snapshots in instead: one
+    etcd member, puts through its JSON gateway at the same concurrency, the
+    value a record the store holds. The store's /healthz and durable POST
+    (SQLite, one replica) are taken just before, to stand beside it."""
+    version = etcd_version()
+    if version is None:
+        say("etcd is not installed (apt-get install etcd-server): no etcd figure in this run")
+        return None
+    say("etcd: one member, puts through the JSON gateway, beside the store's POST")
+    with running_stores(1, port) as stores:
+        prefill(stores.url, 0, 1000, 1000)
+        with urllib.request.urlopen(f"{stores.url}/containers/{container_id(0)}", timeout=10) as answer:
+            record = answer.read()
+        healthz = wrk.run(f"{stores.url}/healthz", "report.lua", seconds)
+        store_write = wrk.run(stores.url, "post.lua", seconds)
+    with etcd_member(port + 30) as url:
+        put = wrk.run(url, "etcd_put.lua", seconds, env={"VALUE": base64.b64encode(record).decode()})
+    return EtcdResult(version=version, value_bytes=len(record), healthz=healthz,
+                      store_write=store_write, put=put)
 
 
 def measure_baseline(stored, seconds, port):
@@ -301,10 +337,15 @@ def run_all(quick, port):
     sizes = [1_000, 10_000] if quick else [1_000, 100_000, 1_000_000]
     disk = measure_disk()
     stores = {str(replicas): measure_store(replicas, seconds, port) for replicas in (1, 3)}
+    # Right after SQLite's, so that both backends' figures are minutes apart.
+    postgres = measure_postgres(seconds, sizes, 3 if quick else 5, port)
+    etcd = measure_etcd(seconds, port)
     return RunResults(
         seconds=seconds,
         disk_fsync=disk,
         stores=stores,
+        postgres=postgres,
+        etcd=etcd,
         growth=measure_growth(sizes, 3 if quick else 5, port),
         ingest=measure_ingest(10_000 if quick else 100_000, seconds, port),
         baseline=measure_baseline(10_000, seconds, port),

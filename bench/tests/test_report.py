@@ -26,6 +26,23 @@ def with_ingest():
     }}
 
 
+def with_backends():
+    """The saved run with PostgreSQL at half SQLite's throughput on every
+    figure (the same ceilings) and an etcd figure: known ratios to find."""
+    run = json.loads(json.dumps(SAVED))
+    run.pop("etcd", None)
+    stores = json.loads(json.dumps(SAVED["stores"]))
+    for store in stores.values():
+        for what in ("write", "read_by_id", "read_page"):
+            store[what]["rps"] /= 2
+    one = SAVED["stores"]["1"]
+    put = {**one["write"], "rps": 4821.0}
+    run["postgres"] = {"version": "postgres (PostgreSQL) 15.8", "stores": stores, "growth": SAVED["growth"]}
+    run["etcd"] = {"version": "etcd Version: 3.4.23", "value_bytes": 1201, "healthz": one["healthz"],
+                   "store_write": {**one["write"], "rps": 9642.0}, "put": put}
+    return run
+
+
 class Report(unittest.TestCase):
     def test_the_published_run_renders_as_printed(self):
         expected = (BENCH / "tests" / "fixtures" / "results-report.txt").read_text()
@@ -53,6 +70,31 @@ class Report(unittest.TestCase):
     def test_a_run_without_the_ingest_figure_has_no_ingest_section(self):
         self.assertNotIn("Ingest", report.render(from_json(RunResults, SAVED), cores=2))
 
+
+    def test_a_run_saved_before_the_backends_has_no_such_section(self):
+        older = {k: v for k, v in SAVED.items() if k not in ("postgres", "etcd")}
+        text = report.render(from_json(RunResults, older), cores=2)
+        self.assertNotIn("PostgreSQL", text)
+        self.assertNotIn("etcd", text)
+
+    def test_without_etcd_the_report_says_it_was_not_installed(self):
+        without = {k: v for k, v in with_backends().items() if k != "etcd"}
+        text = report.render(from_json(RunResults, without), cores=2)
+        self.assertIn("etcd: not installed (apt-get install etcd-server), so no etcd figure", text)
+        self.assertIn("Growth on PostgreSQL:", text)
+
+    def test_both_backends_side_by_side(self):
+        text = report.render(from_json(RunResults, with_backends()), cores=2)
+        # SQLite's figure, its share of its ceiling, PostgreSQL's (half), its
+        # share of its own ceiling, and PostgreSQL / SQLite.
+        lite = SAVED["stores"]["3"]
+        write, healthz = lite["write"]["rps"], lite["healthz"]["rps"]
+        self.assertIn(f"| 3 | write | {write:.0f} | {lite['write']['p99_ms']:.2f} | "
+                      f"{write / healthz:.2f} | {write / 2:.0f} |", text)
+        self.assertIn("| 0 / 0 | 0.50 |", text)
+        self.assertIn("| etcd put, 1 member, JSON gateway, 1201-byte value | 4821 |", text)
+        self.assertIn("etcd put / store POST: 0.50", text)
+
     def test_a_ceiling_of_zero_gives_a_dash(self):
         self.assertEqual(report.ratio(1.0, 0), "—")
 
@@ -65,6 +107,14 @@ class Json(unittest.TestCase):
     def test_the_ingest_figure_reads_and_writes_back_the_same(self):
         saved = with_ingest()
         self.assertEqual(to_json(from_json(RunResults, saved)), saved)
+
+    def test_a_run_with_both_backends_and_etcd_reads_and_writes_back_the_same(self):
+        run = with_backends()
+        self.assertEqual(to_json(from_json(RunResults, run)), run)
+
+    def test_figures_not_measured_are_left_out_not_written_as_null(self):
+        without = {k: v for k, v in with_backends().items() if k != "etcd"}
+        self.assertNotIn("etcd", to_json(from_json(RunResults, without)))
 
     def test_a_missing_figure_is_named(self):
         broken = json.loads(json.dumps(SAVED))

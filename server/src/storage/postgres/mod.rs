@@ -9,8 +9,8 @@
 //! compile-time checks cannot see and which would need a database at build
 //! time; tokio-postgres exposes each error's SQLSTATE as a typed constant,
 //! which is what sorting errors into `StorageError` needs; its TLS is a
-//! separate, optional crate, so NoTls pulls no OpenSSL (deny.toml bans it);
-//! and it is smaller to build. deadpool adds the pool's timeouts (waiting
+//! separate crate, so it takes rustls (tls.rs) with no OpenSSL (deny.toml
+//! bans it); and it is smaller to build. deadpool adds the pool's timeouts (waiting
 //! for a connection, making one, checking one), so no request waits
 //! unboundedly on a server that is away.
 //!
@@ -22,8 +22,10 @@ mod error;
 mod reads;
 mod replicas;
 mod schema;
+mod tls;
 mod writes;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -64,6 +66,7 @@ impl PostgresStore {
     /// reached now (an orchestrator restarts the replica).
     pub(crate) async fn open(
         url: &PostgresUrl,
+        ca_file: Option<&Path>,
         history_limit: u32,
         metrics: WriterMetrics,
     ) -> Result<Self, StorageError> {
@@ -80,13 +83,13 @@ impl PostgresStore {
         }
         // A server that vanished without closing the connection is found out.
         config.keepalives_idle(Duration::from_secs(10));
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match tls::connector(config.get_ssl_mode(), ca_file)? {
+            Some(tls) => Manager::from_config(config, tls, manager_config),
+            None => Manager::from_config(config, NoTls, manager_config),
+        };
         let pool = Pool::builder(manager)
             .max_size(CONNECTIONS)
             .wait_timeout(Some(POOL_TIMEOUT))
@@ -100,7 +103,10 @@ impl PostgresStore {
             history_limit,
             metrics,
         };
-        store.bounded(schema::migrate(&store.pool)).await?;
+        store
+            .bounded(schema::migrate(&store.pool))
+            .await
+            .map_err(tls::explain)?;
         Ok(store)
     }
 

@@ -74,7 +74,7 @@ pub(crate) enum StorageError {
     CaFileUnused(&'static str),
     #[error(
         "sslmode=require verifies the PostgreSQL server's certificate, but this system has no \
-         CA certificates (none in SSL_CERT_FILE or /etc/ssl/certs): give the CA that signed it \
+         CA certificates (none in SSL_CERT_FILE, SSL_CERT_DIR or /etc/ssl): give the CA that signed it \
          with --database-ca-file"
     )]
     NoRoots,

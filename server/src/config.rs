@@ -56,6 +56,16 @@ pub struct Config {
     )]
     pub database: Database,
 
+    /// A PEM file of CA certificates that may sign the PostgreSQL server's
+    /// certificate, besides the system's (SSL_CERT_FILE, else
+    /// /etc/ssl/certs): a managed PostgreSQL's own CA, or a private one. For
+    /// a URL with sslmode=require only, which verifies the certificate and
+    /// the host name (as libpq's verify-full does). The URL's sslmode:
+    /// disable (no TLS), prefer (the default: TLS if the server offers it,
+    /// the certificate not verified, as libpq does), require.
+    #[arg(long, env = "CONTAINER_INFO_DATABASE_CA_FILE", value_name = "PATH")]
+    pub database_ca_file: Option<PathBuf>,
+
     /// The name this replica gives in the X-Replica header and in `received_by`
     /// [default: the host name].
     #[arg(long, env = "CONTAINER_INFO_REPLICA_ID")]
@@ -315,12 +325,22 @@ impl PostgresUrl {
     pub fn parse(given: &str) -> Result<Self, String> {
         // tokio-postgres's parse errors name the option at fault, never the
         // value: the password cannot leak through them.
-        let config: tokio_postgres::Config = given.parse().map_err(
-            |error: tokio_postgres::Error| match std::error::Error::source(&error) {
-                Some(cause) => format!("the PostgreSQL URL is not valid: {cause}"),
-                None => format!("the PostgreSQL URL is not valid: {error}"),
-            },
-        )?;
+        let config: tokio_postgres::Config =
+            given.parse().map_err(|error: tokio_postgres::Error| {
+                let cause = std::error::Error::source(&error)
+                    .map_or_else(|| error.to_string(), ToString::to_string);
+                // libpq's TLS options that tokio-postgres does not take: say
+                // what does the same here.
+                let hint = if cause.contains("sslmode") {
+                    " (disable, prefer or require; require verifies the certificate and the \
+                     host name, as libpq's verify-full does)"
+                } else if cause.contains("sslrootcert") {
+                    " (give the CA file with --database-ca-file instead)"
+                } else {
+                    ""
+                };
+                format!("the PostgreSQL URL is not valid: {cause}{hint}")
+            })?;
         let hosts = config
             .get_hosts()
             .iter()
@@ -428,6 +448,13 @@ mod tests {
         let error = Database::parse("mysql://db.example/x").unwrap_err();
         assert!(error.contains("mysql:// is not a database"), "{error}");
         assert!(Database::parse("").is_err());
+        let error = Database::parse("postgres://db.example/x?sslmode=verify-full").unwrap_err();
+        assert!(
+            error.contains("require verifies the certificate"),
+            "{error}"
+        );
+        let error = Database::parse("postgres://db.example/x?sslrootcert=/ca.pem").unwrap_err();
+        assert!(error.contains("--database-ca-file"), "{error}");
     }
 
     #[test]

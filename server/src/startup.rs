@@ -190,14 +190,25 @@ async fn open_store(
     let context = || format!("cannot open the database {}", config.database);
     Ok(match &config.database {
         Database::Sqlite(path) => {
+            if config.database_ca_file.is_some() {
+                anyhow::bail!(
+                    "--database-ca-file is for a PostgreSQL database reached over TLS, and the \
+                     database is a SQLite file"
+                );
+            }
             let (store, writer) = SqliteStore::open(path, config.history_limit, writer_metrics)
                 .with_context(context)?;
             (Arc::new(store), Some(writer))
         }
         Database::Postgres(url) => {
-            let store = PostgresStore::open(url, config.history_limit, writer_metrics)
-                .await
-                .with_context(context)?;
+            let store = PostgresStore::open(
+                url,
+                config.database_ca_file.as_deref(),
+                config.history_limit,
+                writer_metrics,
+            )
+            .await
+            .with_context(context)?;
             (Arc::new(store), None)
         }
     })

@@ -59,27 +59,88 @@ pub fn postgres_available(test: &str) -> bool {
 pub struct Cluster {
     bin: PathBuf,
     folder: TempDir,
+    /// Besides the Unix socket, 127.0.0.1:port with TLS only (`start_tls`).
+    tls_port: Option<u16>,
 }
 
 impl Cluster {
     pub fn start() -> Self {
+        let cluster = Self::init();
+        cluster.start_again();
+        cluster
+    }
+
+    /// A cluster that also listens on 127.0.0.1 (`tls_port`), where it takes
+    /// TLS connections only (pg_hba.conf's `hostssl`), with the given
+    /// certificate (PEM, its chain first) and key.
+    pub fn start_tls(certificate: &str, key: &str) -> Self {
+        let mut cluster = Self::init();
+        let data = PathBuf::from(cluster.data());
+        cluster.give(&data.join("server.crt"), certificate, 0o644);
+        // PostgreSQL refuses a key that others may read.
+        cluster.give(&data.join("server.key"), key, 0o600);
+        cluster.give(
+            &data.join("pg_hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+            0o600,
+        );
+        // A port free now; another process taking it before the server
+        // binds it would fail the start, loudly.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free loopback port")
+            .port();
+        cluster.tls_port = Some(port);
+        cluster.start_again();
+        cluster
+    }
+
+    /// The loopback port of a `start_tls` cluster.
+    pub fn tls_port(&self) -> u16 {
+        self.tls_port.expect("a cluster started with start_tls")
+    }
+
+    /// Writes a file into the cluster's folders, owned by the user the
+    /// server runs as.
+    fn give(&self, path: &Path, contents: &str, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(path, contents).expect("a file in the cluster's folder");
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .expect("the file's mode");
+        if let Some(user) = self.server_user() {
+            std::os::unix::fs::chown(path, Some(user.uid.as_raw()), Some(user.gid.as_raw()))
+                .expect("the file given to postgres");
+        }
+    }
+
+    /// The `postgres` user when this is root, else None (this user).
+    fn server_user(&self) -> Option<nix::unistd::User> {
+        nix::unistd::Uid::effective().is_root().then(|| {
+            nix::unistd::User::from_name("postgres")
+                .expect("the user database")
+                .expect("a postgres user (Debian's postgresql package makes it)")
+        })
+    }
+
+    fn init() -> Self {
         let bin = binaries().expect("PostgreSQL's programs (Debian's postgresql package)");
         let folder = tempfile::Builder::new()
             .prefix("pg")
             .tempdir()
             .expect("a temp folder");
-        if nix::unistd::Uid::effective().is_root() {
-            let user = nix::unistd::User::from_name("postgres")
-                .expect("the user database")
-                .expect("a postgres user (Debian's postgresql package makes it)");
+        let cluster = Self {
+            bin,
+            folder,
+            tls_port: None,
+        };
+        if let Some(user) = cluster.server_user() {
             std::os::unix::fs::chown(
-                folder.path(),
+                cluster.folder.path(),
                 Some(user.uid.as_raw()),
                 Some(user.gid.as_raw()),
             )
             .expect("the cluster's folder given to postgres");
         }
-        let cluster = Self { bin, folder };
         cluster.run(
             "initdb",
             &[
@@ -94,7 +155,6 @@ impl Cluster {
                 "--no-sync",
             ],
         );
-        cluster.start_again();
         cluster
     }
 
@@ -135,6 +195,16 @@ impl Cluster {
     /// connections.
     pub fn start_again(&self) {
         let socket = self.folder.path().display().to_string();
+        let (listen, tls) = match self.tls_port {
+            Some(port) => (
+                "127.0.0.1",
+                format!(
+                    " -c port={port} -c ssl=on -c ssl_cert_file=server.crt \
+                     -c ssl_key_file=server.key"
+                ),
+            ),
+            None => ("", String::new()),
+        };
         self.run(
             "pg_ctl",
             &[
@@ -145,8 +215,8 @@ impl Cluster {
                 "-w",
                 "-o",
                 &format!(
-                    "-c listen_addresses='' -c unix_socket_directories='{socket}' -c fsync=on \
-                     -c synchronous_commit=on -c max_connections=200"
+                    "-c listen_addresses='{listen}' -c unix_socket_directories='{socket}' \
+                     -c fsync=on -c synchronous_commit=on -c max_connections=200{tls}"
                 ),
                 "start",
             ],
@@ -159,9 +229,9 @@ impl Cluster {
         self.run("pg_ctl", &["-D", &self.data(), "-m", "fast", "-w", "stop"]);
     }
 
-    /// The URL of database `name` on this cluster.
+    /// The URL of database `name` on this cluster, over its Unix socket.
     pub fn url(&self, name: &str) -> String {
-        url_in(self.folder.path(), name)
+        url_in(self.folder.path(), self.tls_port.unwrap_or(5432), name)
     }
 }
 
@@ -176,8 +246,9 @@ impl Drop for Cluster {
     }
 }
 
-/// The URL of database `name` on the cluster whose socket is in `folder`.
-fn url_in(folder: &Path, name: &str) -> String {
+/// The URL of database `name` on the cluster whose socket is in `folder`
+/// (the socket's name carries the port).
+fn url_in(folder: &Path, port: u16, name: &str) -> String {
     let host: String = folder
         .display()
         .to_string()
@@ -187,7 +258,7 @@ fn url_in(folder: &Path, name: &str) -> String {
             _ => char::from(byte).to_string(),
         })
         .collect();
-    format!("postgres://postgres@{host}:5432/{name}")
+    format!("postgres://postgres@{host}:{port}/{name}")
 }
 
 /// A new, empty database for one test: on the shared cluster if one is

@@ -65,6 +65,25 @@ pub(crate) enum StorageError {
         "the database {path} cannot use write-ahead logging (journal mode stayed {mode:?}); put it on a local filesystem"
     )]
     NoWal { path: PathBuf, mode: String },
+    #[error("cannot use the CA file {path} (--database-ca-file): {message}")]
+    CaFile { path: PathBuf, message: String },
+    #[error(
+        "--database-ca-file is used only with sslmode=require (which verifies the server's \
+         certificate), and the URL's sslmode is {0}: add sslmode=require to the URL"
+    )]
+    CaFileUnused(&'static str),
+    #[error(
+        "sslmode=require verifies the PostgreSQL server's certificate, but this system has no \
+         CA certificates (none in SSL_CERT_FILE, SSL_CERT_DIR or /etc/ssl): give the CA that signed it \
+         with --database-ca-file"
+    )]
+    NoRoots,
+    #[error(
+        "TLS with the PostgreSQL server failed: {0}. With sslmode=require its certificate must \
+         be valid for the host the URL names and signed by one of the system's CAs or by the \
+         --database-ca-file"
+    )]
+    Handshake(rustls::Error),
 }
 
 impl StorageError {

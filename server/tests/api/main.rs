@@ -12,5 +12,6 @@ mod nodes;
 mod operations;
 mod page;
 mod postgres;
+mod postgres_tls;
 mod posting;
 mod trust;

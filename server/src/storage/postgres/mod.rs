@@ -9,8 +9,8 @@
 //! compile-time checks cannot see and which would need a database at build
 //! time; tokio-postgres exposes each error's SQLSTATE as a typed constant,
 //! which is what sorting errors into `StorageError` needs; its TLS is a
-//! separate, optional crate, so NoTls pulls no OpenSSL (deny.toml bans it);
-//! and it is smaller to build. deadpool adds the pool's timeouts (waiting
+//! separate crate, so it takes rustls (tls.rs) with no OpenSSL (deny.toml
+//! bans it); and it is smaller to build. deadpool adds the pool's timeouts (waiting
 //! for a connection, making one, checking one), so no request waits
 //! unboundedly on a server that is away.
 //!
@@ -22,8 +22,10 @@ mod error;
 mod reads;
 mod replicas;
 mod schema;
+mod tls;
 mod writes;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,6 +35,7 @@ use futures_util::future::BoxFuture;
 use tokio::runtime::Handle;
 use tokio::task::{JoinError, JoinHandle};
 use tokio_postgres::NoTls;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{
     Claimed, ContainerFilter, Fenced, Heartbeat, HistoryRange, LeaderWork, Listed, Lookup,
@@ -67,6 +70,7 @@ impl PostgresStore {
     /// reached now (an orchestrator restarts the replica).
     pub(crate) async fn open(
         url: &PostgresUrl,
+        ca_file: Option<&Path>,
         history_limit: u32,
         metrics: WriterMetrics,
     ) -> Result<Self, StorageError> {
@@ -83,10 +87,12 @@ impl PostgresStore {
         }
         // A server that vanished without closing the connection is found out.
         config.keepalives_idle(Duration::from_secs(10));
+        let config_ssl_mode = config.get_ssl_mode();
         let manager = Manager::from_connect(
             config,
             ConnectOnStoreRuntime {
                 runtime: Handle::current(),
+                tls: tls::connector(config_ssl_mode, ca_file)?,
             },
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -105,7 +111,9 @@ impl PostgresStore {
             history_limit,
             metrics,
         };
-        bounded(schema::migrate(&store.pool)).await?;
+        bounded(schema::migrate(&store.pool))
+            .await
+            .map_err(tls::explain)?;
         Ok(store)
     }
 }
@@ -118,6 +126,8 @@ impl PostgresStore {
 /// then failed with "connection closed".
 struct ConnectOnStoreRuntime {
     runtime: Handle,
+    /// TLS as the URL's `sslmode` asks (see `tls`); none for `disable`.
+    tls: Option<MakeRustlsConnect>,
 }
 
 impl Connect for ConnectOnStoreRuntime {
@@ -127,19 +137,36 @@ impl Connect for ConnectOnStoreRuntime {
     ) -> BoxFuture<'_, Result<(tokio_postgres::Client, JoinHandle<()>), tokio_postgres::Error>>
     {
         let config = config.clone();
+        let tls = self.tls.clone();
         Box::pin(async move {
-            let connecting = self
-                .runtime
-                .spawn(async move { config.connect(NoTls).await });
-            let (client, connection) = joined(connecting.await)?;
-            let task = self.runtime.spawn(async move {
-                if let Err(error) = connection.await {
-                    tracing::warn!(%error, "a PostgreSQL connection failed");
+            // Connected, and the connection driven, from a task of the store's
+            // runtime, so that both live there.
+            let connecting = self.runtime.spawn(async move {
+                match tls {
+                    Some(tls) => config.connect(tls).await.map(drive),
+                    None => config.connect(NoTls).await.map(drive),
                 }
             });
-            Ok((client, task))
+            joined(connecting.await)
         })
     }
+}
+
+/// Runs a connection on the current runtime until it closes; its client is
+/// the pool's to use.
+fn drive<S, T>(
+    (client, connection): (tokio_postgres::Client, tokio_postgres::Connection<S, T>),
+) -> (tokio_postgres::Client, JoinHandle<()>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let task = tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::warn!(%error, "a PostgreSQL connection failed");
+        }
+    });
+    (client, task)
 }
 
 /// What a task of the store's runtime returned. It ends otherwise only by

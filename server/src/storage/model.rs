@@ -213,3 +213,19 @@ impl NodeRow {
             .saturating_add(self.interval_ms.saturating_mul(STALE_AFTER_INTERVALS))
     }
 }
+
+/// The stored record is a JSON object the store wrote, without `node_status`
+/// (a posted one is dropped as a store field): the field goes before its end.
+pub(crate) fn with_node_status(mut body: String, status: Option<&str>) -> String {
+    debug_assert!(body.ends_with('}') && body.len() > 2);
+    body.pop();
+    match status {
+        Some(status) => {
+            body.push_str(",\"node_status\":\"");
+            body.push_str(status);
+            body.push_str("\"}");
+        }
+        None => body.push_str(",\"node_status\":null}"),
+    }
+    body
+}

@@ -5,7 +5,7 @@
 use deadpool_postgres::Pool;
 use tokio_postgres::types::ToSql;
 
-use crate::storage::model::{MAX_CANDIDATES, STALE_AFTER_INTERVALS};
+use crate::storage::model::{MAX_CANDIDATES, STALE_AFTER_INTERVALS, with_node_status};
 use crate::storage::{ContainerFilter, HistoryRange, Listed, Lookup, RowCounts, StorageError};
 
 /// The node status of container row `c` joined with its node `n`, by the
@@ -17,21 +17,6 @@ fn status_sql() -> String {
               <= (extract(epoch FROM statement_timestamp()) * 1000)::bigint THEN 'stale' \
          ELSE 'up' END"
     )
-}
-
-/// The stored record with its node's status (see sqlite/reader.rs).
-fn with_node_status(mut body: String, status: Option<&str>) -> String {
-    debug_assert!(body.ends_with('}') && body.len() > 2);
-    body.pop();
-    match status {
-        Some(status) => {
-            body.push_str(",\"node_status\":\"");
-            body.push_str(status);
-            body.push_str("\"}");
-        }
-        None => body.push_str(",\"node_status\":null}"),
-    }
-    body
 }
 
 /// Query text with its parameters, numbered as they are added.

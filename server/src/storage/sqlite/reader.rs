@@ -5,7 +5,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, params, params_from_iter};
 
 use super::nodes;
-use crate::storage::model::MAX_CANDIDATES;
+use crate::storage::model::{MAX_CANDIDATES, with_node_status};
 use crate::storage::{ContainerFilter, HistoryRange, Listed, Lookup, RowCounts};
 
 fn listed(row: &rusqlite::Row<'_>) -> rusqlite::Result<Listed> {
@@ -26,22 +26,6 @@ fn latest(row: &rusqlite::Row<'_>) -> rusqlite::Result<Listed> {
         observed_at: row.get(1)?,
         body: with_node_status(body, status.as_deref()),
     })
-}
-
-/// The stored record is a JSON object the store wrote, without `node_status`
-/// (a posted one is dropped as a store field): the field goes before its end.
-fn with_node_status(mut body: String, status: Option<&str>) -> String {
-    debug_assert!(body.ends_with('}') && body.len() > 2);
-    body.pop();
-    match status {
-        Some(status) => {
-            body.push_str(",\"node_status\":\"");
-            body.push_str(status);
-            body.push_str("\"}");
-        }
-        None => body.push_str(",\"node_status\":null}"),
-    }
-    body
 }
 
 /// The latest records of containers, with their nodes' status at `now_ms`.

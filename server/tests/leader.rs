@@ -475,7 +475,10 @@ async fn a_leader_whose_write_waits_past_its_lease_is_refused_by_the_database(ba
         if refused != "0" {
             break;
         }
-        assert!(stalls < 5, "no leader write refused after {stalls} stalls");
+        // A stall that meets a renewal rather than queued work proves nothing
+        // either way; on a busy machine several in a row do (seen once in
+        // five runs at load 4 on PostgreSQL with a cap of 5).
+        assert!(stalls < 10, "no leader write refused after {stalls} stalls");
     }
     let log = replica.log();
     let refusal = log

@@ -1,7 +1,7 @@
 //! Command line and environment: everything the store can be told at start.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -65,6 +65,17 @@ pub struct Config {
     /// the certificate not verified, as libpq does), require.
     #[arg(long, env = "CONTAINER_INFO_DATABASE_CA_FILE", value_name = "PATH")]
     pub database_ca_file: Option<PathBuf>,
+
+    /// A file holding the PostgreSQL password (a Swarm secret such as
+    /// /run/secrets/postgres-password), so that the password is in neither
+    /// the URL, the environment nor `docker service inspect`. Its content is
+    /// the password, a final newline aside; it wins over one in the URL.
+    #[arg(
+        long,
+        env = "CONTAINER_INFO_DATABASE_PASSWORD_FILE",
+        value_name = "PATH"
+    )]
+    pub database_password_file: Option<PathBuf>,
 
     /// The name this replica gives in the X-Replica header and in `received_by`
     /// [default: the host name].
@@ -367,6 +378,34 @@ impl PostgresUrl {
     /// The connection settings, as tokio-postgres takes them.
     pub fn tokio_config(&self) -> &tokio_postgres::Config {
         &self.config
+    }
+
+    /// The same URL with the password read from `path` (see
+    /// --database-password-file).
+    pub fn with_password_file(&self, path: &Path) -> Result<Self, String> {
+        let raw = std::fs::read(path).map_err(|error| {
+            format!(
+                "cannot read the PostgreSQL password file {}: {error}",
+                path.display()
+            )
+        })?;
+        // What `echo` or an editor leaves, and nothing else: a password may
+        // end in a space.
+        let password = raw
+            .strip_suffix(b"\n")
+            .map_or(&raw[..], |line| line.strip_suffix(b"\r").unwrap_or(line));
+        if password.is_empty() {
+            return Err(format!(
+                "the PostgreSQL password file {} is empty",
+                path.display()
+            ));
+        }
+        let mut config = self.config.clone();
+        config.password(password);
+        Ok(Self {
+            config,
+            shown: self.shown.clone(),
+        })
     }
 }
 

@@ -196,13 +196,25 @@ async fn open_store(
                      database is a SQLite file"
                 );
             }
+            if config.database_password_file.is_some() {
+                anyhow::bail!(
+                    "--database-password-file is for a PostgreSQL database, and the database is \
+                     a SQLite file"
+                );
+            }
             let (store, writer) = SqliteStore::open(path, config.history_limit, writer_metrics)
                 .with_context(context)?;
             (Arc::new(store), Some(writer))
         }
         Database::Postgres(url) => {
+            let url = match &config.database_password_file {
+                Some(path) => url
+                    .with_password_file(path)
+                    .map_err(|error| anyhow!(error))?,
+                None => url.clone(),
+            };
             let store = PostgresStore::open(
-                url,
+                &url,
                 config.database_ca_file.as_deref(),
                 config.history_limit,
                 writer_metrics,

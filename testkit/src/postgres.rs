@@ -95,6 +95,34 @@ impl Cluster {
         cluster
     }
 
+    /// From now on, connections over TCP must give `password` for the
+    /// `postgres` user (scram-sha-256); the Unix socket stays trusted.
+    pub fn require_password(&self, password: &str) {
+        let data = PathBuf::from(self.data());
+        self.give(
+            &data.join("pg_hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n",
+            0o600,
+        );
+        let socket = self.folder.path().display().to_string();
+        self.run(
+            "psql",
+            &[
+                "-h",
+                &socket,
+                "-p",
+                &self.tls_port.unwrap_or(5432).to_string(),
+                "-U",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                &format!("ALTER ROLE postgres PASSWORD '{password}'"),
+            ],
+        );
+        self.run("pg_ctl", &["-D", &self.data(), "-w", "reload"]);
+    }
+
     /// The loopback port of a `start_tls` cluster.
     pub fn tls_port(&self) -> u16 {
         self.tls_port.expect("a cluster started with start_tls")

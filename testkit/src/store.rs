@@ -64,6 +64,7 @@ pub async fn spawn_store_with(backend: Backend, adjust: impl FnOnce(&mut Config)
         listen: "127.0.0.1:0".parse().unwrap(),
         database,
         database_ca_file: None,
+        database_password_file: None,
         replica_id: Some(REPLICA.to_owned()),
         history_limit: 1000,
         reuse_port: false,

@@ -100,12 +100,18 @@ async fn tables(cluster: &Cluster) -> i64 {
 
 /// The store started as its command line would: its start's error.
 async fn start_error(url: String, ca_file: Option<&Path>) -> String {
+    start_error_with(url, ca_file, &[]).await
+}
+
+/// The same, with more of the command line.
+async fn start_error_with(url: String, ca_file: Option<&Path>, more: &[String]) -> String {
     let mut args = vec![
         "container-info-server".to_owned(),
         "--listen=127.0.0.1:0".to_owned(),
         format!("--database={url}"),
     ];
     args.extend(ca_file.map(|path| format!("--database-ca-file={}", path.display())));
+    args.extend_from_slice(more);
     let config = Cli::try_parse_from(args).unwrap().config;
     match Application::build(config).await {
         Ok(_) => panic!("the store started"),
@@ -225,6 +231,90 @@ async fn a_ca_file_for_a_sqlite_store_is_refused_and_creates_nothing() {
     let error = start_error(database.display().to_string(), Some(&ca.file)).await;
     assert!(
         error.contains("--database-ca-file is for a PostgreSQL database"),
+        "{error}"
+    );
+    assert!(!database.exists(), "no SQLite file was made");
+}
+
+#[tokio::test]
+async fn the_password_comes_from_a_file_and_only_the_right_one_opens_the_database() {
+    if !postgres_available("the_password_comes_from_a_file") {
+        return;
+    }
+    let folder = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(&folder, "ca");
+    let cluster = tls_cluster(&ca).await;
+    let password = "Pg password with a space ";
+    cluster.require_password(password);
+    let url = tcp_url(&cluster, "?sslmode=require");
+    let password_file = |name: &str, contents: &str| {
+        let path = folder.path().join(name);
+        std::fs::write(&path, contents).unwrap();
+        format!("--database-password-file={}", path.display())
+    };
+
+    // No password, a wrong one, an empty file, a missing file: refused at
+    // start, each naming its cause, and nothing created.
+    let error = start_error(url.clone(), Some(&ca.file)).await;
+    assert!(error.contains("password"), "{error}");
+    let wrong = password_file("wrong", "not the password\n");
+    let error = start_error_with(url.clone(), Some(&ca.file), &[wrong]).await;
+    assert!(error.contains("password authentication failed"), "{error}");
+    let empty = password_file("empty", "\n");
+    let error = start_error_with(url.clone(), Some(&ca.file), &[empty]).await;
+    assert!(
+        error.contains("the PostgreSQL password file") && error.contains("is empty"),
+        "{error}"
+    );
+    let missing = folder.path().join("missing");
+    let error = start_error_with(
+        url.clone(),
+        Some(&ca.file),
+        &[format!("--database-password-file={}", missing.display())],
+    )
+    .await;
+    assert!(
+        error.contains(&format!(
+            "cannot read the PostgreSQL password file {}",
+            missing.display()
+        )),
+        "{error}"
+    );
+    assert_eq!(tables(&cluster).await, 0, "nothing was created");
+
+    // The right one, with the newline `echo` leaves (the trailing space is
+    // the password's own): the store starts, writes and reads.
+    let right = folder.path().join("right");
+    std::fs::write(&right, format!("{password}\n")).unwrap();
+    let url = PostgresUrl::parse(&url).unwrap();
+    let ca_file = ca.file.clone();
+    let store = spawn_store_with(Backend::Sqlite, move |config| {
+        config.database = Database::Postgres(url);
+        config.database_ca_file = Some(ca_file);
+        config.database_password_file = Some(right);
+    })
+    .await;
+    let stored = store.store(&snapshot(5, &at(0))).await;
+    let read = store
+        .get_json(&format!("/containers/{}", container_id(5)))
+        .await;
+    assert_eq!(read["received_by"], stored["received_by"], "{read}");
+}
+
+#[tokio::test]
+async fn a_password_file_with_a_sqlite_database_is_refused() {
+    let folder = tempfile::tempdir().unwrap();
+    let password = folder.path().join("password");
+    std::fs::write(&password, "secret\n").unwrap();
+    let database = folder.path().join("store.db");
+    let error = start_error_with(
+        database.display().to_string(),
+        None,
+        &[format!("--database-password-file={}", password.display())],
+    )
+    .await;
+    assert!(
+        error.contains("--database-password-file is for a PostgreSQL database"),
         "{error}"
     );
     assert!(!database.exists(), "no SQLite file was made");

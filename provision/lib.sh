@@ -32,6 +32,19 @@ CONTAINER_INFO_PUBLISH="${CONTAINER_INFO_PUBLISH:-auto}"
 # An extra compose file deployed over docker_server/stack.yml; set, it wins
 # over CONTAINER_INFO_PUBLISH. Empty: as CONTAINER_INFO_PUBLISH chooses.
 CONTAINER_INFO_STACK_OVERRIDE="${CONTAINER_INFO_STACK_OVERRIDE:-}"
+# Where the store keeps its data: `sqlite` (one file on the labelled node, its
+# replicas all there) or `postgres` (PostgreSQL as a service of the stack, its
+# data on the labelled node, a replica of the store on every node:
+# docker_server/stack.postgres.yml).
+CONTAINER_INFO_DATABASE="${CONTAINER_INFO_DATABASE:-sqlite}"
+# PostgreSQL's image for the `postgres` variant: the official one, pulled by
+# the node, or where nothing can be pulled (prebuilt), the one
+# scripts/build-images makes from the host's own PostgreSQL.
+if [ "$CONTAINER_INFO_BUILD" = prebuilt ]; then
+    CONTAINER_INFO_POSTGRES_IMAGE="${CONTAINER_INFO_POSTGRES_IMAGE:-container-info-postgres:15}"
+else
+    CONTAINER_INFO_POSTGRES_IMAGE="${CONTAINER_INFO_POSTGRES_IMAGE:-postgres:15-bookworm}"
+fi
 # The agent's container, and the engine socket it reads.
 CONTAINER_INFO_AGENT_CONTAINER="${CONTAINER_INFO_AGENT_CONTAINER:-container-info-agent}"
 CONTAINER_INFO_DOCKER_SOCKET="${CONTAINER_INFO_DOCKER_SOCKET:-/var/run/docker.sock}"
@@ -156,9 +169,6 @@ wait_for() {
     done
 }
 
-# Deploy docker_server/stack.yml as $CONTAINER_INFO_STACK, with the override
-# when one is given. Images are local to the node (no registry): never ask a
-# registry to resolve them.
 # A random secret in $CONTAINER_INFO_SECRETS_DIR/$1, made once (32 random
 # bytes, base64: 43 characters).
 ensure_secret_file() {
@@ -186,33 +196,62 @@ swarm_secret() {
     printf '%s\n' "$name"
 }
 
+# Deploy docker_server/stack.yml as $CONTAINER_INFO_STACK, with
+# stack.postgres.yml over it for the PostgreSQL variant and the publishing
+# override when there is one. Images are local to the node (no registry):
+# never ask a registry to resolve them.
 deploy_stack() {
-    # stack.yml names its external secrets by these.
+    # The stack files name their external secrets by these.
     CONTAINER_INFO_TOKEN_SECRET="$(swarm_secret store-token)"
     CONTAINER_INFO_SIGNING_KEY_SECRET="$(swarm_secret signing-key)"
     export CONTAINER_INFO_TOKEN_SECRET CONTAINER_INFO_SIGNING_KEY_SECRET
-    local stack_file="$CONTAINER_INFO_SOURCE_DIR/docker_server/stack.yml"
-    local override
+    local base="$CONTAINER_INFO_SOURCE_DIR/docker_server/stack.yml"
+    local override edits=() files=()
     override="$(stack_override)"
-    if [ -z "$override" ]; then
+    case "$CONTAINER_INFO_DATABASE" in
+        sqlite) ;;
+        postgres)
+            ensure_secret_file postgres-password
+            CONTAINER_INFO_POSTGRES_PASSWORD_SECRET="$(swarm_secret postgres-password)"
+            export CONTAINER_INFO_POSTGRES_PASSWORD_SECRET CONTAINER_INFO_POSTGRES_IMAGE
+            say "the store on PostgreSQL ($CONTAINER_INFO_POSTGRES_IMAGE), a replica on every node"
+            edits+=(drop_store_placement)
+            files+=("$CONTAINER_INFO_SOURCE_DIR/docker_server/stack.postgres.yml")
+            ;;
+        *) die "CONTAINER_INFO_DATABASE must be sqlite or postgres, not $CONTAINER_INFO_DATABASE" ;;
+    esac
+    if [ -n "$override" ]; then
+        # A compose override can add or change a published port, never remove
+        # one; the override runs the store on the host's network, where a
+        # published port is meaningless (and a host-mode one admits a single
+        # task per node). So the stack file goes without its services'
+        # `ports:`, and `docker stack deploy` merges the override over it (the
+        # Docker CLI of Debian 12 and Ubuntu 24.04, 20.10, has no `docker
+        # stack config`). PostgreSQL, on the host's network too, is at the
+        # manager's address, where the labelled node is.
+        say "deploying with the override $override, without published ports"
+        edits+=(drop_service_ports)
+        files+=("$override")
+        export CONTAINER_INFO_POSTGRES_HOST="$CONTAINER_INFO_SERVER_IP"
+    fi
+    if [ ${#edits[@]} -eq 0 ]; then
         run docker stack deploy --resolve-image never --prune \
-            -c "$stack_file" "$CONTAINER_INFO_STACK"
+            -c "$base" "$CONTAINER_INFO_STACK"
         return
     fi
-    # A compose override can add or change a published port, never remove
-    # one; the override runs the store on the host's network, where a
-    # published port is meaningless (and a host-mode one admits a single task
-    # per node). So the stack file goes without its services' `ports:`, and
-    # `docker stack deploy` merges the override over it (the Docker CLI of
-    # Debian 12 and Ubuntu 24.04, 20.10, has no `docker stack config`).
-    say "deploying with the override $override, without published ports"
-    local merged
-    merged="$(mktemp --suffix=.yml)"
-    drop_service_ports <"$stack_file" >"$merged"
-    run docker stack deploy --resolve-image never --prune \
-        -c "$merged" -c "$override" "$CONTAINER_INFO_STACK" ||
-        { rm -f "$merged"; return 1; }
-    rm -f "$merged"
+    local edited edit
+    edited="$(mktemp --suffix=.yml)"
+    cp "$base" "$edited"
+    for edit in "${edits[@]}"; do
+        "$edit" <"$edited" >"$edited.new" && mv "$edited.new" "$edited"
+    done
+    local args=(-c "$edited") file
+    for file in "${files[@]}"; do
+        args+=(-c "$file")
+    done
+    run docker stack deploy --resolve-image never --prune "${args[@]}" "$CONTAINER_INFO_STACK" ||
+        { rm -f "$edited"; return 1; }
+    rm -f "$edited"
 }
 
 # The compose file to deploy over stack.yml, if any (see CONTAINER_INFO_PUBLISH).
@@ -235,6 +274,18 @@ stack_override() {
             ;;
         *) die "CONTAINER_INFO_PUBLISH must be auto, ingress or host, not $CONTAINER_INFO_PUBLISH" ;;
     esac
+}
+
+# Remove the store's `replicas:` and its `placement:` block from
+# docker_server/stack.yml (deploy's keys at six spaces, what placement holds
+# deeper), for the PostgreSQL variant's global mode.
+drop_store_placement() {
+    awk '
+        /^      replicas: / { next }
+        /^      placement:$/ { skipping = 1; next }
+        skipping && /^        / { next }
+        { skipping = 0; print }
+    '
 }
 
 # Remove every `ports:` block of a service from docker_server/stack.yml

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The server node (Swarm manager): the swarm, the join token for the clients,
 # the clients' overlay network, the store's image and the store as a stack of
-# 3 replicas on port 5001. Idempotent: an active manager is kept as it is, and
+# 3 replicas on port 5001 (with CONTAINER_INFO_DATABASE=postgres: PostgreSQL
+# here and a replica on every node). Idempotent: an active manager is kept as it is, and
 # a second run changes only what changed (a rebuilt image rolls out, start-first).
 #
 # Environment: see provision/lib.sh (CONTAINER_INFO_SERVER_IP,
@@ -62,8 +63,13 @@ fi
 # 6. The store's image, tagged also with its own ID: the stack deploys that
 # tag, so a rebuilt image changes the service and rolls out, and an unchanged
 # one changes nothing.
+# With PostgreSQL where nothing can be pulled, its image too.
+parts=(server)
+if [ "$CONTAINER_INFO_DATABASE" = postgres ] && [ "$CONTAINER_INFO_POSTGRES_IMAGE" = container-info-postgres:15 ]; then
+    parts+=(postgres)
+fi
 say "building the store's image ($CONTAINER_INFO_BUILD)"
-run "$CONTAINER_INFO_SOURCE_DIR/scripts/build-images" --mode "$CONTAINER_INFO_BUILD" server
+run "$CONTAINER_INFO_SOURCE_DIR/scripts/build-images" --mode "$CONTAINER_INFO_BUILD" "${parts[@]}"
 image_id="$(short_image_id "container-info-server:$CONTAINER_INFO_TAG")"
 run docker tag "container-info-server:$CONTAINER_INFO_TAG" "container-info-server:$image_id"
 

@@ -28,6 +28,8 @@ struct Before {
 pub struct Cluster {
     root: PathBuf,
     clients: usize,
+    /// The store's database, as CONTAINER_INFO_DATABASE tells the Vagrantfile.
+    database: &'static str,
     before: Before,
     torn_down: bool,
 }
@@ -38,6 +40,11 @@ impl Cluster {
     /// `None`, saying so loudly, without vagrant, unless
     /// `CONTAINER_INFO_REQUIRE_TOOLS=1`.
     pub fn up(clients: usize) -> Option<Self> {
+        Self::up_on(clients, "sqlite")
+    }
+
+    /// The same, with the store on `database` (`sqlite` or `postgres`).
+    pub fn up_on(clients: usize, database: &'static str) -> Option<Self> {
         if Command::new("vagrant").arg("--version").output().is_err() {
             assert_ne!(
                 std::env::var("CONTAINER_INFO_REQUIRE_TOOLS").as_deref(),
@@ -70,6 +77,7 @@ impl Cluster {
         let cluster = Self {
             root,
             clients,
+            database,
             before,
             torn_down: false,
         };
@@ -121,7 +129,8 @@ impl Cluster {
         let mut command = clean_command(program);
         command
             .current_dir(&self.root)
-            .env("CLIENTS", self.clients.to_string());
+            .env("CLIENTS", self.clients.to_string())
+            .env("CONTAINER_INFO_DATABASE", self.database);
         command
     }
 
@@ -181,6 +190,13 @@ impl Cluster {
     /// The store on the server's private address, from this host.
     pub fn store(&self) -> Store {
         Store::at(&self.store_url())
+    }
+
+    /// The store's token, where the provisioning keeps it: the shared folder.
+    pub fn token(&self) -> String {
+        let path = self.root.join(".vagrant/container-info/store-token");
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("the store's token in {}: {error}", path.display()))
     }
 
     /// `vagrant destroy -f`, then checks that nothing of the cluster is left

@@ -12,7 +12,7 @@ pub use cluster::{Cluster, SERVER_IP};
 pub use confinement::Confinement;
 pub use host::HostCgroups;
 pub use prompt::{Prompt, field};
-pub use store::Store;
+pub use store::{Answer, Store};
 
 use std::ffi::OsStr;
 use std::net::{Ipv4Addr, TcpListener, UdpSocket};

@@ -24,7 +24,20 @@ impl Posted {
         // A valid body is read in one pass, straight into snapshots; any other
         // is read again through a JSON value, which tells a malformed body
         // from an invalid snapshot and says where.
-        Self::parse_valid(body).map_or_else(|| Self::parse_checked(body), Ok)
+        let posted = Self::parse_valid(body).map_or_else(|| Self::parse_checked(body), Ok)?;
+        for (index, snapshot) in posted.snapshots.iter().enumerate() {
+            if let Some(field) = indexed_field_with_nul(snapshot) {
+                return Err(ApiError::InvalidSnapshot {
+                    path: if posted.as_array {
+                        format!("[{index}].{field}")
+                    } else {
+                        field
+                    },
+                    message: NUL_REFUSED.to_owned(),
+                });
+            }
+        }
+        Ok(posted)
     }
 
     fn parse_valid(body: &[u8]) -> Option<Self> {
@@ -108,6 +121,9 @@ impl PostedNode {
             ("node", &report.node),
             ("agent_version", &report.agent_version),
         ] {
+            if text.contains('\0') {
+                return Err(invalid(field, NUL_REFUSED.to_owned()));
+            }
             let length = text.chars().count();
             if !(1..=Self::MAX_TEXT).contains(&length) {
                 return Err(invalid(
@@ -143,6 +159,36 @@ impl Receipt {
             attested,
         }
     }
+}
+
+/// PostgreSQL can keep no NUL character in text, and the store keeps the
+/// fields it filters on, and a node's report, as text (the whole snapshot is
+/// kept as JSON, where a NUL is an escape, so anywhere else one is kept). No
+/// engine gives one, and both backends refuse one there alike; the OpenAPI
+/// document's patterns say so.
+const NUL_REFUSED: &str = "a NUL character (\\u0000) is in no container's or node's field, and the store cannot keep one here";
+
+/// The first field the store filters on that holds a NUL character, by its
+/// path (`name`, `labels.<key>`).
+fn indexed_field_with_nul(snapshot: &Snapshot) -> Option<String> {
+    let texts = [
+        ("name", Some(&snapshot.name)),
+        ("image", Some(&snapshot.image)),
+        ("node", Some(&snapshot.node)),
+        ("service", snapshot.service.as_ref()),
+        ("stack", snapshot.stack.as_ref()),
+    ];
+    if let Some((field, _)) = texts
+        .iter()
+        .find(|(_, text)| text.is_some_and(|text| text.contains('\0')))
+    {
+        return Some((*field).to_owned());
+    }
+    snapshot
+        .labels
+        .iter()
+        .find(|(key, value)| key.contains('\0') || value.contains('\0'))
+        .map(|(key, _)| format!("labels.{}", key.replace('\0', "\\u0000")))
 }
 
 fn json_value(body: &[u8]) -> Result<Value, ApiError> {

@@ -35,6 +35,14 @@ impl ListQuery {
         };
         let mut seen = Seen::default();
         for (name, value) in pairs {
+            if value.contains('\0') {
+                // No stored field holds one (a post with one is refused), and
+                // PostgreSQL cannot compare text with one.
+                return Err(bad(
+                    &name,
+                    "holds a NUL character (%00), which no container's field has".to_owned(),
+                ));
+            }
             match name.as_str() {
                 "node" => query.filter.node = Some(seen.once(name, value)?),
                 "image" => query.filter.image = Some(seen.once(name, value)?),

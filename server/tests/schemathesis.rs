@@ -1,9 +1,10 @@
 //! The store against its own OpenAPI document: schemathesis generates
 //! requests from `/openapi.json`, valid and invalid, and checks every answer
 //! against the document (`--checks all`), on the real `container-info-server`
-//! on a random loopback port with a temp SQLite file. The store runs without
-//! a token (open mode); `scripts/schemathesis --token-file` points the same
-//! run at a store that needs one.
+//! on a random loopback port, on each backend: a temp SQLite file, and a
+//! PostgreSQL database. The store runs without a token (open mode);
+//! `scripts/schemathesis --token-file` points the same run at a store that
+//! needs one.
 //!
 //! schemathesis comes from PyPI (`scripts/schemathesis --install`, which
 //! `scripts/test` runs). Without it the test says so and skips, unless
@@ -12,26 +13,22 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use container_info_testkit::Replica;
+use container_info_testkit::{Backend, Replica, SharedDatabase, both_backends};
 
 /// Test cases per operation and phase: about a minute on 2 cores for the
 /// whole run, every route included.
 const MAX_EXAMPLES: &str = "100";
 
-#[test]
-fn the_store_answers_as_its_openapi_document_says() {
+both_backends!(the_store_answers_as_its_openapi_document_says);
+
+async fn the_store_answers_as_its_openapi_document_says(backend: Backend) {
     let runner = repository().join("scripts/schemathesis");
     if !installed(&runner) {
         return;
     }
-    let folder = tempfile::tempdir().expect("a temp folder");
+    let database = SharedDatabase::new(backend).await;
     let binary = Path::new(env!("CARGO_BIN_EXE_container-info-server"));
-    let store = Replica::start(
-        binary,
-        "127.0.0.1:0",
-        "schemathesis",
-        folder.path().join("store.db"),
-    );
+    let store = Replica::start(binary, "127.0.0.1:0", "schemathesis", &database.argument);
     let status = Command::new(&runner)
         .args([&store.url, "--max-examples", MAX_EXAMPLES])
         .status()

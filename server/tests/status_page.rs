@@ -1,6 +1,6 @@
 //! The status page in a real browser: headless Chromium, driven through the
-//! DevTools protocol, against three real replica processes on one SQLite
-//! file. It checks what a person would: the page loads cleanly (no console
+//! DevTools protocol, against three real replica processes on one database
+//! (a SQLite file, and a PostgreSQL database). It checks what a person would: the page loads cleanly (no console
 //! error, no failed request), names three replicas and one leader, lists the
 //! nodes and says in words which one's agent stopped reporting, filters and
 //! pages, shows a snapshot posted and a node turned stale meanwhile without a
@@ -26,8 +26,8 @@ use chromiumoxide::page::ScreenshotParams;
 use chromiumoxide::{Browser, BrowserConfig, Page};
 use chrono::{SecondsFormat, Utc};
 use container_info_testkit::{
-    KEY, Replica, Secrets, TOKEN, at, bearer, container_id, node_report, signed_node_report,
-    snapshot,
+    Backend, KEY, Replica, Secrets, SharedDatabase, TOKEN, at, bearer, both_backends, container_id,
+    node_report, signed_node_report, snapshot,
 };
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
@@ -52,18 +52,22 @@ const CONTAINERS: u64 = 45;
 /// The page refreshes every 3 s; this leaves room for a loaded machine.
 const WAIT: Duration = Duration::from_secs(15);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_status_page_works_in_a_real_browser() {
+both_backends!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    the_status_page_works_in_a_real_browser
+);
+
+async fn the_status_page_works_in_a_real_browser(backend: Backend) {
     let Some(chromium) = chromium() else { return };
     let folder = tempfile::tempdir().unwrap();
-    let database = folder.path().join("store.db");
+    let database = SharedDatabase::new(backend).await;
     let replicas: Vec<Replica> = (1..=3)
         .map(|n| {
             Replica::start(
                 Path::new(BINARY),
                 "127.0.0.1:0",
                 &format!("replica-{n}"),
-                &database,
+                &database.argument,
             )
         })
         .collect();
@@ -170,7 +174,7 @@ async fn the_status_page_works_in_a_real_browser() {
         .await
         .unwrap();
 
-    screenshot(&page, "status-page.png").await;
+    screenshot(&page, backend, "status-page.png").await;
 
     // Paging moves forward and back, in place.
     let first_page = ids_shown(&page).await;
@@ -274,7 +278,7 @@ async fn the_status_page_works_in_a_real_browser() {
         eval::<bool>(&page, "window.sameDocument === true").await,
         "the page was reloaded"
     );
-    screenshot(&page, "status-page-nodes.png").await;
+    screenshot(&page, backend, "status-page-nodes.png").await;
 
     // A filter narrows the table: the search box, typed into.
     page.find_element("#search")
@@ -350,7 +354,7 @@ async fn the_status_page_works_in_a_real_browser() {
         .await,
         ["shop_web", "shop_web.1.x3k9", "shop"]
     );
-    screenshot(&page, "status-page-detail.png").await;
+    screenshot(&page, backend, "status-page-detail.png").await;
 
     // The node filter, from the form, with the search cleared.
     page.evaluate(
@@ -417,7 +421,7 @@ async fn the_status_page_works_in_a_real_browser() {
         "the stack filter",
     )
     .await;
-    screenshot(&page, "status-page-swarm-filter.png").await;
+    screenshot(&page, backend, "status-page-swarm-filter.png").await;
 
     // A phone's width: the body does not scroll sideways; the tables scroll in their own boxes.
     page.execute(SetDeviceMetricsOverrideParams::new(375, 800, 2.0, true))
@@ -448,7 +452,7 @@ async fn the_status_page_works_in_a_real_browser() {
     for table in ["#node-table", "#container-table"] {
         assert!(eval::<bool>(&page, &format!("getComputedStyle(document.querySelector('{table}').parentElement).overflowX === 'auto'")).await, "{table}");
     }
-    screenshot(&page, "status-page-375.png").await;
+    screenshot(&page, backend, "status-page-375.png").await;
 
     assert_no_problems(&problems);
 
@@ -519,7 +523,7 @@ async fn the_status_page_works_in_a_real_browser() {
         20
     );
     assert_eq!(plain.find_elements("a#first-page").await.unwrap().len(), 1);
-    screenshot(&plain, "status-page-no-javascript.png").await;
+    screenshot(&plain, backend, "status-page-no-javascript.png").await;
 }
 
 /// A store with `--protect-reads`: the page shows the replicas and no node
@@ -585,7 +589,7 @@ async fn a_store_that_protects_reads_shows_nodes_and_containers_only_once_given_
         .await
     );
     assert!(shown(&page, "#token-form").await);
-    screenshot(&page, "status-page-protected-asks.png").await;
+    screenshot(&page, Backend::Sqlite, "status-page-protected-asks.png").await;
 
     page.find_element("#token")
         .await
@@ -611,7 +615,7 @@ async fn a_store_that_protects_reads_shows_nodes_and_containers_only_once_given_
     );
     assert!(!shown(&page, "#token-form").await);
     assert!(!shown(&page, "#protected").await);
-    screenshot(&page, "status-page-protected.png").await;
+    screenshot(&page, Backend::Sqlite, "status-page-protected.png").await;
     assert_no_problems(&problems);
 
     // Without JavaScript: the notice, and no form that could not work.
@@ -788,9 +792,14 @@ async fn ids_shown(page: &Page) -> Vec<String> {
     eval(page, "[...document.querySelectorAll('#container-table tbody tr[data-id]')].map(tr => tr.dataset.id)").await
 }
 
-async fn screenshot(page: &Page, name: &str) {
+/// Saves the page in `target/test-artifacts/` (PostgreSQL's run in its
+/// `postgres/` folder).
+async fn screenshot(page: &Page, backend: Backend, name: &str) {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let folder = workspace.join("target/test-artifacts");
+    let mut folder = workspace.join("target/test-artifacts");
+    if backend == Backend::Postgres {
+        folder.push("postgres");
+    }
     std::fs::create_dir_all(&folder).unwrap();
     let path = folder.join(name);
     page.save_screenshot(ScreenshotParams::builder().full_page(true).build(), &path)

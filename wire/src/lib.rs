@@ -214,23 +214,28 @@ pub(crate) fn count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D
 pub struct Snapshot {
     pub id: ContainerId,
     /// Without the leading `/` the engine puts in front of it.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[^\\u0000]*$"))]
     pub name: String,
     /// The image reference the container was created from (`repo:tag` or an ID).
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[^\\u0000]*$"))]
     pub image: String,
     /// `sha256:…`
     #[serde(default)]
     pub image_id: String,
     /// Host name of the Docker host (Swarm node) the container runs on.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[^\\u0000]*$"))]
     pub node: String,
     /// The Swarm service of a container that is a Swarm task (its engine label
     /// `com.docker.swarm.service.name`); absent on other containers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[^\\u0000]*$"))]
     pub service: Option<String>,
     /// The Swarm task's name, such as `web.1.x3k9…` (`com.docker.swarm.task.name`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task: Option<String>,
     /// The stack the service was deployed with (`com.docker.stack.namespace`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[^\\u0000]*$"))]
     pub stack: Option<String>,
     pub state: ContainerState,
     #[serde(default)]
@@ -241,6 +246,7 @@ pub struct Snapshot {
     #[cfg_attr(feature = "openapi", schema(schema_with = openapi::nullable_time))]
     pub started_at: Option<DateTime<Utc>>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = openapi::labels))]
     pub labels: BTreeMap<String, String>,
     /// Keyed by network name.
     #[serde(default)]
@@ -322,6 +328,24 @@ pub struct ErrorBody {
 #[cfg(feature = "openapi")]
 mod openapi {
     use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+
+    /// Text without a NUL character, which the store cannot filter on (and
+    /// PostgreSQL cannot keep as text).
+    pub(crate) const WITHOUT_NUL: &str = "^[^\\u0000]*$";
+
+    /// The labels: text keys and values, neither with a NUL character.
+    pub(crate) fn labels() -> ObjectBuilder {
+        let text = || {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(WITHOUT_NUL))
+        };
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some("The container's labels, as the engine has them."))
+            .property_names(Some(text()))
+            .additional_properties(Some(text()))
+    }
 
     /// An RFC 3339 time or null, as `oneOf` rather than utoipa's
     /// `"type": ["string", "null"]`: schemathesis generates `""` for the latter

@@ -16,9 +16,15 @@ use crate::attestation::Attestation;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NodeReport {
     /// Host name of the Docker host, as its snapshots name it.
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 255))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 255, pattern = "^[^\\u0000]*$")
+    )]
     pub node: String,
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 255))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 255, pattern = "^[^\\u0000]*$")
+    )]
     pub agent_version: String,
     /// How often the agent resyncs: the store expects a report at least this
     /// often, and calls the node stale after three intervals without one.

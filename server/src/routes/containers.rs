@@ -127,21 +127,26 @@ pub(crate) async fn list_containers(
 #[into_params(parameter_in = Query)]
 pub(crate) struct ListParams {
     /// Only containers on this node.
+    #[param(pattern = "^[^\\u0000]*$")]
     node: Option<String>,
     /// Only containers created from this image reference.
+    #[param(pattern = "^[^\\u0000]*$")]
     image: Option<String>,
     /// Only containers in this state. Without it, every state but `removed`:
     /// a container its agent saw removed leaves the list (its history stays).
     state: Option<ContainerState>,
     /// Only containers whose name contains this text.
+    #[param(pattern = "^[^\\u0000]*$")]
     name: Option<String>,
     /// Only containers that have this label with this value; repeat for
     /// several, all must match.
     #[param(inline)]
     label: Option<Vec<LabelFilter>>,
     /// Only the tasks of this Swarm service.
+    #[param(pattern = "^[^\\u0000]*$")]
     service: Option<String>,
     /// Only the containers of this stack.
+    #[param(pattern = "^[^\\u0000]*$")]
     stack: Option<String>,
     /// Only containers whose node's agent is `up`, or `stale`; containers of
     /// nodes no agent reports have neither.
@@ -157,7 +162,10 @@ pub(crate) struct ListParams {
 /// `key=value`: the label's key, up to the first `=`, and its value.
 #[expect(dead_code, reason = "a schema for the OpenAPI document, never built")]
 #[derive(ToSchema)]
-#[schema(pattern = "^[^=]*=", example = "com.docker.swarm.service.name=web")]
+#[schema(
+    pattern = "^[^=\\u0000]*=[^\\u0000]*$",
+    example = "com.docker.swarm.service.name=web"
+)]
 pub(crate) struct LabelFilter(String);
 
 /// The query of `GET /containers/{id}/history`, for the OpenAPI document; read

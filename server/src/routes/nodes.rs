@@ -114,6 +114,11 @@ pub(crate) async fn get_node(
 }
 
 async fn one(store: &dyn Storage, name: &str) -> Result<Node, ApiError> {
+    // No node's name holds a NUL character (its report would be refused),
+    // and PostgreSQL cannot compare text with one.
+    if name.contains('\0') {
+        return Err(ApiError::NoSuchNode(name.to_owned()));
+    }
     nodes(store, Some(name), None)
         .await?
         .pop()

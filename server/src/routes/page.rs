@@ -104,24 +104,29 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 #[into_params(parameter_in = Query)]
 struct PageParams {
     /// Only containers on this node.
+    #[param(pattern = "^[^\\u0000]*$")]
     node: Option<String>,
     /// Only containers created from this image reference.
+    #[param(pattern = "^[^\\u0000]*$")]
     image: Option<String>,
     /// Only containers in this state.
     #[param(pattern = "^(created|running|paused|restarting|removing|exited|dead|removed)?$")]
     state: Option<String>,
     /// Only containers whose name contains this text (the search box).
+    #[param(pattern = "^[^\\u0000]*$")]
     name: Option<String>,
     /// Only containers that have this label with this value (`key=value`);
     /// repeat for several, all must match.
-    #[param(pattern = "^([^=]*=|$)")]
+    #[param(pattern = "^([^=\\u0000]*=[^\\u0000]*)?$")]
     label: Option<Vec<String>>,
     /// Only containers whose node's agent is `up`, or `stale`.
     #[param(pattern = "^(up|stale)?$")]
     node_status: Option<String>,
     /// Only the tasks of this Swarm service.
+    #[param(pattern = "^[^\\u0000]*$")]
     service: Option<String>,
     /// Only the tasks of this Swarm stack.
+    #[param(pattern = "^[^\\u0000]*$")]
     stack: Option<String>,
     /// Rows per page (default 20).
     #[param(minimum = 1, maximum = 1000)]

@@ -5,7 +5,8 @@ use reqwest::{Body, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Backend, TestStore, at, both_backends, container_id, expect_error, snapshot, spawn_store,
+    Backend, TestStore, at, both_backends, container_id, expect_error, node_report, snapshot,
+    spawn_store,
 };
 
 /// A store holding one container, so "changes nothing" is checked against data.
@@ -215,6 +216,87 @@ async fn a_count_past_the_int64_maximum_is_422(backend: Backend) {
     assert_eq!(error.detail.unwrap()["path"], "stats.pids");
 }
 
+/// PostgreSQL keeps no NUL character in text, and the store keeps the fields
+/// it filters on as text: a NUL there (no engine gives one) is refused on
+/// both backends alike, naming where, and changes nothing; anywhere else in a
+/// snapshot it is kept, as JSON keeps it, on both alike.
+async fn a_nul_character_where_the_store_filters_is_refused_naming_where(backend: Backend) {
+    let store = store_with_one(backend).await;
+    let cases = [
+        ("/name", "name"),
+        ("/image", "image"),
+        ("/node", "node"),
+        ("/service", "service"),
+        ("/stack", "stack"),
+        (
+            "/labels/com.docker.stack.namespace",
+            "labels.com.docker.stack.namespace",
+        ),
+    ];
+    for (pointer, path) in cases {
+        let mut body = snapshot(2, &at(0));
+        match body.pointer_mut(pointer) {
+            Some(field) => *field = json!("a\u{0}b"),
+            None => body[&pointer[1..]] = json!("a\u{0}b"),
+        }
+        let error = refused(&store, body.clone(), StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(error.error.contains("NUL character"), "{}", error.error);
+        assert_eq!(error.detail.unwrap()["path"], path, "{pointer}");
+        // In an array, by its place.
+        let error = refused(
+            &store,
+            json!([snapshot(3, &at(0)), body]),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert_eq!(error.detail.unwrap()["path"], format!("[1].{path}"));
+    }
+    // A label's key, too.
+    let mut body = snapshot(2, &at(0));
+    body["labels"] = json!({"a\u{0}b": "x"});
+    let error = refused(&store, body, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(error.detail.unwrap()["path"], "labels.a\\u0000b");
+
+    // A node's report.
+    let mut report = node_report("node-1", 10_000, &at(0));
+    report["node"] = json!("node\u{0}1");
+    let response = store
+        .http
+        .post(format!("{}/nodes", store.url))
+        .json(&report)
+        .send()
+        .await
+        .unwrap();
+    let error = expect_error(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(error.detail.unwrap()["path"], "node");
+    assert_eq!(store.get_json("/nodes").await["items"], json!([]));
+
+    // A filter: nothing could match, said precisely; a node's name: none.
+    for parameter in ["node", "name", "image", "service", "stack", "label"] {
+        let value = if parameter == "label" {
+            "a=%00"
+        } else {
+            "x%00"
+        };
+        let response = store.get(&format!("/containers?{parameter}={value}")).await;
+        let error = expect_error(response, StatusCode::BAD_REQUEST).await;
+        assert_eq!(error.detail.unwrap()["parameter"], parameter);
+    }
+    expect_error(store.get("/nodes/node%001").await, StatusCode::NOT_FOUND).await;
+    assert_eq!(store.rows().await, (1, 1));
+
+    // Anywhere else it is kept, and given back as it was posted.
+    let mut body = snapshot(2, &at(0));
+    body["networks"]["bridge"]["gateway"] = json!("\u{0}");
+    body["from_a_newer_agent"] = json!({"a\u{0}": ["b\u{0}"]});
+    store.store(&body).await;
+    let read = store
+        .get_json(&format!("/containers/{}", container_id(2)))
+        .await;
+    assert_eq!(read["networks"], body["networks"]);
+    assert_eq!(read["from_a_newer_agent"], body["from_a_newer_agent"]);
+}
+
 async fn no_input_makes_the_store_fail(backend: Backend) {
     let store = store_with_one(backend).await;
     let bodies: [&[u8]; 8] = [
@@ -263,5 +345,6 @@ both_backends!(
     bad_query_parameters_are_400_naming_the_parameter,
     an_attestation_of_another_shape_is_422_even_unchecked,
     a_count_past_the_int64_maximum_is_422,
+    a_nul_character_where_the_store_filters_is_refused_naming_where,
     no_input_makes_the_store_fail,
 );

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every node that runs containers: a client node (Swarm worker) joins the
-# swarm; every node, the server too, builds the client and agent images, runs
+# swarm; every node, the server too, builds the client and agent images (and
+# with CONTAINER_INFO_DATABASE=postgres the store's, for its replica), runs
 # the agent, which reports the node's containers to the store (fleet mode,
 # unless CONTAINER_INFO_REPORT=off), and installs the `container-info` wrapper.
 # Idempotent: a node already in the swarm (worker, or the manager: the server
@@ -75,6 +76,23 @@ esac
 # 2. The images: the client's and the agent's.
 say "building the client and agent images ($CONTAINER_INFO_BUILD)"
 run "$CONTAINER_INFO_SOURCE_DIR/scripts/build-images" --mode "$CONTAINER_INFO_BUILD" client
+
+# With PostgreSQL, a replica of the store runs on this node too, and no
+# registry brings its image: it is built here, under the tag the server
+# deployed (provision/server.sh leaves it in the shared folder). Until then
+# Swarm retries this node's replica.
+if [ "$CONTAINER_INFO_DATABASE" = postgres ]; then
+    tag_file="$CONTAINER_INFO_SHARED_DIR/store-image-tag"
+    wait_for "the store's image tag in $tag_file (written by provision/server.sh)" test -s "$tag_file"
+    store_image="container-info-server:$(cat "$tag_file")"
+    if docker image inspect "$store_image" >/dev/null 2>&1; then
+        say "the store's image $store_image is here"
+    else
+        say "building the store's image $store_image for this node's replica ($CONTAINER_INFO_BUILD)"
+        run "$CONTAINER_INFO_SOURCE_DIR/scripts/build-images" --mode "$CONTAINER_INFO_BUILD" server
+        run docker tag "container-info-server:$CONTAINER_INFO_TAG" "$store_image"
+    fi
+fi
 
 # 3. The agent: one per node, on the host's network, reading the engine socket,
 # signing what it answers and reports with the key provision/server.sh made

@@ -72,6 +72,9 @@ say "building the store's image ($CONTAINER_INFO_BUILD)"
 run "$CONTAINER_INFO_SOURCE_DIR/scripts/build-images" --mode "$CONTAINER_INFO_BUILD" "${parts[@]}"
 image_id="$(short_image_id "container-info-server:$CONTAINER_INFO_TAG")"
 run docker tag "container-info-server:$CONTAINER_INFO_TAG" "container-info-server:$image_id"
+# With PostgreSQL a replica runs on every node, and each node builds the image
+# itself (no registry): it gives its build this tag (provision/client.sh).
+printf '%s\n' "$image_id" >"$CONTAINER_INFO_SHARED_DIR/store-image-tag"
 
 # 7. The stack (the Swarm secrets made from the files of step 3 with it).
 say "deploying the stack $CONTAINER_INFO_STACK (image container-info-server:$image_id)"

@@ -251,10 +251,26 @@ async fn the_openapi_document_states_the_constraints_the_store_enforces(backend:
         );
     }
     let list = "/containers";
+    // No NUL character where the store filters (PostgreSQL keeps none in text).
+    let without_nul = "^[^\\u0000]*$";
     assert_eq!(
         parameter(list, "get", "label")["items"]["pattern"],
-        "^[^=]*="
+        "^[^=\\u0000]*=[^\\u0000]*$"
     );
+    for name in ["node", "image", "name", "service", "stack"] {
+        assert_eq!(
+            parameter(list, "get", name)["pattern"],
+            without_nul,
+            "{name}"
+        );
+    }
+    let snapshot = &document["components"]["schemas"]["Snapshot"]["properties"];
+    for field in ["name", "image", "node", "service", "stack"] {
+        assert_eq!(snapshot[field]["pattern"], without_nul, "{field}");
+    }
+    for part in ["propertyNames", "additionalProperties"] {
+        assert_eq!(snapshot["labels"][part]["pattern"], without_nul, "{part}");
+    }
     assert_eq!(parameter(list, "get", "limit")["minimum"], 1);
     assert_eq!(parameter(list, "get", "limit")["maximum"], 1000);
     assert_eq!(
@@ -274,6 +290,7 @@ async fn the_openapi_document_states_the_constraints_the_store_enforces(backend:
     for text in ["node", "agent_version"] {
         assert_eq!(report[text]["minLength"], 1, "{text}");
         assert_eq!(report[text]["maxLength"], 255, "{text}");
+        assert_eq!(report[text]["pattern"], without_nul, "{text}");
     }
     let history = "/containers/{id}/history";
     for name in ["since", "until"] {

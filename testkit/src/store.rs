@@ -119,6 +119,16 @@ impl TestStore {
             .expect("the store answers")
     }
 
+    /// `POST /nodes` of a node's report, without a token.
+    pub async fn post_node(&self, report: &Value) -> Response {
+        self.http
+            .post(format!("{}/nodes", self.url))
+            .json(report)
+            .send()
+            .await
+            .expect("the store answers")
+    }
+
     /// Posts and expects 201, returning what was stored.
     pub async fn store(&self, body: &Value) -> Value {
         let response = self.post(body).await;

@@ -483,20 +483,9 @@ fn assert_replicas_on_the_server_only(cluster: &Cluster, when: &str) {
         &format!("three running replicas {when}"),
         Duration::from_secs(90),
         || {
-            let running = cluster.docker(
-                "server",
-                &[
-                    "service",
-                    "ps",
-                    "--filter",
-                    "desired-state=running",
-                    "--format",
-                    "{{.Node}} {{.CurrentState}}",
-                    STORE_SERVICE,
-                ],
-            );
-            let tasks = lines(&running);
-            (tasks.len() == 3 && tasks.iter().all(|task| task.contains("Running"))).then_some(tasks)
+            let tasks = cluster.tasks(STORE_SERVICE);
+            (tasks.len() == 3 && tasks.iter().all(|task| task.contains(" Running ")))
+                .then_some(tasks)
         },
     );
     for task in nodes {

@@ -139,19 +139,7 @@ fn running_tasks(cluster: &Cluster, service: &str, count: usize) -> BTreeMap<Str
         &format!("{count} running tasks of {service}"),
         Duration::from_secs(120),
         || {
-            let listed = cluster.docker(
-                "server",
-                &[
-                    "service",
-                    "ps",
-                    "--filter",
-                    "desired-state=running",
-                    "--format",
-                    "{{.Node}} {{.Name}} {{.CurrentState}}",
-                    service,
-                ],
-            );
-            let tasks = lines(&listed);
+            let tasks = cluster.tasks(service);
             let running: BTreeMap<String, String> = tasks
                 .iter()
                 .filter(|task| task.contains(" Running "))

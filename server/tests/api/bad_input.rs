@@ -260,13 +260,7 @@ async fn a_nul_character_where_the_store_filters_is_refused_naming_where(backend
     // A node's report.
     let mut report = node_report("node-1", 10_000, &at(0));
     report["node"] = json!("node\u{0}1");
-    let response = store
-        .http
-        .post(format!("{}/nodes", store.url))
-        .json(&report)
-        .send()
-        .await
-        .unwrap();
+    let response = store.post_node(&report).await;
     let error = expect_error(response, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(error.detail.unwrap()["path"], "node");
     assert_eq!(store.get_json("/nodes").await["items"], json!([]));

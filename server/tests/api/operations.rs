@@ -176,13 +176,7 @@ async fn the_openapi_document_describes_exactly_the_served_routes(backend: Backe
         .unwrap();
     let asset = script.trim_start_matches("/assets/");
     let report = node_report("node-1", 30_000, &Utc::now().to_rfc3339());
-    let response = store
-        .http
-        .post(format!("{}/nodes", store.url))
-        .json(&report)
-        .send()
-        .await
-        .unwrap();
+    let response = store.post_node(&report).await;
     assert_eq!(response.status(), StatusCode::OK);
     // Delete last, so that every other route still finds the container.
     for route in served.iter().skip(1).chain(&served[..1]) {

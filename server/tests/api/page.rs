@@ -280,13 +280,7 @@ fn now() -> String {
 
 /// Posts a node's report and expects it taken.
 async fn report_node(store: &TestStore, report: &serde_json::Value) {
-    let response = store
-        .http
-        .post(format!("{}/nodes", store.url))
-        .json(report)
-        .send()
-        .await
-        .unwrap();
+    let response = store.post_node(report).await;
     let status = response.status();
     assert_eq!(status, StatusCode::OK, "{}", response.text().await.unwrap());
 }

@@ -181,6 +181,23 @@ impl Cluster {
         String::from_utf8_lossy(&output.stdout).trim().to_owned()
     }
 
+    /// The tasks of `service` that should run, as the manager (the server
+    /// node) lists them: `<node> <task name> <current state>`, one a line.
+    pub fn tasks(&self, service: &str) -> Vec<String> {
+        lines(&self.docker(
+            "server",
+            &[
+                "service",
+                "ps",
+                "--filter",
+                "desired-state=running",
+                "--format",
+                "{{.Node}} {{.Name}} {{.CurrentState}}",
+                service,
+            ],
+        ))
+    }
+
     /// The store's URL on the server's private address, as the wrapper on a
     /// client node is told it.
     pub fn store_url(&self) -> String {

@@ -51,7 +51,8 @@ class Fleet(unittest.TestCase):
                          "No fleet had every report land within 5 s.")
 
     def test_a_run_without_the_fleet_ends_before_it(self):
-        self.assertFalse(any("Fleet" in line for line in report.render(from_json(RunResults, SAVED), 2).split("\n")))
+        older = {k: v for k, v in SAVED.items() if k != "fleet"}
+        self.assertFalse(any("Fleet" in line for line in report.render(from_json(RunResults, older), 2).split("\n")))
 
     def test_the_fleet_is_saved_and_read_back(self):
         saved = {**SAVED, "fleet": fleet(step(25, 80.0), step(50, 7000.0, late=1))}

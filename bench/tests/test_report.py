@@ -52,7 +52,7 @@ class Report(unittest.TestCase):
         older = {k: v for k, v in SAVED.items() if k != "disk_fsync"}
         text = report.render(from_json(RunResults, older), cores=2)
         self.assertNotIn("Disk:", text)
-        self.assertIn("| 3 | write | 9642 |", text)
+        self.assertIn(f"| 3 | write | {SAVED['stores']['3']['write']['rps']:.0f} |", text)
 
     def test_the_ingest_figure_in_snapshots_and_store_cpu(self):
         text = report.render(from_json(RunResults, with_ingest()), cores=2)
@@ -68,7 +68,8 @@ class Report(unittest.TestCase):
         self.assertLess(text.index("Ingest,"), text.index("proof of concept"))
 
     def test_a_run_without_the_ingest_figure_has_no_ingest_section(self):
-        self.assertNotIn("Ingest", report.render(from_json(RunResults, SAVED), cores=2))
+        older = {k: v for k, v in SAVED.items() if k != "ingest"}
+        self.assertNotIn("Ingest", report.render(from_json(RunResults, older), cores=2))
 
 
     def test_a_run_saved_before_the_backends_has_no_such_section(self):

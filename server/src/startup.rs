@@ -202,6 +202,7 @@ async fn open_store(
                      a SQLite file"
                 );
             }
+            metrics.register_sqlite()?;
             let (store, writer) = SqliteStore::open(path, config.history_limit, writer_metrics)
                 .with_context(context)?;
             (Arc::new(store), Some(writer))

@@ -659,6 +659,8 @@ async fn launch(chromium: &Path, folder: &Path) -> (Browser, tokio::task::JoinHa
         // Tests run as root in containers, where Chromium's sandbox cannot start.
         .no_sandbox()
         .user_data_dir(folder.join("chromium"))
+        // Its singleton socket's folder too, which it would leave in /tmp.
+        .env("TMPDIR", folder.display().to_string())
         .window_size(1280, 900)
         .viewport(None)
         .build()

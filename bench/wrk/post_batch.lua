@@ -9,11 +9,7 @@ package.path = package.path .. ";" .. debug.getinfo(1).source:match("@?(.*/)") .
 local common = require("common")
 dofile(debug.getinfo(1).source:match("@?(.*/)") .. "report.lua")
 
-local threads = 0
-function setup(thread)
-  thread:set("tid", threads)
-  threads = threads + 1
-end
+common.number_threads()
 
 local containers = tonumber(os.getenv("CONTAINERS") or "1000")
 local batch = tonumber(os.getenv("BATCH") or "50")
